@@ -1,0 +1,34 @@
+# `make test` is the one command a fresh machine needs: it builds .venv, installs the package with
+# its test extras, makes sure graphviz's `dot` is on the PATH, and runs the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test system-deps clean
+
+test: $(STAMP) system-deps
+	$(BIN)/python -m pytest -q
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# System graphviz provides the `dot` program the Python package drives.
+system-deps:
+	@command -v dot >/dev/null 2>&1 || $(MAKE) --no-print-directory install-graphviz
+
+install-graphviz:
+	@if command -v apt-get >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+	  else echo "graphviz is missing: run 'apt-get install graphviz' as root" >&2; exit 1; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq graphviz; \
+	elif command -v brew >/dev/null 2>&1; then brew install graphviz; \
+	else echo "graphviz is missing: install it with your system's package manager (it provides 'dot')" >&2; exit 1; fi
+
+clean:
+	rm -rf $(VENV) build *.egg-info

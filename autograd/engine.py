@@ -1,0 +1,378 @@
+"""Value, the graph it records, and the reverse-mode walk that applies the chain rule."""
+from __future__ import annotations
+
+import contextvars
+import math
+import numbers
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator, Sequence
+
+from .ops import OPS, Op
+
+# One context variable holds the recording mode, so each op pays for a single lookup. It is a
+# ContextVar rather than a global so that no_grad in one thread or async task leaves others alone.
+_RECORD, _ANOMALY = 1, 2
+_MODE: contextvars.ContextVar[int] = contextvars.ContextVar("autograd_mode", default=_RECORD)
+
+ADD, SUB, MUL, DIV, POW = OPS["add"], OPS["sub"], OPS["mul"], OPS["div"], OPS["pow"]
+_ANY = numbers.Real
+
+
+class Value:
+    """A scalar that records the operations it takes part in, so gradients can flow back."""
+
+    __slots__ = ("data", "grad", "label", "_op", "_parents")
+
+    def __init__(self, data: float, label: str = "") -> None:
+        if not isinstance(data, _ANY) or isinstance(data, bool):
+            raise TypeError(f"Value: expected a real number, got {type(data).__name__} {data!r}")
+        self.data = float(data)
+        self.grad = 0.0
+        self.label = label
+        self._op: Op | None = None
+        self._parents: tuple[Value, ...] = ()
+
+    @property
+    def op(self) -> str:
+        """Name of the op that made this value; empty for a leaf."""
+        return self._op.name if self._op is not None else ""
+
+    @property
+    def parents(self) -> tuple[Value, ...]:
+        """The input Values of the op that made this value."""
+        return self._parents
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._op is None
+
+    def __repr__(self) -> str:
+        extra = f", label={self.label!r}" if self.label else ""
+        if self._op is not None:
+            extra += f", op={self._op.name!r}"
+        return f"Value(data={_short(self.data)}, grad={_short(self.grad)}{extra})"
+
+    def __float__(self) -> float:
+        return self.data
+
+    # Binary operators: a number on either side becomes a Constant leaf.
+    def __add__(self, other):
+        return _binary(ADD, self, other)
+
+    def __radd__(self, other):
+        return _binary(ADD, other, self)
+
+    def __sub__(self, other):
+        return _binary(SUB, self, other)
+
+    def __rsub__(self, other):
+        return _binary(SUB, other, self)
+
+    def __mul__(self, other):
+        return _binary(MUL, self, other)
+
+    def __rmul__(self, other):
+        return _binary(MUL, other, self)
+
+    def __truediv__(self, other):
+        return _binary(DIV, self, other)
+
+    def __rtruediv__(self, other):
+        return _binary(DIV, other, self)
+
+    def __pow__(self, other):
+        return _binary(POW, self, other)
+
+    def __rpow__(self, other):
+        return _binary(POW, other, self)
+
+    def __neg__(self):
+        return apply(OPS["neg"], (self,))
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return apply(OPS["abs"], (self,))
+
+    # Comparisons look at data and return bools, so `if x > 0:` works; equality stays identity,
+    # which keeps Values usable as dict keys and in sets.
+    def __lt__(self, other):
+        return self.data < _data(other)
+
+    def __le__(self, other):
+        return self.data <= _data(other)
+
+    def __gt__(self, other):
+        return self.data > _data(other)
+
+    def __ge__(self, other):
+        return self.data >= _data(other)
+
+    def exp(self) -> Value:
+        return apply(OPS["exp"], (self,))
+
+    def log(self) -> Value:
+        return apply(OPS["log"], (self,))
+
+    def sqrt(self) -> Value:
+        return apply(OPS["sqrt"], (self,))
+
+    def tanh(self) -> Value:
+        return apply(OPS["tanh"], (self,))
+
+    def sigmoid(self) -> Value:
+        return apply(OPS["sigmoid"], (self,))
+
+    def relu(self) -> Value:
+        return apply(OPS["relu"], (self,))
+
+    def leaky_relu(self, slope: float = 0.01) -> Value:
+        return apply(OPS["leaky_relu"], (self, slope))
+
+    def softplus(self) -> Value:
+        return apply(OPS["softplus"], (self,))
+
+    def sin(self) -> Value:
+        return apply(OPS["sin"], (self,))
+
+    def cos(self) -> Value:
+        return apply(OPS["cos"], (self,))
+
+    def backward(self, gradient: float = 1.0) -> None:
+        """Add ∂self/∂node × gradient into the ``grad`` of every node this value depends on."""
+        order, grads = _backprop(self, _number("backward", gradient), create_graph=False)
+        for node in order:
+            node.grad += grads[node]
+
+
+class Constant(Value):
+    """A number that took part in an op; drawn compactly, never differentiated by users."""
+
+    __slots__ = ()
+
+
+def _short(x: float) -> str:
+    s = f"{x:.4g}"
+    return s + ".0" if s.lstrip("-").isdigit() else s
+
+
+def _data(x) -> float:
+    return x.data if isinstance(x, Value) else x
+
+
+def _number(op: str, x) -> float:
+    if not isinstance(x, _ANY) or isinstance(x, bool):
+        raise TypeError(f"{op}: expected a real number, got {type(x).__name__} {x!r}")
+    return float(x)
+
+
+def _wrap(x) -> Value | None:
+    if isinstance(x, Value):
+        return x
+    if isinstance(x, _ANY) and not isinstance(x, bool):
+        return Constant(x)
+    return None
+
+
+def _binary(op: Op, a, b):
+    a, b = _wrap(a), _wrap(b)
+    if a is None or b is None:
+        return NotImplemented
+    return _make(op, (a, b))
+
+
+def apply(op: Op, args: Sequence) -> Value:
+    """Apply ``op`` to Values or numbers and return the new node."""
+    parents = tuple(_wrap(a) for a in args)
+    for a, p in zip(args, parents):
+        if p is None:
+            raise TypeError(f"{op.name}: expected a Value or a real number, "
+                            f"got {type(a).__name__} {a!r}")
+    if op.arity is not None and len(parents) != op.arity:
+        raise TypeError(f"{op.name}: takes {op.arity} inputs, got {len(parents)}")
+    return _make(op, parents)
+
+
+def _make(op: Op, parents: tuple[Value, ...]) -> Value:
+    # The forward runs (and may raise) before any node exists, so a failed op leaves nothing.
+    data = op.forward(*[p.data for p in parents])
+    out = Value.__new__(Value)
+    out.data = data
+    out.grad = 0.0
+    out.label = ""
+    mode = _MODE.get()
+    if mode & _RECORD:
+        out._op = op
+        out._parents = parents
+    else:
+        out._op = None
+        out._parents = ()
+    if mode & _ANOMALY and not math.isfinite(data):
+        raise FloatingPointError(
+            f"detect_anomaly: {op.name} produced {data!r} from inputs "
+            f"{[p.data for p in parents]}")
+    return out
+
+
+def sum(values: Iterable) -> Value:  # noqa: A001 - the namespaced name reads best
+    """Σ values as a single node with one parent per term."""
+    values = list(values)
+    if not values:
+        return Constant(0.0)
+    return apply(OPS["sum"], values)
+
+
+def dot(w: Sequence, x: Sequence, b=0.0) -> Value:
+    """w·x + b as a single node, the net input of a neuron."""
+    w, x = list(w), list(x)
+    if len(w) != len(x):
+        raise ValueError(f"dot: {len(w)} weights but {len(x)} inputs")
+    return apply(OPS["dot"], [*w, *x, b])
+
+
+def primitive(name: str, forward: Callable[..., float], partials: Callable[..., tuple], *,
+              symbol: str | None = None, formulas: Sequence[str] | None = None,
+              arity: int | None = None) -> Op:
+    """Define a new primitive; the returned op is called like a function on Values or numbers.
+
+    ``forward(*xs)`` computes the output from floats; ``partials(*xs, out)`` returns the local
+    derivative with respect to each input, written so that it also works on Values if higher-order
+    gradients are wanted.
+    """
+    if not callable(forward) or not callable(partials):
+        raise TypeError(f"primitive {name!r}: forward and partials must be callables")
+    n = arity
+    forms = formulas if formulas is not None else (
+        lambda i, k: f"∂{name}/∂x{i}")
+    expr = (lambda k: f"{name}(" + ", ".join(f"{{{i}}}" for i in range(k)) + ")")
+    return Op(name, symbol or name, forward, partials, forms, expr, n)
+
+
+# ----------------------------------------------------------------------------------- modes
+
+@contextmanager
+def _mode(on: int, off: int) -> Iterator[None]:
+    token = _MODE.set((_MODE.get() | on) & ~off)
+    try:
+        yield
+    finally:
+        _MODE.reset(token)
+
+
+def no_grad():
+    """Context manager under which ops record no parents (their results are leaves)."""
+    return _mode(0, _RECORD)
+
+
+def enable_grad():
+    """Context manager that turns recording back on inside a ``no_grad`` block."""
+    return _mode(_RECORD, 0)
+
+
+def detect_anomaly():
+    """Context manager that raises ``FloatingPointError`` at the first non-finite value or
+    gradient, naming the op and its inputs."""
+    return _mode(_ANOMALY, 0)
+
+
+def is_grad_enabled() -> bool:
+    return bool(_MODE.get() & _RECORD)
+
+
+# ----------------------------------------------------------------------------------- walks
+
+def topological_order(root: Value) -> list[Value]:
+    """Every node ``root`` depends on, each after all of its parents (iterative DFS)."""
+    order: list[Value] = []
+    seen = {root}
+    stack = [(root, iter(root._parents))]
+    while stack:
+        node, parents = stack[-1]
+        for p in parents:
+            if p not in seen:
+                seen.add(p)
+                stack.append((p, iter(p._parents)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order
+
+
+def _backprop(root: Value, seed, create_graph: bool) -> tuple[list[Value], dict]:
+    """Reverse topological walk: returns the order and ∂root/∂node × seed for every node.
+
+    Gradients are gathered in a dict local to the walk, never read from ``.grad``, so whatever
+    an earlier pass left in a node is not propagated again. With ``create_graph`` the partials
+    are evaluated on Values and the products recorded, so the results can be differentiated.
+    """
+    order = topological_order(root)
+    grads = dict.fromkeys(order, 0.0)
+    grads[root] = seed
+    anomaly = bool(_MODE.get() & _ANOMALY)
+    with (enable_grad() if create_graph else no_grad()):
+        for node in reversed(order):
+            op = node._op
+            if op is None:
+                continue
+            g = grads[node]
+            parents = node._parents
+            if create_graph:
+                local = op.partials(*parents, node)
+            else:
+                local = op.partials(*[p.data for p in parents], node.data)
+            for p, d in zip(parents, local):
+                grads[p] += g * d
+            if anomaly:
+                _check_backward(op, node, parents, local, g)
+    return order, grads
+
+
+def _check_backward(op: Op, node: Value, parents, local, g) -> None:
+    for i, (p, d) in enumerate(zip(parents, local)):
+        if not math.isfinite(_data(g * d)):
+            raise FloatingPointError(
+                f"detect_anomaly: backward of {op.name} gave a non-finite gradient "
+                f"{_data(g * d)!r} for input {i} (data={p.data!r}); inputs "
+                f"{[q.data for q in parents]}, output {node.data!r}, upstream gradient {_data(g)!r}")
+
+
+def grad(output: Value, inputs: Value | Sequence[Value], *, create_graph: bool = False,
+         grad_output: float | Value = 1.0) -> list:
+    """∂output/∂input for each input, as a list, leaving every ``.grad`` untouched.
+
+    With ``create_graph=True`` the results are Values whose graphs can be differentiated again
+    (second derivatives, Hessians). An input ``output`` does not depend on gets 0.
+    """
+    if not isinstance(output, Value):
+        raise TypeError(f"grad: output must be a Value, got {type(output).__name__}")
+    single = isinstance(inputs, Value)
+    inputs = [inputs] if single else list(inputs)
+    for x in inputs:
+        if not isinstance(x, Value):
+            raise TypeError(f"grad: inputs must be Values, got {type(x).__name__} {x!r}")
+    seed = grad_output if isinstance(grad_output, Value) else _number("grad", grad_output)
+    _, grads = _backprop(output, seed, create_graph)
+    result = [grads.get(x, 0.0) for x in inputs]
+    if create_graph:
+        result = [r if isinstance(r, Value) else Constant(r) for r in result]
+    return result
+
+
+def value_and_grad(f: Callable[..., Value], argnums: int | Sequence[int] | None = None):
+    """JAX-style: ``value_and_grad(f)(*numbers)`` returns ``(f's value, [∂f/∂arg, ...])``.
+
+    ``argnums`` picks the arguments to differentiate (all by default); a single int gives a
+    single float gradient, as in JAX.
+    """
+    def wrapped(*args):
+        xs = [Value(a) if not isinstance(a, Value) else a for a in args]
+        out = f(*xs)
+        if not isinstance(out, Value):
+            raise TypeError(f"value_and_grad: f must return a Value, got {type(out).__name__}")
+        picks = range(len(xs)) if argnums is None else (
+            [argnums] if isinstance(argnums, int) else list(argnums))
+        grads = grad(out, [xs[i] for i in picks])
+        return out.data, grads[0] if isinstance(argnums, int) else grads
+    return wrapped
