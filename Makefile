@@ -5,10 +5,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test system-deps clean
+.PHONY: test demo bench system-deps install-graphviz clean
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q
+
+demo: $(STAMP) system-deps
+	$(BIN)/python -m nn.demo
+
+bench: $(STAMP) system-deps
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/bench.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
