@@ -1,0 +1,360 @@
+"""The engine's contract: Value, backward semantics, grad, no_grad, checks, bad input, memory."""
+import asyncio
+import gc
+import math
+import sys
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+import autograd
+from autograd import Constant, GradcheckError, Value
+
+torch.set_default_dtype(torch.float64)
+
+
+def count_values() -> int:
+    return sum(1 for o in gc.get_objects() if type(o) in (Value, Constant))
+
+
+# ------------------------------------------------------------------------------- Value basics
+
+def test_readme_snippet_matches_pytorch():
+    a = Value(2.0, label="a"); b = Value(-3.0, label="b")
+    c = (a * b + a).tanh(); c.backward()
+    ta = torch.tensor(2.0, requires_grad=True); tb = torch.tensor(-3.0, requires_grad=True)
+    (ta * tb + ta).tanh().backward()
+    assert a.grad == pytest.approx(ta.grad.item(), rel=1e-12)
+    assert b.grad == pytest.approx(tb.grad.item(), rel=1e-12)
+
+
+@pytest.mark.parametrize("x", [3, 2.5, np.float64(1.5), np.int64(4), np.float32(0.5)])
+def test_value_accepts_real_numbers(x):
+    v = Value(x)
+    assert type(v.data) is float and v.data == float(x)
+    assert v.grad == 0.0 and v.op == "" and v.parents == () and v.label == ""
+
+
+@pytest.mark.parametrize("x", ["1", None, True, 1j, [1.0], Value(1.0)])
+def test_value_rejects_non_reals(x):
+    with pytest.raises(TypeError, match=type(x).__name__):
+        Value(x)
+
+
+def test_attributes_and_repr():
+    a = Value(0.5, label="a")
+    o = a.tanh()
+    o.label = "o"
+    o.data = 0.7071067
+    assert o.op == "tanh" and o.parents == (a,)
+    o.grad = 1.0
+    assert repr(o) == "Value(data=0.7071, grad=1.0, label='o', op='tanh')"
+    assert repr(Value(2.0)) == "Value(data=2.0, grad=0.0)"
+
+
+def test_numbers_on_either_side():
+    x = Value(3.0)
+    cases = {
+        "add": (x + 2, 2 + x, 5.0, 5.0), "sub": (x - 2, 2 - x, 1.0, -1.0),
+        "mul": (x * 2, 2 * x, 6.0, 6.0), "div": (x / 2, 6 / x, 1.5, 2.0),
+        "pow": (x ** 2, 2 ** x, 9.0, 8.0),
+    }
+    for op, (left, right, lv, rv) in cases.items():
+        assert (left.op, right.op) == (op, op)
+        assert (left.data, right.data) == (lv, rv)
+        assert any(isinstance(p, Constant) for p in left.parents)
+    assert (-x).data == -3.0 and abs(Value(-2.0)).data == 2.0
+    assert (x ** Value(2.0)).data == 9.0
+
+
+def test_comparisons_use_data_and_equality_is_identity():
+    a, b = Value(1.0), Value(1.0)
+    assert a < 2 and b <= a and a >= b and not a > b and 2 > a
+    assert a != b and a == a and len({a, b}) == 2
+
+
+def test_tanh_and_sigmoid_are_stable():
+    for x, t, s in [(1000.0, 1.0, 1.0), (-1000.0, -1.0, 0.0)]:
+        v = Value(x)
+        out_t, out_s = v.tanh(), v.sigmoid()
+        assert out_t.data == t and out_s.data == s
+        (out_t + out_s).backward()
+        assert v.grad == 0.0 and math.isfinite(v.grad)
+        assert len(out_t.parents) == 1 and len(out_s.parents) == 1
+
+
+def test_fused_sum_and_dot_are_single_nodes():
+    xs = [Value(float(i)) for i in range(1, 5)]
+    ws = [Value(0.5 * i) for i in range(1, 5)]
+    s = autograd.sum(xs)
+    assert s.op == "sum" and s.parents == tuple(xs) and s.data == 10.0
+    d = autograd.dot(ws, xs, 1.0)
+    assert d.op == "dot" and len(d.parents) == 9 and d.data == 0.5 * (1 + 4 + 9 + 16) + 1
+    d.backward()
+    assert [w.grad for w in ws] == [x.data for x in xs]
+    assert [x.grad for x in xs] == [w.data for w in ws]
+    with pytest.raises(ValueError, match="dot: 2 weights but 1 inputs"):
+        autograd.dot([1, 2], [3])
+
+
+# ------------------------------------------------------------------------------- backward
+
+def test_backward_twice_doubles_leaf_gradients_exactly():
+    a, b = Value(0.3, label="a"), Value(-1.2, label="b")
+    c = a * b
+    d = (c + a).tanh() * c   # c feeds two paths, so a micrograd-style re-propagation over-counts
+    d.backward()
+    first = (a.grad, b.grad, c.grad)
+    d.backward()
+    assert (a.grad, b.grad, c.grad) == tuple(2 * g for g in first)
+
+
+def test_backward_with_gradient_and_unrelated_values():
+    a, other = Value(2.0), Value(5.0)
+    other.grad = 7.0
+    (a * a).backward(gradient=0.5)
+    assert a.grad == 2.0 and other.grad == 7.0
+
+
+def test_gradients_sum_over_paths():
+    x = Value(1.5)
+    y = x * x + x.sin() * x
+    y.backward()
+    assert x.grad == pytest.approx(2 * 1.5 + math.cos(1.5) * 1.5 + math.sin(1.5), rel=1e-14)
+
+
+def test_million_deep_chain_with_default_recursion_limit():
+    assert sys.getrecursionlimit() <= 10_000
+    x = Value(0.25)
+    y = x
+    for _ in range(1_000_000):
+        y = -y
+    y.backward()
+    assert x.grad == 1.0 and y.data == 0.25
+    assert len(autograd.topological_order(y)) == 1_000_001
+    [g] = autograd.grad(y, [x])
+    assert g == 1.0
+
+
+# ------------------------------------------------------------------------------- grad
+
+def test_grad_does_not_touch_dot_grad():
+    x, y = Value(2.0), Value(3.0)
+    out = x * y + x.exp()
+    gx, gy = autograd.grad(out, [x, y])
+    assert (gx, gy) == (3.0 + math.exp(2.0), 2.0)
+    assert x.grad == 0.0 and y.grad == 0.0 and out.grad == 0.0
+    assert autograd.grad(out, [Value(1.0)]) == [0.0]
+
+
+def test_second_derivatives_and_hessian_against_pytorch():
+    def f(x, y, z, lib):
+        return x * y * z + lib.sin(x) * lib.exp(y) + (x / z) ** 3 + lib.tanh(y * z)
+
+    point = [0.7, -0.4, 1.3]
+    vs = [Value(p) for p in point]
+    out = f(*vs, lib=_ValueLib)
+    first = autograd.grad(out, vs, create_graph=True)
+    ours = [autograd.grad(g, vs) for g in first]
+    theirs = torch.autograd.functional.hessian(
+        lambda t: f(t[0], t[1], t[2], lib=torch), torch.tensor(point))
+    for i in range(3):
+        for j in range(3):
+            assert ours[i][j] == pytest.approx(theirs[i, j].item(), rel=1e-10)
+    # A Hessian-vector product: differentiate grad · v once more.
+    v = [1.0, -2.0, 0.5]
+    hvp = autograd.grad(autograd.sum(g * c for g, c in zip(first, v)), vs)
+    expected = theirs @ torch.tensor(v)
+    assert hvp == pytest.approx(expected.tolist(), rel=1e-10)
+
+
+def test_third_derivative():
+    x = Value(0.9)
+    y = x.sin() * x ** 4
+    d1, = autograd.grad(y, [x], create_graph=True)
+    d2, = autograd.grad(d1, [x], create_graph=True)
+    d3, = autograd.grad(d2, [x])
+    t = torch.tensor(0.9, requires_grad=True)
+    ty = torch.sin(t) * t ** 4
+    g = t
+    for _ in range(3):
+        g, = torch.autograd.grad(ty if g is t else g, t, create_graph=True)
+    assert d3 == pytest.approx(g.item(), rel=1e-10)
+
+
+def test_value_and_grad():
+    value, grads = autograd.value_and_grad(lambda x, y: x * y + y.log())(2, 3)
+    assert value == 6 + math.log(3) and grads == [3.0, 2.0 + 1 / 3]
+    value, g = autograd.value_and_grad(lambda x, y: x * y, argnums=1)(2.0, 5.0)
+    assert (value, g) == (10.0, 2.0)
+
+
+# ------------------------------------------------------------------------------- modes
+
+def test_no_grad_records_nothing_and_restores():
+    x = Value(1.0)
+    with autograd.no_grad():
+        y = x * 2 + 1
+        assert not autograd.is_grad_enabled()
+        with autograd.enable_grad():
+            assert (x * 2).parents
+    assert y.is_leaf and y.parents == () and y.data == 3.0
+    assert autograd.is_grad_enabled() and (x * 2).parents
+
+
+def test_no_grad_is_per_thread():
+    inside, entered, done = [], threading.Event(), threading.Event()
+
+    def worker():
+        with autograd.no_grad():
+            entered.set()
+            done.wait(5)
+            inside.append((Value(1.0) * 2).parents)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    entered.wait(5)
+    assert (Value(1.0) * 2).parents  # this thread still records
+    done.set()
+    t.join()
+    assert inside == [()]
+
+
+def test_no_grad_is_per_async_task():
+    async def main():
+        gate = asyncio.Event()
+
+        async def quiet():
+            with autograd.no_grad():
+                await gate.wait()
+                return (Value(1.0) * 2).parents
+
+        async def loud():
+            await asyncio.sleep(0)
+            recorded = (Value(1.0) * 2).parents
+            gate.set()
+            return recorded
+
+        return await asyncio.gather(quiet(), loud())
+
+    quiet, loud = asyncio.run(main())
+    assert quiet == () and len(loud) == 2
+
+
+def test_detect_anomaly_forward_and_backward():
+    big = Value(1e308)
+    assert (big * 10).data == math.inf   # without the mode: IEEE arithmetic, no error
+    with autograd.detect_anomaly():
+        with pytest.raises(FloatingPointError, match=r"mul produced inf .*1e\+308"):
+            big * 10
+        z = Value(0.0)
+        root = z.sqrt() * 2
+        with pytest.raises(FloatingPointError, match="backward of sqrt .*inf"):
+            root.backward()
+        assert z.grad == 0.0   # nothing half-applied
+    z.sqrt().backward()
+    assert z.grad == math.inf   # as PyTorch: d√x/dx at 0 is inf
+
+
+def test_gradcheck_passes_and_catches_a_wrong_custom_op():
+    good = autograd.primitive("cube", lambda x: x ** 3, lambda x, out: (3 * x * x,))
+    bad = autograd.primitive("cube", lambda x: x ** 3, lambda x, out: (2 * x * x,))
+    assert autograd.gradcheck(lambda x: good(x) * x.sin(), [0.7])
+    with pytest.raises(GradcheckError, match=r"∂f/∂x0 at 0.7: backward gives .* finite "
+                                              r"differences give"):
+        autograd.gradcheck(lambda x: bad(x) * x.sin(), [0.7])
+    y = good(Value(2.0))
+    assert y.op == "cube" and y.data == 8.0
+    assert autograd.gradcheck(lambda a, b: (a * b).tanh() / b, [Value(0.3, label="a"), 2.0])
+
+
+class _ValueLib:
+    sin = staticmethod(lambda v: v.sin())
+    exp = staticmethod(lambda v: v.exp())
+    tanh = staticmethod(lambda v: v.tanh())
+
+
+# ------------------------------------------------------------------------------- bad input
+
+BAD = [
+    (lambda: Value(1.0) / 0, ZeroDivisionError, "div: division of 1.0 by zero"),
+    (lambda: 3 / Value(0.0), ZeroDivisionError, "div: division of 3.0 by zero"),
+    (lambda: Value(0.0) ** -1, ZeroDivisionError, r"pow: 0.0 raised to the negative power -1"),
+    (lambda: Value(0.0).log(), ValueError, "log: log of a non-positive number 0.0"),
+    (lambda: Value(-2.0).log(), ValueError, "log: .* -2.0"),
+    (lambda: Value(-1.0).sqrt(), ValueError, "sqrt: square root of a negative number -1.0"),
+    (lambda: Value(-8.0) ** 0.5, ValueError, "pow: negative base -8.0 .* power 0.5"),
+    (lambda: Value(1000.0).exp(), OverflowError, r"exp: exp\(1000.0\) overflows"),
+    (lambda: Value(10.0) ** 1000, OverflowError, "pow: 10.0 \\*\\* 1000.0 overflows"),
+    (lambda: Value(math.inf).sin(), ValueError, "sin: sin of an infinite number inf"),
+]
+
+
+@pytest.mark.parametrize("make,kind,message", BAD)
+def test_domain_errors_name_op_and_value_and_leave_nothing(make, kind, message):
+    x = Value(0.5)
+    x.grad = 4.0
+    gc.collect()
+    before = count_values()
+    with pytest.raises(kind, match=message):
+        make()
+    gc.collect()
+    # Only the operands the lambda itself made may remain; the failed op built no node.
+    assert count_values() - before <= 2
+    assert x.grad == 4.0
+
+
+def test_failed_op_leaves_no_node():
+    x = Value(0.0)
+    gc.collect()
+    before = count_values()
+    for _ in range(10):
+        with pytest.raises(ValueError):
+            x.log()
+    gc.collect()
+    assert count_values() == before
+
+
+@pytest.mark.parametrize("expr", [lambda v: v + "a", lambda v: "a" * v, lambda v: v / None,
+                                  lambda v: v ** "2", lambda v: [1] - v, lambda v: v + True])
+def test_wrong_types_raise_type_error(expr):
+    with pytest.raises(TypeError):
+        expr(Value(1.0))
+
+
+def test_type_errors_name_the_op():
+    with pytest.raises(TypeError, match="leaky_relu: expected a Value or a real number, got str"):
+        Value(1.0).leaky_relu("x")
+    with pytest.raises(TypeError, match="grad: inputs must be Values, got float"):
+        autograd.grad(Value(1.0), [1.0])
+    with pytest.raises(TypeError, match="backward: expected a real number, got str"):
+        Value(1.0).backward("1")
+    with pytest.raises(TypeError, match="tanh: takes 1 inputs, got 2"):
+        autograd.OPS["tanh"](1.0, 2.0)
+
+
+# ------------------------------------------------------------------------------- memory
+
+def test_dropping_a_graph_leaves_nothing_for_gc():
+    gc.collect()
+    gc.disable()
+    try:
+        before = count_values()
+        x = Value(0.5)
+        y = x
+        for i in range(2000):
+            y = (y * 1.0001 + x).tanh() if i % 2 else autograd.dot([y, x], [x, y], 0.1).sigmoid()
+        y.backward()
+        autograd.grad(y, [x], create_graph=True)
+        assert count_values() > before + 4000
+        del x, y
+        assert count_values() == before   # freed by reference counting alone
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+
+
+def test_values_have_no_instance_dict():
+    assert not hasattr(Value(1.0), "__dict__") and not hasattr(Constant(1.0), "__dict__")
