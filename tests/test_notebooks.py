@@ -1,0 +1,113 @@
+"""Every notebook runs top to bottom in a fresh kernel, was committed executed, and reproduces.
+
+The kernel is the ``python3`` kernel spec; jupyter_client launches a spec whose command is plain
+``python`` with the interpreter running the tests, so the notebooks import the package installed
+in this environment (checked by ``test_kernel_is_this_interpreter``).
+"""
+from __future__ import annotations
+
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = ROOT / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+# The whole notebook must finish within this many seconds; the issue asks for a minute or two on
+# two cores, and this leaves headroom for a busy CI machine.
+NOTEBOOK_BUDGET = 300
+# Cells tagged with this print things that differ between runs (timings, progress bars).
+VARIES_TAG = "varies"
+
+
+def _execute(nb: nbformat.NotebookNode, budget: float = NOTEBOOK_BUDGET) -> nbformat.NotebookNode:
+    deadline = time.monotonic() + budget
+
+    # nbclient's timeout is per cell; giving each cell only what is left of the notebook's budget
+    # turns it into a timeout for the whole notebook.
+    def remaining(cell) -> int:
+        return max(1, int(deadline - time.monotonic()))
+
+    client = NotebookClient(nb, kernel_name="python3", timeout_func=remaining,
+                            resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
+    client.execute()
+    return nb
+
+
+def _code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
+
+
+def _text_outputs(cell) -> list[str]:
+    """The text a reader sees in a cell's outputs, with object addresses blanked out."""
+    texts = []
+    for out in cell.get("outputs", []):
+        if out.output_type == "stream":
+            texts.append(f"{out.name}: {out.text}")
+        elif out.output_type in ("execute_result", "display_data"):
+            data = out.get("data", {})
+            for mime in ("text/plain", "text/markdown", "text/html"):
+                if mime in data:
+                    texts.append(f"{mime}: {data[mime]}")
+        elif out.output_type == "error":
+            texts.append(f"error: {out.ename}: {out.evalue}")
+    return [_ADDRESS.sub("0x…", t) for t in texts]
+
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 3, f"expected the notebooks in {NOTEBOOK_DIR.name}/"
+
+
+def test_kernel_is_this_interpreter():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import sys, autograd\nprint(sys.executable)\n"
+                                          "print(autograd.__file__)")]
+    _execute(nb, budget=60)
+    lines = nb.cells[0].outputs[0].text.split()
+    assert Path(lines[0]).resolve() == Path(sys.executable).resolve()
+    assert Path(lines[1]).resolve() == (ROOT / "autograd" / "__init__.py").resolve()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_committed_executed(path: Path):
+    """The committed file is what a reader sees: executed in order, with outputs, no errors."""
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata.kernelspec.name == "python3"
+    cells = _code_cells(nb)
+    assert cells, "a notebook without code"
+    counts = [c.execution_count for c in cells]
+    assert counts == list(range(1, len(cells) + 1)), (
+        f"code cells were not run once each, top to bottom: execution counts {counts}")
+    outputs = [o for c in cells for o in c.outputs]
+    assert any(o.output_type != "stream" for o in outputs), "no rich output (plot or graph)"
+    for c in cells:
+        for o in c.outputs:
+            assert o.output_type != "error", f"committed with an error: {c.source[:80]!r}"
+        assert "sys.path" not in c.source, "notebooks import the installed package"
+    # Committed outputs must not leak the absolute location of the checkout they were run in.
+    text = path.read_text(encoding="utf-8")
+    assert str(ROOT) not in text
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_runs_and_reproduces(path: Path):
+    """A fresh kernel runs every cell without error and prints what the committed file shows."""
+    committed = nbformat.read(path, as_version=4)
+    fresh = _execute(nbformat.read(path, as_version=4))
+    for old, new in zip(_code_cells(committed), _code_cells(fresh)):
+        errors = [o for o in new.outputs if o.output_type == "error"]
+        assert not errors, f"{path.name}: {errors[0].ename}: {errors[0].evalue}"
+        if VARIES_TAG in old.metadata.get("tags", []):
+            continue
+        assert _text_outputs(new) == _text_outputs(old), (
+            f"{path.name}: the output of this cell changed (not seeded, or stale commit?):\n"
+            f"{old.source}")
