@@ -242,11 +242,9 @@ def primitive(name: str, forward: Callable[..., float], partials: Callable[..., 
     """
     if not callable(forward) or not callable(partials):
         raise TypeError(f"primitive {name!r}: forward and partials must be callables")
-    n = arity
-    forms = formulas if formulas is not None else (
-        lambda i, k: f"∂{name}/∂x{i}")
+    forms = formulas if formulas is not None else (lambda i, k: f"∂{name}/∂x{i}")
     expr = (lambda k: f"{name}(" + ", ".join(f"{{{i}}}" for i in range(k)) + ")")
-    return Op(name, symbol or name, forward, partials, forms, expr, n)
+    return Op(name, symbol or name, lambda *xs: float(forward(*xs)), partials, forms, expr, arity)
 
 
 # ----------------------------------------------------------------------------------- modes
