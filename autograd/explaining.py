@@ -1,0 +1,281 @@
+"""explain: ∂root/∂wrt written out as a textbook does, path by path, factor by factor."""
+from __future__ import annotations
+
+import heapq
+import math
+import re
+from dataclasses import dataclass
+
+from .drawing import Names, _on_paths, fmt, local_partials, partial_formula
+from .engine import Constant, Value, _backprop, topological_order
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One factor ∂top/∂bottom of a path, with its value.
+
+    ``formula`` is the op table's formula when one op joins the two; ``locals`` lists the local
+    partials multiplied together when several unlabelled ops lie between them along one route.
+    """
+
+    top: Value
+    bottom: Value
+    value: float
+    formula: str | None
+    locals: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Path:
+    """One path from root to wrt: its factors and their product."""
+
+    factors: tuple[Factor, ...]
+
+    @property
+    def product(self) -> float:
+        return math.prod(f.value for f in self.factors)
+
+    @property
+    def through(self) -> tuple[Value, ...]:
+        """The named values the path passes through, root and wrt excluded."""
+        return tuple(f.bottom for f in self.factors[:-1])
+
+
+class Explanation:
+    """The result of ``explain``: ``str()`` is plain text, notebooks show Markdown with LaTeX."""
+
+    def __init__(self, root: Value, wrt: Value, paths: list[Path], n_paths: int, total: float,
+                 names: Names, precision: int) -> None:
+        self.root, self.wrt = root, wrt
+        self.paths = paths
+        self.n_paths = n_paths
+        self.total = total
+        self._names = names
+        self._p = precision
+
+    @property
+    def listed_sum(self) -> float:
+        """Sum of the products of the listed paths (the total when none were left out)."""
+        return math.fsum(p.product for p in self.paths)
+
+    @property
+    def matches_grad(self) -> bool:
+        """Whether ``wrt.grad`` holds the total (true after a single ``root.backward()``)."""
+        return math.isclose(self.wrt.grad, self.total, rel_tol=1e-9, abs_tol=1e-12)
+
+    def _d(self, top: Value, bottom: Value) -> str:
+        return f"∂{self._names(top)}/∂{self._names(bottom)}"
+
+    def __str__(self) -> str:
+        f = lambda x: fmt(x, self._p)  # noqa: E731
+        head = self._d(self.root, self.wrt)
+        if self.n_paths == 0:
+            return f"{head} = 0: {self._names(self.root)} does not depend on " \
+                   f"{self._names(self.wrt)}."
+        if self.root is self.wrt:
+            return f"{head} = 1: the root itself."
+        s = "path" if self.n_paths == 1 else "paths"
+        lines = [f"{head} by the chain rule: {self.n_paths} {s} from {self._names(self.root)} "
+                 f"to {self._names(self.wrt)}, one product of local derivatives each."]
+        for k, p in enumerate(self.paths, 1):
+            via = ", ".join(self._names(v) for v in p.through)
+            lines.append("")
+            lines.append(f"path {k}" + (f" (through {via})" if via else "") + ":")
+            lines.append("  " + " · ".join(self._d(x.top, x.bottom) for x in p.factors))
+            lines.append("    = " + " × ".join(f(x.value) for x in p.factors)
+                         + f" = {f(p.product)}")
+            for x in p.factors:
+                lines.append(f"      {self._d(x.top, x.bottom)} = {self._how(x)}")
+        lines.append("")
+        if len(self.paths) < self.n_paths:
+            more = self.n_paths - len(self.paths)
+            lines.append(f"… and {more} more path{'s' if more > 1 else ''} not listed (the listed ones sum to "
+                         f"{f(self.listed_sum)}).")
+            lines.append(f"Sum over all {self.n_paths} paths: {head} = {f(self.total)}")
+        elif self.n_paths > 1:
+            terms = f(self.paths[0].product) + "".join(
+                f" − {f(-p.product)}" if p.product < 0 else f" + {f(p.product)}"
+                for p in self.paths[1:])
+            lines.append(f"Sum over the {self.n_paths} paths: {head} = {terms} = {f(self.total)}")
+        else:
+            lines.append(f"{head} = {f(self.total)}")
+        lines.append(self._grad_note())
+        return "\n".join(lines)
+
+    def _how(self, x: Factor) -> str:
+        f = lambda v: fmt(v, self._p)  # noqa: E731
+        if x.formula is not None:
+            same = x.formula.replace("−", "-") == f(x.value)
+            return x.formula if same else f"{x.formula} = {f(x.value)}"
+        if x.locals:
+            return " × ".join(f(v) for v in x.locals) + f" = {f(x.value)} (through unlabelled ops)"
+        return f"{f(x.value)} (summed over several routes through unlabelled ops)"
+
+    def _grad_note(self) -> str:
+        w = self._names(self.wrt)
+        if self.matches_grad:
+            return f"This equals {w}.grad = {fmt(self.wrt.grad, self._p)}, what backward() computed."
+        return (f"{w}.grad holds {fmt(self.wrt.grad, self._p)}, not this total: backward() from "
+                f"{self._names(self.root)} has not run once on fresh gradients.")
+
+    def _repr_markdown_(self) -> str:
+        f = lambda x: fmt(x, self._p)  # noqa: E731
+        d = lambda a, b: rf"\frac{{\partial {_tex(self._names(a))}}}{{\partial {_tex(self._names(b))}}}"  # noqa: E731,E501
+        head = d(self.root, self.wrt)
+        if self.n_paths == 0:
+            return f"$${head} = 0$$ ({self._names(self.root)} does not depend on " \
+                   f"{self._names(self.wrt)})"
+        out = [f"**{self.n_paths} path{'s' if self.n_paths > 1 else ''}** from "
+               f"${_tex(self._names(self.root))}$ to ${_tex(self._names(self.wrt))}$:", ""]
+        for k, p in enumerate(self.paths, 1):
+            out.append(f"path {k}: $$" + r" \cdot ".join(d(x.top, x.bottom) for x in p.factors)
+                       + " = " + r" \times ".join(f(x.value) for x in p.factors)
+                       + f" = {f(p.product)}$$")
+        if len(self.paths) < self.n_paths:
+            out.append(f"… and {self.n_paths - len(self.paths)} more paths not listed.")
+        out.append(f"Sum over all paths: $${head} = {f(self.total)}$$")
+        out.append(self._grad_note())
+        return "\n\n".join(out)
+
+
+def _tex(name: str) -> str:
+    m = re.fullmatch(r"([A-Za-z]+)_([A-Za-z0-9]+)", name)
+    if m:
+        return rf"\mathrm{{{m[1]}}}_{{\mathrm{{{m[2]}}}}}"
+    m = re.fullmatch(r"([A-Za-z])(\d+)", name)
+    if m:
+        return f"{m[1]}_{{{m[2]}}}"
+    if re.fullmatch(r"[A-Za-z]", name):
+        return name
+    return r"\mathrm{" + re.sub(r"([_#$%&{}])", r"\\\1", name) + "}"
+
+
+def explain(root: Value, wrt: Value, *, through: str = "labelled", max_paths: int = 16,
+            precision: int = 9, merge_ones: bool = True) -> Explanation:
+    """∂root/∂wrt as a sum over paths of products of named local derivatives.
+
+    ``through="labelled"`` keeps labelled values as the path's stops (unlabelled ops between two
+    of them are multiplied into one factor); ``"all"`` stops at every value. With ``merge_ones``
+    a factor that is identically 1 (a plain sum such as E = E_o1 + E_o2) is folded into the next
+    one, as textbooks write ∂E/∂out_o1 directly. At most ``max_paths`` paths are listed; the
+    count and the total are always exact.
+    """
+    if not isinstance(root, Value) or not isinstance(wrt, Value):
+        raise TypeError("explain: root and wrt must be Values, got "
+                        f"{type(root).__name__} and {type(wrt).__name__}")
+    if through not in ("labelled", "all"):
+        raise ValueError(f"explain: through must be 'labelled' or 'all', got {through!r}")
+    order = topological_order(root)
+    index = {v: k for k, v in enumerate(order)}
+    key_names = Names(precision)
+    if wrt not in index:
+        return Explanation(root, wrt, [], 0, 0.0, key_names, precision)
+    rel = _on_paths(order, wrt)
+    keys = {v for v in rel if v is root or v is wrt or (
+        through == "all" or (v.label and not isinstance(v, Constant)))}
+
+    def name(v: Value) -> str:
+        # Labelled values and stops go by name; any other value is shown by its number.
+        if v in keys or (v.label and not isinstance(v, Constant)):
+            return key_names(v)
+        return fmt(v.data, precision)
+
+    for v in sorted(keys, key=index.get):
+        key_names(v)  # unlabelled stops get v1, v2, ... in forward order
+    edges = {a: _segments(a, keys, rel, index, name) for a in keys if a is not wrt}
+    n_paths = _count_paths(keys, edges, index, wrt)
+    _, grads = _backprop(root, 1.0, create_graph=False)
+    paths = [Path(_merge(p) if merge_ones else tuple(p))
+             for p in _enumerate(root, wrt, edges, max_paths)]
+    return Explanation(root, wrt, paths, n_paths, grads[wrt], key_names, precision)
+
+
+def _segments(a: Value, keys: set[Value], rel: set[Value], index: dict[Value, int],
+              name) -> list[Factor]:
+    """Factors ∂a/∂b for every stop b reached from a through non-stops only.
+
+    Local partials are multiplied along the way and summed where routes meet, visiting nodes
+    in decreasing topological index so every contribution arrives before a node is expanded.
+    """
+    value = {a: 1.0}
+    routes = {a: 1}
+    chain: dict[Value, list | None] = {a: []}
+    heap = [(-index[a], id(a), a)]
+    found = []
+    while heap:
+        _, _, n = heapq.heappop(heap)
+        if n is not a and n in keys:
+            found.append(n)
+            continue
+        local = local_partials(n)
+        for i, p in enumerate(n._parents):
+            if p not in rel:
+                continue
+            step = chain[n] + [(n, i, local[i])] if chain[n] is not None and routes[n] == 1 \
+                else None
+            if p not in value:
+                value[p], routes[p], chain[p] = 0.0, 0, step
+                heapq.heappush(heap, (-index[p], id(p), p))
+            else:
+                chain[p] = None
+            value[p] += value[n] * local[i]
+            routes[p] += routes[n]
+    factors = []
+    for b in sorted(found, key=index.get):
+        c = chain[b] if routes[b] == 1 else None
+        formula = partial_formula(c[0][0], c[0][1], name) if c and len(c) == 1 else None
+        factors.append(Factor(a, b, value[b], formula, tuple(x[2] for x in c) if c else ()))
+    return factors
+
+
+def _count_paths(keys, edges, index, wrt) -> int:
+    count = {wrt: 1}
+    for a in sorted(keys, key=index.get):
+        if a is not wrt:
+            count[a] = sum(count.get(f.bottom, 0) for f in edges[a])
+    return count[max(keys, key=index.get)]
+
+
+def _enumerate(root, wrt, edges, cap: int) -> list[list[Factor]]:
+    # Depth-first with an explicit stack; stops as soon as ``cap`` paths are found.
+    out: list[list[Factor]] = []
+    if root is wrt:
+        return [[]]
+    stack = [(root, iter(edges.get(root, ())))]
+    path: list[Factor] = []
+    while stack and len(out) < cap:
+        it = stack[-1][1]
+        f = next(it, None)
+        if f is None:
+            stack.pop()
+            if path:
+                path.pop()
+            continue
+        path.append(f)
+        if f.bottom is wrt:
+            out.append(list(path))
+            path.pop()
+        else:
+            stack.append((f.bottom, iter(edges.get(f.bottom, ()))))
+    return out
+
+
+def _merge(factors: list[Factor]) -> tuple[Factor, ...]:
+    out: list[Factor] = []
+    pending: Factor | None = None
+    for k, f in enumerate(factors):
+        if pending is not None:
+            # pending is identically 1, so the merged factor's formula is the next one's.
+            f = Factor(pending.top, f.bottom, pending.value * f.value, f.formula,
+                       (*pending.locals, *f.locals) if pending.locals and f.locals else ())
+            pending = None
+        if k < len(factors) - 1 and f.value == 1.0 and _identically_one(f):
+            pending = f
+            continue
+        out.append(f)
+    return tuple(out)
+
+
+def _identically_one(f: Factor) -> bool:
+    # A factor that is 1 by its formula (a sum's input), not merely 1 at this point.
+    return f.formula == "1"

@@ -1,0 +1,181 @@
+"""Step through the backward pass: one step per node, in the order backward visits them."""
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from .drawing import Names, draw, fmt, local_partials, partial_formula
+from .engine import Value, topological_order
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one step sends into one input: ``grad × local → amount``."""
+
+    parent: Value
+    index: int
+    formula: str
+    local: float
+    amount: float
+
+
+@dataclass(frozen=True)
+class Step:
+    """One node of the backward pass: its (final) gradient and what it sends to each input."""
+
+    index: int
+    node: Value
+    grad: float
+    contributions: tuple[Contribution, ...]
+
+    def __str__(self) -> str:
+        names = Names(unlabelled="value")
+        sends = "; ".join(
+            f"∂{names(self.node)}/∂{names(c.parent)} = {c.formula} = {fmt(c.local)}, "
+            f"{fmt(self.grad)} × {fmt(c.local)} → {fmt(c.amount)} into {names(c.parent)}"
+            for c in self.contributions)
+        return f"step {self.index}: {names(self.node)} ({self.node._op.name}), " \
+               f"grad {fmt(self.grad)}: {sends}"
+
+
+def backward_steps(root: Value, seed: float = 1.0) -> Iterator[Step]:
+    """The backward pass from ``root`` as steps, leaving every ``.grad`` untouched.
+
+    Steps come in backward's own order (reverse topological); leaves send nothing, so they take
+    no step. Each node's gradient is complete when its step comes.
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"backward_steps: root must be a Value, got {type(root).__name__}")
+    grads: dict[Value, float] = {root: float(seed)}
+    names = Names(unlabelled="value")
+    k = 0
+    for node in reversed(topological_order(root)):
+        if node._op is None:
+            continue
+        k += 1
+        g = grads.get(node, 0.0)
+        contributions = []
+        for i, (p, d) in enumerate(zip(node._parents, local_partials(node))):
+            grads[p] = grads.get(p, 0.0) + g * d
+            contributions.append(Contribution(p, i, partial_formula(node, i, names), d, g * d))
+        yield Step(k, node, g, tuple(contributions))
+
+
+def _state_after(root: Value, k: int):
+    """Gradients so far, nodes whose gradient is final, visited nodes and the current node,
+    after ``k`` steps (the arguments of draw's view)."""
+    steps = list(backward_steps(root))
+    if not isinstance(k, int) or not 0 <= k <= len(steps):
+        raise ValueError(f"draw: step must be an int from 0 to {len(steps)} for this graph, "
+                         f"got {k!r}")
+    grads: dict[Value, float] = {root: 1.0}
+    visited: set[Value] = set()
+    for s in steps[:k]:
+        visited.add(s.node)
+        for c in s.contributions:
+            grads[c.parent] = grads.get(c.parent, 0.0) + c.amount
+    # A gradient is final once every node that uses it has taken its step.
+    waiting: dict[Value, int] = {}
+    for s in steps:
+        for p in set(s.node._parents):
+            waiting[p] = waiting.get(p, 0) + 1
+    for s in steps[:k]:
+        for p in set(s.node._parents):
+            waiting[p] -= 1
+    complete = {v for v in grads if waiting.get(v, 0) == 0}
+    current = steps[k - 1].node if k > 0 else None
+    return grads, True, complete, visited, current
+
+
+def step_count(root: Value) -> int:
+    """How many steps the backward pass from ``root`` takes (one per non-leaf node)."""
+    return sum(1 for v in topological_order(root) if v._op is not None)
+
+
+def _frames(root: Value, **draw_options: Any) -> list[str]:
+    # SVG of every frame, from "nothing propagated yet" to "every node visited".
+    out = []
+    for k in range(step_count(root) + 1):
+        svg = draw(root, step=k, **draw_options).pipe(format="svg").decode("utf-8")
+        out.append(svg[svg.find("<svg"):])
+    return out
+
+
+def _captions(root: Value) -> list[str]:
+    return ["step 0: the root's gradient is seeded with 1; nothing has flowed back yet"] + [
+        str(s) for s in backward_steps(root)]
+
+
+def steps_widget(root: Value, **draw_options: Any):
+    """A slider over the backward pass for notebooks (needs ipywidgets)."""
+    try:
+        import ipywidgets as widgets
+    except ImportError as e:  # optional dependency
+        raise ImportError("steps_widget needs ipywidgets: pip install ipywidgets") from e
+    frames = _frames(root, **draw_options)
+    captions = _captions(root)
+    slider = widgets.IntSlider(value=0, min=0, max=len(frames) - 1, step=1,
+                               description="step", continuous_update=False)
+    caption = widgets.HTML(value=html.escape(captions[0]))
+    picture = widgets.HTML(value=frames[0])
+
+    def show(change: dict) -> None:
+        k = change["new"]
+        caption.value = html.escape(captions[k])
+        picture.value = frames[k]
+
+    slider.observe(show, names="value")
+    return widgets.VBox([slider, caption, picture])
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: Helvetica, Arial, sans-serif; margin: 1em; }}
+.frame {{ display: none; overflow: auto; }}
+.frame.shown {{ display: block; }}
+#caption {{ margin: 0.6em 0; min-height: 2.5em; }}
+button {{ font-size: 1em; padding: 0.2em 0.8em; }}
+</style></head><body>
+<h2>{title}</h2>
+<div><button id="prev">&larr; previous</button> <button id="next">next &rarr;</button>
+<span id="counter"></span> <small>(arrow keys work too)</small></div>
+<div id="caption"></div>
+{frames}
+<script>
+const captions = {captions};
+const frames = document.querySelectorAll('.frame');
+let k = 0;
+function show(i) {{
+  k = Math.max(0, Math.min(frames.length - 1, i));
+  frames.forEach((f, j) => f.classList.toggle('shown', j === k));
+  document.getElementById('counter').textContent = 'step ' + k + ' of ' + (frames.length - 1);
+  document.getElementById('caption').textContent = captions[k];
+}}
+document.getElementById('prev').onclick = () => show(k - 1);
+document.getElementById('next').onclick = () => show(k + 1);
+document.addEventListener('keydown', e => {{
+  if (e.key === 'ArrowRight') show(k + 1);
+  if (e.key === 'ArrowLeft') show(k - 1);
+}});
+show(0);
+</script></body></html>
+"""
+
+
+def save_steps_html(root: Value, path: str | Path, *, title: str = "Backward pass, step by step",
+                    **draw_options: Any) -> Path:
+    """Write one self-contained HTML page (every frame's SVG inline, no network) that steps
+    through the backward pass with previous/next buttons and the arrow keys."""
+    frames = _frames(root, **draw_options)
+    body = "\n".join(f'<div class="frame" data-step="{k}">{svg}</div>'
+                     for k, svg in enumerate(frames))
+    # json.dumps escapes quotes; "</" is split so a caption can never close the script element.
+    captions = json.dumps(_captions(root), ensure_ascii=False).replace("</", "<\\/")
+    path = Path(path)
+    path.write_text(_PAGE.format(title=html.escape(title), frames=body, captions=captions),
+                    encoding="utf-8")
+    return path
