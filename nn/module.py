@@ -103,6 +103,8 @@ class Module:
         folder = os.path.dirname(os.path.abspath(path))
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
         try:
+            # mkstemp creates the file private to its owner; a saved model is an ordinary file.
+            os.chmod(tmp, 0o644)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
                 f.flush()
