@@ -15,6 +15,7 @@ from __future__ import annotations
 import builtins
 import math
 import random
+import re
 from typing import Callable, Sequence
 
 from .engine import Constant, Value, topological_order
@@ -23,6 +24,7 @@ from .ops import OPS, Op
 MAX_CODE_NODES = 100_000
 """Above this many nodes the graph is replayed from a tape rather than generated code."""
 
+_MAX_NEST = 24  # temporaries folded into one expression before a new statement starts
 _MAX_PATHS = 8  # branches an op may have before it is called instead of inlined
 
 
@@ -141,10 +143,42 @@ def _explore(fn: Callable, n: int, with_out: bool, n_out: int | None):
     return paths
 
 
+def _inline(lines: list[str], outs: list[str]) -> tuple[list[str], list[str]]:
+    """Fold temporaries used once into the expression that uses them, to a bounded depth."""
+    uses: dict[str, int] = {}
+    for s in [ln.split(" = ", 1)[1] for ln in lines] + outs:
+        for tok in re.findall(r"\{T\}\d+", s):
+            uses[tok] = uses.get(tok, 0) + 1
+    exprs: dict[str, tuple[str, int]] = {}  # temp -> (expression, nesting depth)
+    kept: list[str] = []
+
+    def sub(s: str) -> tuple[str, int]:
+        depth = 0
+
+        def one(m):
+            nonlocal depth
+            expr, d = exprs.pop(m.group(0), (None, 0))
+            if expr is None:
+                return m.group(0)
+            depth = max(depth, d)
+            return f"({expr})"
+        return re.sub(r"\{T\}\d+", one, s), depth
+
+    for ln in lines:
+        name, expr = ln.split(" = ", 1)
+        expr, depth = sub(expr)
+        # Python's compiler recurses on nesting, so a long fold is cut into statements.
+        if uses.get(name) == 1 and depth < _MAX_NEST:
+            exprs[name] = (expr, depth + 1)
+        else:
+            kept.append(f"{name} = {expr}")
+    return kept, [sub(o)[0] for o in outs]
+
+
 def _assemble(paths) -> tuple[list[str], list[str]]:
     """Lines (with if/else for branches) and the output codes, from the explored paths."""
     if len(paths) == 1 and not paths[0][0].decisions:
-        return list(paths[0][0].lines), paths[0][1]
+        return _inline(paths[0][0].lines, paths[0][1])
     n_out = len(paths[0][1])
     lines: list[str] = []
     # Work list instead of recursion: (paths sharing the first `depth` decisions, depth, indent,
@@ -353,6 +387,12 @@ def _needs(order: list[Value], index: dict) -> list[bool]:
     return needs
 
 
+def _selects(tpl) -> bool:
+    """Whether traced partials only select inputs, the output or finite constants."""
+    lines, outs = tpl
+    return not any("{T}" in s or "INF" in s or "NAN" in s or "F_" in s for s in lines + outs)
+
+
 def _generate(order: list[Value], index: dict, leaves: list[Value]):
     """Straight-line forward and backward functions for the graph in ``order``."""
     ns = dict(_NAMESPACE)
@@ -384,12 +424,12 @@ def _generate(order: list[Value], index: dict, leaves: list[Value]):
     fwd.append(f"    return ({', '.join(f'v{i}' for i in range(n))},)")
 
     needs = _needs(order, index)
-    bwd = ["def backward(V, L, seed):"]
-    bwd.append(f"    ({', '.join(f'v{i}' for i in range(n))},) = V")
+    body: list[str] = []
     has_grad = [False] * n
+    zeroed: list[str] = []  # accumulators first touched inside a skippable block
     root = n - 1
     if needs[root]:
-        bwd.append(f"    g{root} = seed")
+        body.append(f"    g{root} = seed")
         has_grad[root] = True
     for i in range(n - 1, -1, -1):
         node = order[i]
@@ -399,15 +439,18 @@ def _generate(order: list[Value], index: dict, leaves: list[Value]):
         parents = [index[p] for p in node._parents]
         args = [f"v{p}" for p in parents]
         tpl = _template(op, len(args), "partials")
+        block: list[str] = []
         if tpl is None:
             outs = [f"d{i}_{k}" for k in range(len(args))]
-            bwd.append(f"    ({', '.join(outs)},) = "
-                       f"{callee(op.partials)}({', '.join(args + [f'v{i}'])})")
+            block.append(f"({', '.join(outs)},) = "
+                         f"{callee(op.partials)}({', '.join(args + [f'v{i}'])})")
+            selects = False
         else:
             lines, outs = tpl
             fmt = {"T": f"u{i}_", "R": f"d{i}_", "out": f"v{i}"}
-            bwd += ["    " + s.format(*args, **fmt) for s in lines]
+            block += [s.format(*args, **fmt) for s in lines]
             outs = [o.format(*args, **fmt) for o in outs]
+            selects = _selects(tpl)
         for p, d in zip(parents, outs):
             if not needs[p]:
                 continue
@@ -418,10 +461,26 @@ def _generate(order: list[Value], index: dict, leaves: list[Value]):
             else:
                 term, neg = f"g{i} * {d}", False
             if has_grad[p]:
-                bwd.append(f"    g{p} {'-' if neg else '+'}= {term}")
+                block.append(f"g{p} {'-' if neg else '+'}= {term}")
             else:
-                bwd.append(f"    g{p} = {'-' if neg else ''}{term}")
+                if selects:
+                    zeroed.append(f"g{p}")
+                    block.append(f"g{p} {'-' if neg else '+'}= {term}")
+                else:
+                    block.append(f"g{p} = {'-' if neg else ''}{term}")
                 has_grad[p] = True
+        if selects:
+            # Partials that only pick inputs or finite constants: a zero upstream gradient
+            # (a relu that is off, a hinge margin that is met) sends nothing back, so skip it.
+            body.append(f"    if g{i}:")
+            body += ["        " + s for s in block]
+        else:
+            body += ["    " + s for s in block]
+    bwd = ["def backward(V, L, seed):",
+           f"    ({', '.join(f'v{i}' for i in range(n))},) = V"]
+    if zeroed:
+        bwd.append(f"    {' = '.join(zeroed)} = 0.0")
+    bwd += body
     for k, leaf in enumerate(leaves):
         i = index[leaf]
         if has_grad[i]:
