@@ -1,0 +1,172 @@
+"""Step-through of the backward pass: steps, frames, the slider and the HTML page in Chromium."""
+from __future__ import annotations
+
+import re
+import shutil
+import signal
+from contextlib import contextmanager
+
+import pytest
+import torch
+
+import autograd
+from autograd import Value
+from autograd.drawing import fmt
+from test_draw import parse
+from test_explain import seed_network, torch_network
+
+NAMED = ["net_h1", "out_h1", "net_h2", "out_h2", "net_o1", "out_o1", "net_o2", "out_o2",
+         "E_o1", "E_o2", "E"]
+
+
+def test_steps_follow_backward_and_match_pytorch():
+    E, v = seed_network()
+    t = torch_network()
+    for name in NAMED:
+        t[name].retain_grad()
+    t["E"].backward(retain_graph=True)
+    steps = list(autograd.backward_steps(E))
+    order = [n for n in reversed(autograd.topological_order(E)) if not n.is_leaf]
+    assert [s.node for s in steps] == order
+    assert [s.index for s in steps] == list(range(1, len(order) + 1))
+    by_label = {s.node.label: s for s in steps if s.node.label}
+    assert set(by_label) == set(NAMED)
+    for name in NAMED:
+        assert by_label[name].grad == pytest.approx(t[name].grad.item(), rel=1e-12)
+    # What a step sends to each input is its grad times the local partial PyTorch computes.
+    s = by_label["net_o1"]
+    for c, parent in zip(s.contributions, ["w5", "w6", "out_h1", "out_h2", "b2"]):
+        assert c.parent is v[parent]
+        (local,) = torch.autograd.grad(t["net_o1"], t[parent], retain_graph=True)
+        assert c.local == pytest.approx(local.item(), rel=1e-12)
+        assert c.amount == pytest.approx(s.grad * local.item(), rel=1e-12)
+    assert s.contributions[0].formula == "out_h1"
+    # Leaves receive exactly their gradient, summed over the steps that feed them.
+    for leaf in ["w1", "b1", "i2"]:
+        got = sum(c.amount for st in steps for c in st.contributions if c.parent is v[leaf])
+        assert got == pytest.approx(t[leaf].grad.item(), rel=1e-12)
+    assert all(x.grad == 0.0 for x in v.values())  # stepping leaves .grad alone
+    assert "→ " in str(s) and "into w5" in str(s)
+
+
+def grads_shown(source: str) -> dict[str, str]:
+    ids, lines, _ = parse(source)
+    out = {}
+    for name, nid in ids.items():
+        m = re.search(r"<td>grad (.*?)</td>", lines[nid])
+        out[name] = m[1].replace("&nbsp;", "").strip()
+    return out
+
+
+def test_draw_step_shows_the_graph_as_it_stands():
+    E, v = seed_network()
+    t = torch_network()
+    for name in NAMED:
+        t[name].retain_grad()
+    t["E"].backward()
+    steps = list(autograd.backward_steps(E))
+    n = len(steps)
+    first = grads_shown(autograd.draw(E, step=0).source)
+    assert first["E"] == "1"
+    assert all(first[k] == "" for k in ["w5", "out_o1", "net_h1", "i1"])
+    # After the first of net_o1/net_o2 steps, out_h1 holds one of its two contributions and
+    # that net's weight from h1 already has its final gradient.
+    first_net = min((s for s in steps if s.node in (v["net_o1"], v["net_o2"])),
+                    key=lambda s: s.index)
+    o = first_net.node.label[-2:]
+    w = {"o1": "w5", "o2": "w7"}[o]
+    src = autograd.draw(E, step=first_net.index).source
+    shown = grads_shown(src)
+    assert shown[w] == fmt(t[w].grad.item())
+    (part,) = [c.amount for c in first_net.contributions if c.parent is v["out_h1"]]
+    assert shown["out_h1"] == fmt(part) + " <i>so far</i>"
+    assert shown["net_h1"] == ""
+    ids, lines, edges = parse(src)
+    assert "#ffd27f" in lines[ids[f"net_{o}"]]                  # the current node
+    assert any(e[0] == ids[w] and "→" in e[2] for e in edges)    # its edges carry the flow
+    assert not any(e[0] == ids["w1"] and "→" in e[2] for e in edges)
+    last = grads_shown(autograd.draw(E, step=n).source)
+    for name in ["w1", "w8", "b1", "i1", *NAMED]:
+        want = t[name].grad.item()
+        assert last[name] == fmt(want), name
+    with pytest.raises(ValueError, match=f"0 to {n}"):
+        autograd.draw(E, step=n + 1)
+
+
+def test_slider_widget_is_built_and_moves():
+    x = Value(0.5, "x")
+    y = (x * x).tanh()
+    y.label = "y"
+    box = autograd.steps_widget(y)
+    slider, caption, picture = box.children
+    assert slider.min == 0 and slider.max == 2
+    before = picture.value
+    assert before.startswith("<svg")
+    slider.value = 2
+    assert picture.value != before and caption.value.startswith("step 2")
+
+
+@contextmanager
+def time_limit(seconds: int):
+    def fail(*_):
+        raise TimeoutError(f"the browser test took more than {seconds} s")
+    old = signal.signal(signal.SIGALRM, fail)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def test_html_page_is_self_contained(tmp_path):
+    E, _ = seed_network()
+    page = autograd.save_steps_html(E, tmp_path / "steps.html").read_text(encoding="utf-8")
+    n = sum(1 for _ in autograd.backward_steps(E))
+    assert page.count("<svg") == n + 1
+    # Nothing is fetched: no external scripts, styles, images or fonts.
+    assert not re.search(r"<(script|link|img|iframe)[^>]*\s(src|href)=", page)
+    assert "@import" not in page and "url(" not in page
+
+
+def test_html_page_steps_in_headless_chromium(tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if not chromium or not driver_path:
+        pytest.skip("Chromium and chromedriver are not installed (apt-get install chromium "
+                    "chromium-driver); .ci/run installs them")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    E, _ = seed_network()
+    path = autograd.save_steps_html(E, tmp_path / "steps.html")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for arg in ["--headless=new", "--no-sandbox", "--disable-gpu",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]:
+        opts.add_argument(arg)
+    with time_limit(90):
+        # The driver's path is given, so selenium never tries to download one.
+        driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=opts)
+        try:
+            driver.set_page_load_timeout(30)
+            driver.get(path.as_uri())
+            counter = driver.find_element(By.ID, "counter")
+            assert counter.text.startswith("step 0 of")
+            shown = driver.find_elements(By.CSS_SELECTOR, ".frame.shown")
+            assert [f.get_attribute("data-step") for f in shown] == ["0"]
+            driver.find_element(By.ID, "next").click()
+            assert counter.text.startswith("step 1 of")
+            assert driver.find_element(By.CSS_SELECTOR, ".frame.shown").get_attribute(
+                "data-step") == "1"
+            assert driver.find_element(By.ID, "caption").text.startswith("step 1:")
+            driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_RIGHT)
+            assert counter.text.startswith("step 2 of")
+            driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_LEFT)
+            driver.find_element(By.ID, "prev").click()
+            assert counter.text.startswith("step 0 of")
+        finally:
+            driver.quit()
