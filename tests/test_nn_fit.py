@@ -1,0 +1,129 @@
+"""fit: the loop trains, records history, handles mini-batches, and the progress bar."""
+import pytest
+import torch
+
+import nn
+from nn import losses
+
+
+def moons():
+    return nn.datasets.make_moons(n_samples=100, noise=0.1, seed=1)
+
+
+def test_issue_example_trains_moons():
+    X, y = moons()
+    model = nn.MLP(2, [16, 16, 1], seed=1)
+    opt = nn.optim.SGD(model.parameters(), lr=1.0)
+    history = nn.fit(model, X, y, loss="hinge", optimizer=opt, steps=100, l2=1e-4,
+                     schedule=lambda k: 1.0 - 0.9 * k / 100, progress=False)
+    assert len(history.loss) == len(history.accuracy) == len(history.lr) == 100
+    assert history.loss[-1] < history.loss[0] / 10
+    scores = [model(x) for x in X]
+    assert losses.accuracy(scores, y) >= 0.97
+    assert history.lr[0] == 1.0 and history.lr[-1] == pytest.approx(0.109)
+
+
+def test_one_step_equals_a_hand_written_step_in_torch():
+    # fit's step is loss → zero_grad → backward → update; PyTorch does the same independently.
+    X, y = moons()
+    X, y = X[:20], y[:20]
+    model = nn.MLP(2, [4, 1], seed=2)
+    seq = model.to_torch()
+    nn.fit(model, X, y, loss="hinge", optimizer=nn.optim.SGD(model.parameters(), lr=0.3),
+           steps=1, l2=1e-3, progress=False)
+    topt = torch.optim.SGD(seq.parameters(), lr=0.3)
+    scores = seq(torch.tensor(X, dtype=torch.float64)).squeeze(1)
+    signs = torch.tensor(y, dtype=torch.float64) * 2 - 1
+    loss = torch.relu(1 - signs * scores).mean() + 1e-3 * sum((p ** 2).sum()
+                                                             for p in seq.parameters())
+    loss.backward()
+    topt.step()
+    assert [w.data for n in model.layers[0].neurons for w in n.w] == pytest.approx(
+        seq[0].weight.flatten().tolist(), rel=1e-12)
+    assert [n.b.data for n in model.layers[1].neurons] == pytest.approx(
+        seq[2].bias.tolist(), rel=1e-12)
+
+
+def test_history_loss_is_the_loss_before_each_update():
+    X, y = moons()
+    model = nn.MLP(2, [4, 1], seed=0)
+    before = losses.mse([model(x) for x in X], y).data
+    history = nn.fit(model, X, y, loss="mse", optimizer=nn.optim.SGD(model.parameters(), lr=0.05),
+                     steps=3, progress=False)
+    assert history.loss[0] == pytest.approx(before, rel=1e-15)
+    assert history.loss[2] < history.loss[0]
+
+
+@pytest.mark.parametrize("loss", ["hinge", "bce", "mse"])
+def test_each_named_loss_learns(loss):
+    X, y = nn.datasets.xor(n_samples=40, noise=0.05, seed=0)
+    model = nn.MLP(2, [8, 1], activation="tanh", seed=0)
+    history = nn.fit(model, X, y, loss=loss, optimizer=nn.optim.Adam(model.parameters(), lr=0.05),
+                     steps=150, progress=False)
+    assert history.accuracy[-1] == 1.0
+    assert history.loss[-1] < history.loss[0]
+
+
+def test_cross_entropy_with_one_output_per_class():
+    X, y = nn.datasets.make_circles(n_samples=40, noise=0.0, seed=0)
+    model = nn.MLP(2, [8, 2], activation="tanh", seed=0)
+    history = nn.fit(model, X, y, loss="cross_entropy",
+                     optimizer=nn.optim.Adam(model.parameters(), lr=0.05), steps=150,
+                     progress=False)
+    assert history.accuracy[-1] == 1.0
+
+
+def test_mini_batches():
+    X, y = moons()
+    model = nn.MLP(2, [8, 1], seed=0)
+    calls = []
+
+    def counting_hinge(outputs, targets):
+        calls.append(len(outputs))
+        return losses.hinge(outputs, targets)
+
+    nn.fit(model, X, y, loss=counting_hinge, optimizer=nn.optim.SGD(model.parameters(), lr=0.1),
+           steps=5, batch_size=16, progress=False, seed=0)
+    assert calls == [16] * 5
+
+
+def test_mini_batches_are_reproducible_with_seed():
+    X, y = moons()
+    runs = []
+    for _ in range(2):
+        model = nn.MLP(2, [8, 1], seed=0)
+        nn.fit(model, X, y, optimizer=nn.optim.SGD(model.parameters(), lr=0.1), steps=5,
+               batch_size=10, progress=False, seed=4)
+        runs.append([p.data for p in model.parameters()])
+    assert runs[0] == runs[1]
+
+
+def test_progress_bar_shows_only_when_asked(capsys):
+    X, y = moons()
+    model = nn.MLP(2, [4, 1], seed=0)
+    nn.fit(model, X, y, steps=3, progress=False)
+    assert capsys.readouterr().err == ""
+    nn.fit(model, X, y, steps=3, progress=True)
+    assert "3/3" in capsys.readouterr().err
+    # Under pytest stderr is not a terminal, so the default is quiet.
+    nn.fit(model, X, y, steps=3)
+    assert capsys.readouterr().err == ""
+
+
+def test_bad_arguments():
+    X, y = moons()
+    model = nn.MLP(2, [4, 1], seed=0)
+    with pytest.raises(ValueError, match="unknown loss"):
+        nn.fit(model, X, y, loss="huber", progress=False)
+    with pytest.raises(ValueError, match="labels"):
+        nn.fit(model, X, y[:-1], progress=False)
+    with pytest.raises(ValueError, match="steps"):
+        nn.fit(model, X, y, steps=-1, progress=False)
+
+
+def test_divergence_is_reported():
+    X, y = moons()
+    model = nn.MLP(2, [4, 1], seed=0)
+    with pytest.raises((FloatingPointError, OverflowError)):
+        nn.fit(model, X, y, loss="mse", optimizer=nn.optim.SGD(model.parameters(), lr=1e6),
+               steps=50, progress=False)

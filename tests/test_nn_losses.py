@@ -1,0 +1,92 @@
+"""Losses against PyTorch float64: values and gradients, including very large logits."""
+import random
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from autograd import Value, grad
+from nn import losses
+
+
+def leaves(xs):
+    return [Value(x) for x in xs], torch.tensor(xs, dtype=torch.float64, requires_grad=True)
+
+
+def check(loss, ours_inputs, t_loss, t_inputs, rel=1e-12):
+    assert loss.data == pytest.approx(t_loss.item(), rel=rel, abs=1e-14)
+    t_loss.backward()
+    g = grad(loss, ours_inputs)
+    assert g == pytest.approx(t_inputs.grad.flatten().tolist(), rel=1e-10, abs=1e-14)
+
+
+def test_mse():
+    rng = random.Random(0)
+    preds = [rng.uniform(-3, 3) for _ in range(7)]
+    targets = [rng.uniform(-3, 3) for _ in range(7)]
+    ours, t = leaves(preds)
+    check(losses.mse(ours, targets), ours,
+          F.mse_loss(t, torch.tensor(targets, dtype=torch.float64)), t)
+
+
+def test_hinge_against_multi_margin_loss():
+    # For two classes, PyTorch's multi-class margin loss on scores (−s/2, s/2) is half of
+    # max(0, 1 − y·s) with y = ±1, an independent route to the SVM loss.
+    # No margin is exactly 1 (a kink, where the subgradient picked is a convention).
+    scores = [2.5, -0.3, 0.0, 0.9, -1.7, 1.2, -4.0]
+    labels = [1, 1, 0, 0, 0, 1, 1]
+    ours, t = leaves(scores)
+    pair = torch.stack([-t / 2, t / 2], dim=1)
+    t_loss = 2 * F.multi_margin_loss(pair, torch.tensor(labels), margin=1.0)
+    check(losses.hinge(ours, labels), ours, t_loss, t)
+
+
+def test_hinge_rejects_labels_other_than_0_1():
+    with pytest.raises(ValueError, match="0 or 1"):
+        losses.hinge([Value(1.0)], [-1])
+
+
+@pytest.mark.parametrize("logits", [[0.3, -2.0, 4.0, 0.0], [800.0, -800.0, 1000.0, -1000.0]])
+def test_bce_with_logits_matches_torch_and_is_stable(logits):
+    labels = [1.0, 0.0, 0.0, 1.0]
+    ours, t = leaves(logits)
+    loss = losses.bce_with_logits(ours, labels)
+    t_loss = F.binary_cross_entropy_with_logits(t, torch.tensor(labels, dtype=torch.float64))
+    assert loss.data == loss.data and abs(loss.data) != float("inf")
+    check(loss, ours, t_loss, t)
+
+
+@pytest.mark.parametrize("scale", [1.0, 500.0])
+def test_softmax_cross_entropy_matches_torch_and_is_stable(scale):
+    rng = random.Random(1)
+    rows = [[scale * rng.uniform(-2, 2) for _ in range(4)] for _ in range(5)]
+    labels = [0, 3, 1, 2, 3]
+    ours = [[Value(z) for z in row] for row in rows]
+    t = torch.tensor(rows, dtype=torch.float64, requires_grad=True)
+    loss = losses.softmax_cross_entropy(ours, labels)
+    t_loss = F.cross_entropy(t, torch.tensor(labels))
+    flat = [v for row in ours for v in row]
+    check(loss, flat, t_loss, t)
+
+
+def test_softmax_cross_entropy_bad_label():
+    with pytest.raises(ValueError, match="class index"):
+        losses.softmax_cross_entropy([[Value(1.0), Value(2.0)]], [2])
+
+
+def test_l2_penalty():
+    ps = [0.5, -1.5, 2.0]
+    ours, t = leaves(ps)
+    check(losses.l2(ours, 1e-2), ours, 1e-2 * (t ** 2).sum(), t)
+
+
+def test_length_mismatch_and_empty():
+    with pytest.raises(ValueError, match="2 outputs but 1 targets"):
+        losses.mse([Value(1.0), Value(2.0)], [1.0])
+    with pytest.raises(ValueError, match="no examples"):
+        losses.mse([], [])
+
+
+def test_accuracy():
+    assert losses.accuracy([2.0, -1.0, 0.5, -0.1], [1, 0, 0, 1]) == 0.5
+    assert losses.accuracy([Value(3.0)], [1]) == 1.0
