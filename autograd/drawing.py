@@ -68,7 +68,8 @@ def partial_formula(node: Value, i: int, names: Callable[[Value], str]) -> str:
 
 
 def _ancestors_with_depth(root: Value, depth: int | None, budget: int,
-                          count: Callable[[Value], int]) -> tuple[list[Value], set[Value]]:
+                          count: Callable[[Value], int]
+                          ) -> tuple[list[Value], set[Value], dict[Value, int]]:
     """Breadth-first over parents up to ``depth`` ops from root; stops as soon as the node
     count passes ``budget`` (so a huge graph is refused without being walked)."""
     dist = {root: 0}
@@ -91,7 +92,7 @@ def _ancestors_with_depth(root: Value, depth: int | None, budget: int,
                 total += count(p)
                 if total > budget:
                     raise _TooBig(total)
-    return order, cut
+    return order, cut, dist
 
 
 class _TooBig(Exception):
@@ -185,7 +186,7 @@ def draw(root: Value, *, rankdir: str = "LR", precision: int = 4, constants: str
         return 1 if v._op is None else 2
 
     try:
-        nodes, cut = _ancestors_with_depth(root, depth, max_nodes, count)
+        nodes, cut, dist = _ancestors_with_depth(root, depth, max_nodes, count)
     except _TooBig as big:
         raise ValueError(
             f"draw: the graph of {root!r} has more than {max_nodes} nodes (stopped counting at "
@@ -207,8 +208,9 @@ def draw(root: Value, *, rankdir: str = "LR", precision: int = 4, constants: str
         edge_attr={"fontname": "Helvetica", "fontsize": "10", "arrowsize": "0.7"})
 
     ids = {v: f"n{k}" for k, v in enumerate(nodes)}
-    # Unlabelled values get their v1, v2, ... in forward order, which reads better left to right.
-    for v in reversed(nodes):
+    # Unlabelled values get their v1, v2, ... farthest from the root first, so that they count
+    # up in the direction the forward pass ran.
+    for v in sorted(nodes, key=lambda v: -dist[v]):
         names(v)
     clusters: dict[tuple[str, ...], graphviz.Digraph] = {}
 
@@ -307,7 +309,7 @@ def _input_edges(dot: graphviz.Digraph, g: graphviz.Digraph, v: Value, op_id: st
         formula = partial_formula(v, i, names)
         value = fmt(local[i], precision)
         text = f"∂{names(v)}/∂{names(p)} = {formula}"
-        if formula != value:
+        if formula.replace("−", "-") != value:
             text += f" = {value}"
         label = _e(text)
         if sends and g_out is not None:
