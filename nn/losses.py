@@ -56,7 +56,7 @@ def bce_with_logits(logits: Sequence, labels: Sequence[float]) -> Value:
             raise ValueError(f"bce_with_logits: targets must lie in [0, 1], got {y!r}")
         if not isinstance(z, Value):
             z = Value(z)
-        # −[y log σ(z) + (1−y) log(1−σ(z))] = softplus(z) − y·z; softplus never overflows.
+        # −[y log σ(z) + (1−y) log(1−σ(z))] = softplus(z) − y·z; softplus cannot overflow.
         terms.append(z.softplus() - float(y) * z)
     return _mean(terms)
 

@@ -98,7 +98,8 @@ class Module:
         try:
             text = json.dumps(doc, indent=1, allow_nan=False)
         except ValueError as e:
-            raise ValueError(f"save: a parameter is not finite, refusing to write it ({e})") from None
+            raise ValueError(f"save: a parameter is not finite, refusing to write it "
+                             f"({e})") from None
         path = os.fspath(path)
         folder = os.path.dirname(os.path.abspath(path))
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
@@ -118,7 +119,11 @@ class Module:
 
     def to_torch(self):
         """The equivalent ``torch.nn.Sequential`` (float64) holding the same weights."""
-        import torch
+        try:
+            import torch
+        except ImportError:
+            raise ImportError("to_torch needs PyTorch; install it with "
+                              "'pip install torch'") from None
 
         mods: list = []
         for activation, neurons in self._stages():
@@ -142,8 +147,8 @@ class Module:
 class Neuron(Module):
     """One neuron: net = w·x + b as a single dot node, then its activation node."""
 
-    def __init__(self, nin: int, activation: str = "relu", *, seed: int | random.Random | None = None,
-                 name: str = "N1") -> None:
+    def __init__(self, nin: int, activation: str = "relu", *,
+                 seed: int | random.Random | None = None, name: str = "N1") -> None:
         self.nin = _check_size("Neuron nin", nin)
         self.activation = _check_activation(activation)
         self.name = name
@@ -284,7 +289,8 @@ def load(path: str | os.PathLike) -> Module:
     try:
         module = cls(**config)
     except (TypeError, ValueError) as e:
-        raise ValueError(f"load: {path} has an invalid {cls.__name__} config {config!r}: {e}") from None
+        raise ValueError(f"load: {path} has an invalid {cls.__name__} config "
+                         f"{config!r}: {e}") from None
     named = module.named_parameters()
     expected = [name for name, _ in named]
     if sorted(params) != sorted(expected):
