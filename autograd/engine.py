@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextvars
 import math
 import numbers
+import operator
 from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -152,6 +153,11 @@ class Constant(Value):
     __slots__ = ()
 
 
+_is_value = Value.__instancecheck__
+_get_data = operator.attrgetter("data")
+_new = object.__new__
+
+
 def _short(x: float) -> str:
     s = f"{x:.4g}"
     return s + ".0" if s.lstrip("-").isdigit() else s
@@ -176,28 +182,37 @@ def _wrap(x) -> Value | None:
 
 
 def _binary(op: Op, a, b):
-    a, b = _wrap(a), _wrap(b)
-    if a is None or b is None:
-        return NotImplemented
-    return _make(op, (a, b))
+    # The common case, two Values, costs two isinstance checks and no calls.
+    if not isinstance(a, Value):
+        a = _wrap(a)
+        if a is None:
+            return NotImplemented
+    if not isinstance(b, Value):
+        b = _wrap(b)
+        if b is None:
+            return NotImplemented
+    return _make(op, (a, b), op.forward(a.data, b.data))
 
 
 def apply(op: Op, args: Sequence) -> Value:
     """Apply ``op`` to Values or numbers and return the new node."""
-    parents = tuple(_wrap(a) for a in args)
-    for a, p in zip(args, parents):
-        if p is None:
-            raise TypeError(f"{op.name}: expected a Value or a real number, "
-                            f"got {type(a).__name__} {a!r}")
+    parents = tuple(args)
+    # C-level check over all inputs (a neuron's dot has 2n+1); wrap numbers only when needed.
+    if not all(map(_is_value, parents)):
+        parents = tuple(_wrap(a) for a in args)
+        for a, p in zip(args, parents):
+            if p is None:
+                raise TypeError(f"{op.name}: expected a Value or a real number, "
+                                f"got {type(a).__name__} {a!r}")
     if op.arity is not None and len(parents) != op.arity:
         raise TypeError(f"{op.name}: takes {op.arity} inputs, got {len(parents)}")
-    return _make(op, parents)
+    return _make(op, parents, op.forward(*map(_get_data, parents)))
 
 
-def _make(op: Op, parents: tuple[Value, ...]) -> Value:
-    # The forward runs (and may raise) before any node exists, so a failed op leaves nothing.
-    data = op.forward(*[p.data for p in parents])
-    out = Value.__new__(Value)
+def _make(op: Op, parents: tuple[Value, ...], data: float) -> Value:
+    # Callers run the forward (which may raise) before any node exists, so a failed op leaves
+    # nothing.
+    out = _new(Value)
     out.data = data
     out.grad = 0.0
     out.label = ""
@@ -290,8 +305,11 @@ def topological_order(root: Value) -> list[Value]:
         for p in parents:
             if p not in seen:
                 seen.add(p)
-                stack.append((p, iter(p._parents)))
-                break
+                if p._parents:
+                    stack.append((p, iter(p._parents)))
+                    break
+                # A leaf is finished at once: no stack entry, same order.
+                order.append(p)
         else:
             stack.pop()
             order.append(node)
@@ -319,7 +337,7 @@ def _backprop(root: Value, seed, create_graph: bool) -> tuple[list[Value], dict]
             if create_graph:
                 local = op.partials(*parents, node)
             else:
-                local = op.partials(*[p.data for p in parents], node.data)
+                local = op.partials(*map(_get_data, parents), node.data)
             for p, d in zip(parents, local):
                 grads[p] += g * d
             if anomaly:
