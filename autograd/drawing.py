@@ -67,7 +67,7 @@ def partial_formula(node: Value, i: int, names: Callable[[Value], str]) -> str:
     return template.format(*[names(p) for p in parents], out=names(node))
 
 
-def _ancestors_with_depth(root: Value, depth: int | None, budget: int,
+def _ancestors_with_depth(root: Value, depth: int | None, budget: float,
                           count: Callable[[Value], int]
                           ) -> tuple[list[Value], set[Value], dict[Value, int]]:
     """Breadth-first over parents up to ``depth`` ops from root; stops as soon as the node
@@ -117,6 +117,25 @@ def _on_paths(nodes: Iterable[Value], target: Value) -> set[Value]:
                 found.add(c)
                 stack.append(c)
     return found
+
+
+def _number(nodes: list[Value], dist: Mapping[Value, int], names: Names) -> Names:
+    # Unlabelled values get their v1, v2, ... farthest from the root first, so that they count
+    # up in the direction the forward pass ran.
+    for v in sorted(nodes, key=lambda v: -dist[v]):
+        names(v)
+    return names
+
+
+def graph_names(root: Value, precision: int = 4) -> Names:
+    """The names ``draw(root)`` gives its values (v1, v2, ... for unlabelled ones)."""
+    nodes, _, dist = _ancestors_with_depth(root, None, math.inf, lambda v: 0)
+    return _number(nodes, dist, Names(precision))
+
+
+def same_number(formula: str, value: str) -> bool:
+    """Whether a formula is just the number it evaluates to (so "= value" would repeat it)."""
+    return formula.replace("−", "-") == value
 
 
 def _cluster_key(v: Value) -> tuple[str, ...]:
@@ -208,10 +227,7 @@ def draw(root: Value, *, rankdir: str = "LR", precision: int = 4, constants: str
         edge_attr={"fontname": "Helvetica", "fontsize": "10", "arrowsize": "0.7"})
 
     ids = {v: f"n{k}" for k, v in enumerate(nodes)}
-    # Unlabelled values get their v1, v2, ... farthest from the root first, so that they count
-    # up in the direction the forward pass ran.
-    for v in sorted(nodes, key=lambda v: -dist[v]):
-        names(v)
+    names = _number(nodes, dist, names)
     clusters: dict[tuple[str, ...], graphviz.Digraph] = {}
 
     def body(key: tuple[str, ...]) -> graphviz.Digraph:
@@ -309,7 +325,7 @@ def _input_edges(dot: graphviz.Digraph, g: graphviz.Digraph, v: Value, op_id: st
         formula = partial_formula(v, i, names)
         value = fmt(local[i], precision)
         text = f"∂{names(v)}/∂{names(p)} = {formula}"
-        if formula.replace("−", "-") != value:
+        if not same_number(formula, value):
             text += f" = {value}"
         label = _e(text)
         if sends and g_out is not None:

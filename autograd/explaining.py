@@ -102,6 +102,8 @@ class Explanation:
         lines.append(self._grad_note())
         return "\n".join(lines)
 
+    __repr__ = __str__  # the explanation is what a console should show
+
     def _how(self, x: Factor) -> str:
         f = lambda v: fmt(v, self._p)  # noqa: E731
         if x.formula is not None:

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import html
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from .drawing import Names, draw, fmt, local_partials, partial_formula
-from .engine import Value, topological_order
+from .drawing import Names, draw, fmt, graph_names, local_partials, partial_formula, same_number
+from .engine import Constant, Value, topological_order
 
 
 @dataclass(frozen=True)
@@ -30,15 +30,22 @@ class Step:
     node: Value
     grad: float
     contributions: tuple[Contribution, ...]
+    names: Names = field(repr=False, compare=False, default_factory=Names)
 
     def __str__(self) -> str:
-        names = Names(unlabelled="value")
-        sends = "; ".join(
-            f"∂{names(self.node)}/∂{names(c.parent)} = {c.formula} = {fmt(c.local)}, "
-            f"{fmt(self.grad)} × {fmt(c.local)} → {fmt(c.amount)} into {names(c.parent)}"
-            for c in self.contributions)
-        return f"step {self.index}: {names(self.node)} ({self.node._op.name}), " \
-               f"grad {fmt(self.grad)}: {sends}"
+        n = self.names
+        sends = []
+        for c in self.contributions:
+            if isinstance(c.parent, Constant):
+                continue  # constants take no gradient worth reading
+            local = fmt(c.local)
+            d = f"∂{n(self.node)}/∂{n(c.parent)} = {c.formula}"
+            if not same_number(c.formula, local):
+                d += f" = {local}"
+            sends.append(f"{d}, so {fmt(self.grad)} × {local} → {fmt(c.amount)} into "
+                         f"{n(c.parent)}")
+        return f"step {self.index}: {n(self.node)} ({self.node._op.symbol}) has grad " \
+               f"{fmt(self.grad)}; " + "; ".join(sends)
 
 
 def backward_steps(root: Value, seed: float = 1.0) -> Iterator[Step]:
@@ -50,7 +57,7 @@ def backward_steps(root: Value, seed: float = 1.0) -> Iterator[Step]:
     if not isinstance(root, Value):
         raise TypeError(f"backward_steps: root must be a Value, got {type(root).__name__}")
     grads: dict[Value, float] = {root: float(seed)}
-    names = Names(unlabelled="value")
+    names = graph_names(root)
     k = 0
     for node in reversed(topological_order(root)):
         if node._op is None:
@@ -61,7 +68,7 @@ def backward_steps(root: Value, seed: float = 1.0) -> Iterator[Step]:
         for i, (p, d) in enumerate(zip(node._parents, local_partials(node))):
             grads[p] = grads.get(p, 0.0) + g * d
             contributions.append(Contribution(p, i, partial_formula(node, i, names), d, g * d))
-        yield Step(k, node, g, tuple(contributions))
+        yield Step(k, node, g, tuple(contributions), names)
 
 
 def _state_after(root: Value, k: int):
