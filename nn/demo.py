@@ -8,7 +8,6 @@ forward and backward graph) and model.json.
 from __future__ import annotations
 
 import argparse
-import html
 import math
 import os
 import sys
@@ -16,7 +15,7 @@ import time
 from typing import Sequence
 
 import autograd
-from autograd import Constant, Value, no_grad
+from autograd import Value, no_grad
 
 from . import datasets
 from .losses import accuracy
@@ -133,46 +132,11 @@ def neuron_graph(model: MLP, x: Sequence[float]) -> tuple[Neuron, Value]:
     return twin, out
 
 
-def _plain_graph(root: Value):
-    """The graph behind ``root`` drawn with graphviz directly: boxes of data and grad, and
-    every edge labelled with its local partial from the op table."""
-    import graphviz
-
-    g = graphviz.Digraph(graph_attr={"rankdir": "LR", "fontname": "Helvetica"},
-                         node_attr={"fontname": "Helvetica", "fontsize": "11"},
-                         edge_attr={"fontname": "Helvetica", "fontsize": "10"})
-    order = autograd.topological_order(root)
-    ids = {v: f"v{k}" for k, v in enumerate(order)}
-    names = {v: v.label or f"v{k}" for k, v in enumerate(order)}
-    for v in order:
-        if isinstance(v, Constant):
-            g.node(ids[v], f"{v.data:.4g}", shape="plaintext")
-            continue
-        g.node(ids[v], f"{html.escape(names[v])} | data {v.data:.4g} | grad {v.grad:.4g}",
-               shape="record", style="filled", fillcolor="#eef3fb" if v.is_leaf else "white")
-        if v.is_leaf:
-            continue
-        op = v._op
-        g.node(ids[v] + "op", op.symbol, shape="circle", fixedsize="false")
-        g.edge(ids[v] + "op", ids[v])
-        local = op.partials(*[p.data for p in v.parents], v.data)
-        n = len(v.parents)
-        for i, (p, d) in enumerate(zip(v.parents, local)):
-            formula = op.formula(i, n).format(*[names[q] for q in v.parents], out=names[v])
-            value = f"{float(d):.4g}"
-            shown = formula if formula == value else f"{formula} = {value}"
-            g.edge(ids[p], ids[v] + "op",
-                   label=f"∂{names[v]}/∂{names[p]} = {shown}\n"
-                         f"← grad {v.grad * float(d):.4g}")
-    return g
-
-
 def render_neuron(model: MLP, x: Sequence[float], path: str) -> None:
     """Write one neuron's forward and backward graph as SVG."""
     _, out = neuron_graph(model, x)
-    draw = getattr(autograd, "draw", None)
-    graph = draw(out, group=True) if callable(draw) else _plain_graph(out)
-    svg = graph.pipe(format="svg")
+    # Grouped by label prefix, so the neuron's own nodes sit in boxes L1 > L1.Nk.
+    svg = autograd.draw(out, group=True).pipe(format="svg")
     with open(path, "wb") as f:
         f.write(svg)
 

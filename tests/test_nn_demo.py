@@ -33,6 +33,7 @@ def test_demo_command_writes_everything(tmp_path):
     # The neuron's parameters, its net input and its output all appear, with gradients.
     for label in ("w1", "w2", ".b", ".net", ".out", "x1", "x2"):
         assert label in text
+    assert "∂" in text  # the edges carry the chain rule
 
     # The saved model is the trained one: reloaded, it classifies the data just as well.
     model = nn.load(out / "model.json")
