@@ -307,9 +307,9 @@ def _op_label(v: Value, names: Names, constants: str) -> str:
     return op.symbol + " " + ", ".join(names(p) for p, c in zip(parents, consts) if c)
 
 
-def _input_edges(dot: graphviz.Digraph, g: graphviz.Digraph, v: Value, op_id: str, ids: Mapping[Value, str],
-                 names: Names, view: _View, constants: str, on_path: set[Value],
-                 precision: int) -> None:
+def _input_edges(dot: graphviz.Digraph, g: graphviz.Digraph, v: Value, op_id: str,
+                 ids: Mapping[Value, str], names: Names, view: _View, constants: str,
+                 on_path: set[Value], precision: int) -> None:
     local = local_partials(v)
     sends = view.sends(v)
     g_out, _ = view.grad(v)

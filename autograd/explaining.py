@@ -6,7 +6,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from .drawing import Names, _on_paths, fmt, local_partials, partial_formula
+from .drawing import Names, _on_paths, fmt, local_partials, partial_formula, same_number
 from .engine import Constant, Value, _backprop, topological_order
 
 
@@ -89,8 +89,8 @@ class Explanation:
         lines.append("")
         if len(self.paths) < self.n_paths:
             more = self.n_paths - len(self.paths)
-            lines.append(f"… and {more} more path{'s' if more > 1 else ''} not listed (the listed ones sum to "
-                         f"{f(self.listed_sum)}).")
+            lines.append(f"… and {more} more path{'s' if more > 1 else ''} not listed "
+                         f"(the listed ones sum to {f(self.listed_sum)}).")
             lines.append(f"Sum over all {self.n_paths} paths: {head} = {f(self.total)}")
         elif self.n_paths > 1:
             terms = f(self.paths[0].product) + "".join(
@@ -107,8 +107,9 @@ class Explanation:
     def _how(self, x: Factor) -> str:
         f = lambda v: fmt(v, self._p)  # noqa: E731
         if x.formula is not None:
-            same = x.formula.replace("−", "-") == f(x.value)
-            return x.formula if same else f"{x.formula} = {f(x.value)}"
+            if same_number(x.formula, f(x.value)):
+                return x.formula
+            return f"{x.formula} = {f(x.value)}"
         if x.locals:
             return " × ".join(f(v) for v in x.locals) + f" = {f(x.value)} (through unlabelled ops)"
         return f"{f(x.value)} (summed over several routes through unlabelled ops)"
@@ -116,13 +117,15 @@ class Explanation:
     def _grad_note(self) -> str:
         w = self._names(self.wrt)
         if self.matches_grad:
-            return f"This equals {w}.grad = {fmt(self.wrt.grad, self._p)}, what backward() computed."
+            return (f"This equals {w}.grad = {fmt(self.wrt.grad, self._p)}, "
+                    "what backward() computed.")
         return (f"{w}.grad holds {fmt(self.wrt.grad, self._p)}, not this total: backward() from "
                 f"{self._names(self.root)} has not run once on fresh gradients.")
 
     def _repr_markdown_(self) -> str:
         f = lambda x: fmt(x, self._p)  # noqa: E731
-        d = lambda a, b: rf"\frac{{\partial {_tex(self._names(a))}}}{{\partial {_tex(self._names(b))}}}"  # noqa: E731,E501
+        n = lambda v: _tex(self._names(v))  # noqa: E731
+        d = lambda a, b: rf"\frac{{\partial {n(a)}}}{{\partial {n(b)}}}"  # noqa: E731
         head = d(self.root, self.wrt)
         if self.n_paths == 0:
             return f"$${head} = 0$$ ({self._names(self.root)} does not depend on " \
