@@ -187,3 +187,15 @@ def test_explain_is_iterative_on_a_deep_chain():
         y.label = f"y{k}"
     ex = autograd.explain(y, x, max_paths=1)
     assert ex.n_paths == 1 and math.isclose(ex.total, 1.0001 ** 5000, rel_tol=1e-9)
+
+
+def test_nn_worked_example_reads_the_same():
+    # nn's own build of the network carries the same labels, so explain reads identically.
+    from nn import worked_example
+
+    net = worked_example.build()
+    net.E.backward()
+    E, v = seed_network()
+    E.backward()
+    for w in ["w1", "w5", "b2"]:
+        assert str(autograd.explain(net.E, net[w])) == str(autograd.explain(E, v[w]))
