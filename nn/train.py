@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+import autograd
 from autograd import Value
 
 from . import losses
@@ -49,14 +50,16 @@ def fit(model: Module, X: Sequence[Sequence[float]], y: Sequence, *,
         loss: str | Callable[[Sequence, Sequence], Value] = "hinge",
         optimizer: Optimizer | None = None, steps: int = 100, batch_size: int | None = None,
         l2: float = 0.0, schedule: Callable[[int], float] | None = None,
-        progress: bool | None = None, seed: int | None = None) -> History:
+        progress: bool | None = None, seed: int | None = None,
+        compile: bool = False) -> History:  # noqa: A002 - the name users expect
     """Train ``model`` on (X, y) for ``steps`` optimizer steps and return the History.
 
     ``loss`` is "hinge" (0/1 labels as ±1 margins), "bce" (logits), "mse" or "cross_entropy"
     (one output per class), or a callable ``loss(outputs, targets) -> Value``. With
     ``batch_size`` each step uses a fresh random mini-batch, else the full data. ``l2`` adds
     α·Σ p² over all parameters. ``schedule(step)`` sets the optimizer's lr before each step.
-    The progress bar shows on a terminal unless ``progress=False``.
+    The progress bar shows on a terminal unless ``progress=False``. With ``compile=True`` the
+    full-batch graph is built once and replayed by ``autograd.compile`` at every step.
     """
     X, y = list(X), list(y)
     if len(X) != len(y):
@@ -83,6 +86,16 @@ def fit(model: Module, X: Sequence[Sequence[float]], y: Sequence, *,
     history = History()
     n = len(X)
     full = batch_size is None or batch_size >= n
+    replay = None
+    if compile:
+        if not full:
+            raise ValueError(f"fit: compile=True replays one full-batch graph; batch_size "
+                             f"{batch_size!r} < {n} examples would need a new graph each step")
+        outs = [model(x) for x in X]
+        total = loss_fn(outs, y)
+        if l2:
+            total = total + losses.l2(params, l2)
+        replay = autograd.compile(total)
 
     bar = None
     if progress:
@@ -92,21 +105,33 @@ def fit(model: Module, X: Sequence[Sequence[float]], y: Sequence, *,
         for step in range(steps):
             if schedule is not None:
                 optimizer.lr = schedule(step)
-            idx = range(n) if full else rng.sample(range(n), batch_size)
-            xb, yb = [X[i] for i in idx], [y[i] for i in idx]
+            if replay is not None:
+                value = replay.forward()
+                model.zero_grad()
+                optimizer.zero_grad()
+                replay.backward()
+                optimizer.step()
+                yb = y
+                preds = [replay.values(o) if isinstance(o, list) else replay.value(o)
+                         for o in outs]
+                acc = sum(_correct(loss_name, o, t) for o, t in zip(preds, yb)) / len(yb)
+            else:
+                idx = range(n) if full else rng.sample(range(n), batch_size)
+                xb, yb = [X[i] for i in idx], [y[i] for i in idx]
 
-            outs = [model(x) for x in xb]
-            total = loss_fn(outs, yb)
-            if l2:
-                total = total + losses.l2(params, l2)
-            # Zero through the model as well, in case the optimizer holds only some parameters.
-            model.zero_grad()
-            optimizer.zero_grad()
-            total.backward()
-            optimizer.step()
+                outs = [model(x) for x in xb]
+                total = loss_fn(outs, yb)
+                if l2:
+                    total = total + losses.l2(params, l2)
+                # Zero through the model as well, in case the optimizer holds only some
+                # parameters.
+                model.zero_grad()
+                optimizer.zero_grad()
+                total.backward()
+                optimizer.step()
 
-            value = total.data
-            acc = sum(_correct(loss_name, o, t) for o, t in zip(outs, yb)) / len(yb)
+                value = total.data
+                acc = sum(_correct(loss_name, o, t) for o, t in zip(outs, yb)) / len(yb)
             history.loss.append(value)
             history.accuracy.append(acc)
             history.lr.append(optimizer.lr)

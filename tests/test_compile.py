@@ -1,0 +1,350 @@
+"""autograd.compile against the eager engine, PyTorch and calculus."""
+from __future__ import annotations
+
+import importlib.util
+import math
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import autograd
+import nn
+from autograd import Constant, Value
+from nn import losses
+
+REL = 1e-12
+
+
+def close(a: float, b: float, rel: float = REL) -> bool:
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return abs(a - b) <= rel * max(abs(a), abs(b)) + 1e-300
+
+
+def eager(build, data):
+    """Build the graph at ``data`` and return (root value, [∂root/∂leaf])."""
+    xs = [Value(d) for d in data]
+    out = build(xs)
+    return out.data, autograd.grad(out, xs)
+
+
+# A random graph is a list of instructions over the leaves and the nodes made so far; every op
+# is kept inside its domain by construction so that any leaf values can be replayed.
+UNARY = {
+    "tanh": lambda a: a.tanh(),
+    "sigmoid": lambda a: a.sigmoid(),
+    "relu": lambda a: a.relu(),
+    "abs": lambda a: abs(a),
+    "neg": lambda a: -a,
+    "leaky": lambda a: a.leaky_relu(0.1),
+    "softplus": lambda a: a.softplus(),
+    "sin": lambda a: a.sin(),
+    "cos": lambda a: a.cos(),
+    "exp_tanh": lambda a: a.tanh().exp(),
+    "log1sq": lambda a: (a * a + 1.0).log(),
+    "sqrt1sq": lambda a: (a * a + 1.0).sqrt(),
+    "square": lambda a: a ** 2,
+    "powpos": lambda a: (a * a + 0.5) ** 1.5,
+}
+BINARY = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / (b * b + 1.0),
+    "powvv": lambda a, b: (a * a + 1.0) ** b.tanh(),
+    "sum": lambda a, b: autograd.sum([a, b, a * 0.5]),
+    "dot": lambda a, b: autograd.dot([a, b], [b, 2.0], a),
+}
+
+instruction = st.one_of(
+    st.tuples(st.sampled_from(sorted(UNARY)), st.integers(0, 10 ** 6)),
+    st.tuples(st.sampled_from(sorted(BINARY)), st.integers(0, 10 ** 6), st.integers(0, 10 ** 6)),
+)
+
+
+def program(instrs):
+    def build(xs):
+        nodes = list(xs)
+        for ins in instrs:
+            if len(ins) == 2:
+                nodes.append(UNARY[ins[0]](nodes[ins[1] % len(nodes)]))
+            else:
+                a, b = nodes[ins[1] % len(nodes)], nodes[ins[2] % len(nodes)]
+                nodes.append(BINARY[ins[0]](a, b))
+        # Mix in every node so that no branch of the program is dead.
+        return autograd.sum(nodes[len(xs):]) if len(nodes) > len(xs) else nodes[0] * 1.0
+    return build
+
+
+points = st.lists(st.floats(-3, 3, allow_nan=False), min_size=3, max_size=3)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(instruction, min_size=1, max_size=25), points, points, st.sampled_from(["code",
+                                                                                       "tape"]))
+def test_random_graphs_replay_like_eager(instrs, first, second, mode):
+    """Compiled at one point, replayed at another: value and gradients equal eager's there."""
+    build = program(instrs)
+    xs = [Value(d) for d in first]
+    root = build(xs)
+    graph = autograd.compile(root, mode=mode)
+    for point in (first, second):
+        for x, d in zip(xs, point):
+            x.data, x.grad = d, 0.0
+        value = graph.forward()
+        graph.backward()
+        want_value, want_grads = eager(build, point)
+        assert close(value, want_value), (value, want_value)
+        for x, want in zip(xs, want_grads):
+            assert close(x.grad, want), (x.grad, want)
+
+
+def test_relu_and_abs_branches_follow_the_data():
+    """A branch inside an op is taken at replay: flipping the sign flips the derivative."""
+    x = Value(2.0)
+    y = x.relu() * 3.0 + abs(x) * 5.0
+    graph = autograd.compile(y)
+    for v, want_y, want_g in [(2.0, 16.0, 8.0), (-2.0, 10.0, -5.0), (0.0, 0.0, 0.0),
+                              (1.5, 12.0, 8.0)]:
+        x.data, x.grad = v, 0.0
+        assert graph.forward() == want_y
+        graph.backward()
+        assert x.grad == want_g
+
+
+@pytest.mark.parametrize("base,exponent", [(0.0, 2.0), (0.0, 0.0), (0.0, 0.5), (2.0, 0.5),
+                                           (-2.0, 3.0), (3.0, -1.0)])
+def test_pow_special_cases_match_eager(base, exponent):
+    a, b = Value(1.5), Value(1.5)
+    graph = autograd.compile(a ** b)
+    a.data, b.data = base, exponent
+    value = graph.forward()
+    graph.backward()
+    want_value, (ga, gb) = eager(lambda v: v[0] ** v[1], [base, exponent])
+    assert close(value, want_value)
+    assert close(a.grad, ga) and close(b.grad, gb)
+
+
+def test_against_pytorch():
+    """Independent oracle: a small network's gradients against torch float64."""
+    rng = random.Random(0)
+    w = [rng.uniform(-1, 1) for _ in range(12)]
+    x = [0.3, -1.2, 0.7]
+    ws = [Value(v) for v in w]
+    h = [autograd.dot(ws[3 * j:3 * j + 3], x, 0.1).tanh() for j in range(3)]
+    out = autograd.dot(ws[9:12], [hj.relu() for hj in h]).sigmoid().log()
+    graph = autograd.compile(out)
+    ws[0].data += 0.25  # replay somewhere new
+    value = graph.forward()
+    graph.backward()
+
+    tw = torch.tensor([v + (0.25 if i == 0 else 0.0) for i, v in enumerate(w)],
+                      dtype=torch.float64, requires_grad=True)
+    tx = torch.tensor(x, dtype=torch.float64)
+    th = torch.stack([torch.tanh(tw[3 * j:3 * j + 3] @ tx + 0.1) for j in range(3)])
+    tout = torch.log(torch.sigmoid(tw[9:12] @ torch.relu(th)))
+    tout.backward()
+    assert value == pytest.approx(tout.item(), rel=1e-12)
+    for p, g in zip(ws, tw.grad.tolist()):
+        assert p.grad == pytest.approx(g, rel=1e-10, abs=1e-15)
+
+
+def moons_setup(seed: int = 1):
+    X, y = nn.datasets.make_moons(100, noise=0.1, seed=seed)
+    model = nn.MLP(2, [16, 16, 1], seed=seed)
+    return X, y, model
+
+
+def moons_loss(model, X, y):
+    return losses.hinge([model(x) for x in X], y) + losses.l2(model.parameters(), 1e-4)
+
+
+@pytest.mark.parametrize("mode", ["code", "tape"])
+def test_moons_sgd_steps_match_eager(mode):
+    """The benchmark's step: several SGD updates, compiled against eager, to 1e-12."""
+    X, y, m_eager = moons_setup()
+    _, _, m_comp = moons_setup()
+    p_eager, p_comp = m_eager.parameters(), m_comp.parameters()
+    graph = autograd.compile(moons_loss(m_comp, X, y), mode=mode)
+    lr = 0.5  # large enough that relus change sides between steps
+    for _ in range(6):
+        loss = moons_loss(m_eager, X, y)
+        for p in p_eager:
+            p.grad = 0.0
+        loss.backward()
+        value = graph.forward()
+        for p in p_comp:
+            p.grad = 0.0
+        graph.backward()
+        assert close(value, loss.data)
+        for a, b in zip(p_comp, p_eager):
+            assert close(a.grad, b.grad), (a.label, a.grad, b.grad)
+            a.data -= lr * a.grad
+            b.data -= lr * b.grad
+
+
+def test_value_reads_interior_nodes_after_forward():
+    X, y, model = moons_setup()
+    scores = [model(x) for x in X]
+    loss = losses.hinge(scores, y)
+    graph = autograd.compile(loss)
+    for p in model.parameters():
+        p.data *= 0.9
+    graph.forward()
+    fresh = [model(x).data for x in X]
+    assert graph.values(scores) == fresh
+    with pytest.raises(KeyError, match="not a node"):
+        graph.value(Value(1.0))
+
+
+def test_backward_accumulates_into_leaves_like_value_backward():
+    a, b = Value(3.0), Value(-2.0)
+    out = a * b + a
+    graph = autograd.compile(out)
+    graph.backward()
+    graph.backward(2.0)
+    assert (a.grad, b.grad) == (3 * (b.data + 1.0), 3 * a.data)
+    # Interior nodes and Constants are not written.
+    c = Value(1.0)
+    out2 = c * 4.0
+    autograd.compile(out2).backward()
+    assert c.grad == 4.0
+    assert all(p.grad == 0.0 for p in out2.parents if isinstance(p, Constant))
+
+
+def test_zero_upstream_gradient_skips_nothing_that_matters():
+    """A relu that is off sends zero back through a dot; gradients stay exact."""
+    w = [Value(0.5), Value(-0.25)]
+    net = autograd.dot(w, [1.0, 2.0], 0.0)  # 0.0 here: relu at exactly 0 has derivative 0
+    out = net.relu() + w[0] * 2.0
+    graph = autograd.compile(out)
+    graph.forward()
+    graph.backward()
+    assert (w[0].grad, w[1].grad) == (2.0, 0.0)
+    w[1].data = 1.0
+    for p in w:
+        p.grad = 0.0
+    graph.forward()
+    graph.backward()
+    assert (w[0].grad, w[1].grad) == (3.0, 2.0)
+
+
+def test_custom_primitives_replay():
+    """A traceable primitive is inlined; one that calls C code is called at replay."""
+    cube = autograd.primitive("cube", lambda a: a * a * a, lambda a, out: (3.0 * a * a,),
+                              arity=1)
+    atan = autograd.primitive("atan", math.atan, lambda a, out: (1.0 / (1.0 + a * a),),
+                              arity=1)
+    x = Value(0.5)
+    out = cube(x) + atan(x)
+    graph = autograd.compile(out)
+    x.data = -1.25
+    value = graph.forward()
+    graph.backward()
+    assert close(value, (-1.25) ** 3 + math.atan(-1.25), 1e-15)
+    assert close(x.grad, 3 * 1.25 ** 2 + 1 / (1 + 1.25 ** 2), 1e-15)
+
+
+def test_domain_errors_at_replay_name_the_op():
+    x = Value(2.0)
+    graph = autograd.compile(x.log() + 1.0 / x)
+    x.data = -1.0
+    with pytest.raises(ValueError, match="log"):
+        graph.forward()
+    x.data = 0.0
+    with pytest.raises((ValueError, ZeroDivisionError), match="log|div"):
+        graph.forward()
+
+
+def test_clear_errors():
+    with pytest.raises(TypeError, match="compile: expected a Value"):
+        autograd.compile(3.0)
+    with pytest.raises(ValueError, match="leaf"):
+        autograd.compile(Value(1.0))
+    with autograd.no_grad():
+        detached = Value(1.0) * 2.0
+    with pytest.raises(ValueError, match="no_grad"):
+        autograd.compile(detached)
+    with pytest.raises(ValueError, match="mode"):
+        autograd.compile(Value(1.0) * 2.0, mode="fast")
+    with pytest.raises(TypeError, match="gradient"):
+        autograd.compile(Value(1.0) * 2.0).backward("1")
+
+
+def test_million_deep_chain_compiles_and_differentiates():
+    """Auto mode picks the tape past MAX_CODE_NODES; calculus: d(w^n x)/dw = n w^(n-1) x."""
+    n = 1_000_000
+    w, x = Value(1.0 - 1e-7), Value(1.5)
+    y = x
+    for _ in range(n):
+        y = y * w
+    graph = autograd.compile(y)
+    assert graph.mode == "tape"
+    assert close(graph.forward(), 1.5 * w.data ** n, 1e-9)
+    graph.backward()
+    assert close(w.grad, n * w.data ** (n - 1) * 1.5, 1e-6)
+    assert close(x.grad, w.data ** n, 1e-9)
+
+
+def test_generated_code_stays_flat():
+    """Deep chains and very wide sums as straight-line code: no recursion in Python's compiler."""
+    x = Value(0.5)
+    y = x
+    for _ in range(20_000):
+        y = (y * 0.9999 + 0.01).tanh()
+    wide = autograd.sum([x * float(i) for i in range(5000)])
+    for root, want in [(y, None), (wide, sum(float(i) for i in range(5000)))]:
+        graph = autograd.compile(root, mode="code")
+        x.grad = 0.0
+        assert graph.forward() == root.data
+        graph.backward()
+        if want is not None:
+            assert x.grad == want
+        else:
+            assert close(x.grad, autograd.grad(root, [x])[0])
+
+
+def test_fit_compile_matches_eager_fit():
+    X, y, m1 = moons_setup(seed=3)
+    _, _, m2 = moons_setup(seed=3)
+    h1 = nn.fit(m1, X, y, steps=8, l2=1e-4, progress=False)
+    h2 = nn.fit(m2, X, y, steps=8, l2=1e-4, progress=False, compile=True)
+    assert h1.accuracy == h2.accuracy
+    assert all(close(a, b) for a, b in zip(h1.loss, h2.loss))
+    assert all(close(a.data, b.data) for a, b in zip(m1.parameters(), m2.parameters()))
+
+
+def test_fit_compile_needs_full_batch():
+    X, y, model = moons_setup()
+    with pytest.raises(ValueError, match="full-batch"):
+        nn.fit(model, X, y, steps=1, batch_size=10, progress=False, compile=True)
+
+
+def test_benchmark_rows_compute_the_same_step():
+    """The benchmark's hand-written floor trains exactly like eager (same loss, same steps)."""
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"
+    spec = importlib.util.spec_from_file_location("bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    X, y, model = moons_setup()
+    weights = [p.data for p in model.parameters()]
+    eager_step = bench.eager_row(X, y, model)
+    hand = bench.handwritten_row(X, y, weights)
+    for _ in range(3):
+        assert close(hand(), eager_step(), 1e-9)
+
+
+def test_branching_partials_are_traced_not_called():
+    """relu, abs and pow become if/else in the generated code (the fast path), not calls."""
+    from autograd.compile import _template
+    for name, n in [("relu", 1), ("abs", 1), ("pow", 2), ("dot", 7), ("mul", 2)]:
+        lines, outs = _template(autograd.OPS[name], n, "partials")
+        assert len(outs) == n
+        if name in ("relu", "abs", "pow"):
+            assert any(line.lstrip().startswith("if ") for line in lines), name
