@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections import deque
 from typing import Callable, Iterable, Mapping
 
 import graphviz
 
-from .engine import Constant, Value
+from .engine import Constant, Value, topological_order
 
 _CONSTANT_MODES = ("inline", "node", "hide")
 _HL = "#d62728"        # highlighted path
@@ -187,7 +188,8 @@ def draw(root: Value, *, rankdir: str = "LR", precision: int = 4, constants: str
     most that many ops away from ``root``. ``flows``: show what flows back along each edge (by
     default once ``backward`` has run, i.e. when ``root.grad`` is nonzero). ``step``: the graph
     after that many steps of the backward pass (see ``backward_steps``). A graph with more than
-    ``max_nodes`` drawn nodes raises ``ValueError`` at once instead of hanging the layout.
+    ``max_nodes`` drawn nodes raises ``ValueError`` at once instead of hanging the layout; with
+    ``group=True`` it is first drawn with each cluster collapsed to a single node.
     """
     if not isinstance(root, Value):
         raise TypeError(f"draw: root must be a Value, got {type(root).__name__}")
@@ -207,11 +209,16 @@ def draw(root: Value, *, rankdir: str = "LR", precision: int = 4, constants: str
     try:
         nodes, cut, dist = _ancestors_with_depth(root, depth, max_nodes, count)
     except _TooBig as big:
+        if group and step is None and highlight is None:
+            collapsed = _collapsed(root, max_nodes, rankdir, format, precision)
+            if collapsed is not None:
+                return collapsed
         raise ValueError(
             f"draw: the graph of {root!r} has more than {max_nodes} nodes (stopped counting at "
-            f"{big.seen}), too many to lay out readably; draw the part near a node with "
-            f"draw(node, depth=3), hide constants with constants='hide', or pass a larger "
-            f"max_nodes") from None
+            f"{big.seen}), too many to lay out readably"
+            + (" even with each cluster collapsed to one node" if group else "")
+            + "; draw the part near a node with draw(node, depth=3), hide constants with "
+            "constants='hide', or pass a larger max_nodes") from None
 
     if step is not None:
         from .steps import _state_after
@@ -262,6 +269,82 @@ def draw(root: Value, *, rankdir: str = "LR", precision: int = 4, constants: str
         parent = clusters[key[:-1]] if len(key) > 1 else dot
         parent.subgraph(clusters[key])
     return dot
+
+
+def _collapsed(root: Value, max_nodes: int, rankdir: str, format: str,  # noqa: A002
+               precision: int) -> graphviz.Digraph | None:
+    """The graph with every cluster (``L1.N3``) drawn as one node, or None if still too big.
+
+    Edges between clusters stand for many edges at once, so they carry no partials.
+    """
+    order = topological_order(root)
+    unit: dict[Value, tuple[str, ...]] = {}
+    members: dict[tuple[str, ...], list[Value]] = {}
+    loose: list[Value] = []
+    for v in order:
+        if isinstance(v, Constant):
+            continue
+        key = _cluster_key(v)
+        if key:
+            unit[v] = key
+            members.setdefault(key, []).append(v)
+        else:
+            loose.append(v)
+    size = len(members) + sum(1 if v._op is None else 2 for v in loose)
+    if size > max_nodes:
+        return None
+    dot = graphviz.Digraph(name="autograd", format=format, graph_attr={
+        "rankdir": rankdir, "fontname": "Helvetica", "compound": "true"},
+        node_attr={"fontname": "Helvetica", "fontsize": "11"},
+        edge_attr={"arrowsize": "0.7", "color": "#666666"})
+    names = Names(precision)
+    ids = {key: f"u{k}" for k, key in enumerate(members)}
+    ids.update({v: f"n{k}" for k, v in enumerate(loose)})
+    outer: dict[tuple[str, ...], graphviz.Digraph] = {}
+    for key in sorted(members, key=_natural):
+        vs = members[key]
+        params = sum(1 for v in vs if v._op is None)
+        text = f"<b>{_e('.'.join(key))}</b><br/>{len(vs)} values, {params} leaves"
+        outs = [v for v in vs if v.label.endswith(".out")]
+        if len(outs) == 1:
+            text += (f"<br/>out {_e(fmt(outs[0].data, precision))}, "
+                     f"grad {_e(fmt(outs[0].grad, precision))}")
+        # A collapsed cluster sits inside its enclosing cluster (a neuron inside its layer).
+        g = dot
+        if len(key) > 1:
+            g = outer.setdefault(key[:-1], graphviz.Digraph(
+                name="cluster_" + ".".join(key[:-1]), graph_attr={
+                    "label": ".".join(key[:-1]), "style": "rounded,dashed",
+                    "color": "#888888"}))
+        g.node(ids[key], f"<{text}>", shape="box", style="rounded,filled",
+               fillcolor="#eef3fb")
+    for sub in outer.values():
+        dot.subgraph(sub)
+    for v in loose:
+        dot.node(ids[v], _value_label(v, names, _View(None, False), precision, False),
+                 shape="plaintext")
+        if v._op is not None:
+            dot.node("op" + ids[v], _e(v._op.symbol), shape="circle", width="0.3",
+                     height="0.3", margin="0.02", style="filled", fillcolor="#eeeeee")
+            dot.edge("op" + ids[v], ids[v])
+    drawn: set[tuple[str, str]] = set()
+    for v in order:
+        if v._op is None or isinstance(v, Constant):
+            continue
+        head = ids[unit[v]] if v in unit else "op" + ids[v]
+        for p in v._parents:
+            if isinstance(p, Constant):
+                continue
+            tail = ids[unit[p]] if p in unit else ids[p]
+            if tail != head and (tail, head) not in drawn:
+                drawn.add((tail, head))
+                dot.edge(tail, head)
+    return dot
+
+
+def _natural(key: tuple[str, ...]) -> list:
+    # L1.N2 before L1.N10.
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", ".".join(key))]
 
 
 def _value_label(v: Value, names: Names, view: _View, precision: int, cut: bool) -> str:

@@ -152,11 +152,11 @@ def test_options_rankdir_precision_and_formats():
         autograd.draw(E, constants="some")
 
 
-def small_model():
-    """Two layers in nn's labelling (L1.N1.w1, L1.N1.b, L1.N1.net, L1.N1.out, ...)."""
+def small_model(widths=(3, 1)):
+    """Layers in nn's labelling (L1.N1.w1, L1.N1.b, L1.N1.net, L1.N1.out, ...)."""
     xs = [Value(0.5, "x1"), Value(-1.0, "x2")]
     layer = xs
-    for li, width in [(1, 3), (2, 1)]:
+    for li, width in enumerate(widths, 1):
         outs = []
         for ni in range(1, width + 1):
             p = f"L{li}.N{ni}"
@@ -188,6 +188,26 @@ def test_group_clusters_by_label_prefix():
     svg = dot.pipe(format="svg").decode()
     assert svg.count('class="cluster"') == 6
     assert "cluster_" not in autograd.draw(loss).source
+
+
+def test_group_collapses_clusters_of_a_graph_too_big_to_lay_out():
+    loss = small_model((12, 12, 1))
+    with pytest.raises(ValueError, match="depth=3"):
+        autograd.draw(loss)
+    src = autograd.draw(loss, group=True).source
+    boxes = dict(re.findall(r"(u\d+) \[label=<<b>(L\d\.N\d+)</b>", src))
+    assert sorted(boxes.values()) == sorted(
+        [f"L1.N{k}" for k in range(1, 13)] + [f"L2.N{k}" for k in range(1, 13)] + ["L3.N1"])
+    unit_edges = {(boxes[a], boxes[b]) for a, b in re.findall(r"(u\d+) -> (u\d+)", src)}
+    # Every neuron of a layer feeds every neuron of the next: 12·12 + 12·1 edges between boxes.
+    assert len(unit_edges) == 12 * 12 + 12
+    assert ("L1.N3", "L2.N7") in unit_edges and ("L2.N5", "L3.N1") in unit_edges
+    assert all(a[:2] != b[:2] for a, b in unit_edges)
+    # A neuron's box counts its values: 2 weights, bias, net, out in layer 1.
+    l1n1 = re.search(r"<b>L1\.N1</b><br/>(\d+) values, (\d+) leaves", src)
+    assert (int(l1n1[1]), int(l1n1[2])) == (5, 3)
+    with pytest.raises(ValueError, match="even with each cluster collapsed"):
+        autograd.draw(loss, group=True, max_nodes=20)
 
 
 def chain(n: int) -> Value:
