@@ -16,10 +16,12 @@ KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python
 
 
 def execute(path: Path, timeout: int = 600) -> None:
-    """Execute one notebook in place, with a fixed kernel spec so diffs stay quiet."""
+    """Execute one notebook in place; a fixed kernel spec and no timestamps keep diffs quiet."""
     nb = nbformat.read(path, as_version=4)
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
-    NotebookClient(nb, kernel_name="python3", timeout=timeout,
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+    NotebookClient(nb, kernel_name="python3", timeout=timeout, record_timing=False,
                    resources={"metadata": {"path": str(HERE)}}).execute()
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nbformat.validate(nb)
