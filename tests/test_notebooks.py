@@ -109,5 +109,5 @@ def test_runs_and_reproduces(path: Path):
         if VARIES_TAG in old.metadata.get("tags", []):
             continue
         assert _text_outputs(new) == _text_outputs(old), (
-            f"{path.name}: the output of this cell changed (not seeded, or stale commit?):\n"
-            f"{old.source}")
+            f"{path.name}: the output of this cell changed; if the change is intended, run "
+            f"`python notebooks/execute.py {path.name}` and commit the notebook:\n{old.source}")
