@@ -16,6 +16,7 @@ import builtins
 import math
 import random
 import re
+import weakref
 from typing import Callable, Sequence
 
 from .engine import Constant, Value, topological_order
@@ -248,14 +249,16 @@ def _validate(fn: Callable, lines: list[str], outs: list[str], n: int,
     return checked > 0
 
 
-_TEMPLATES: dict[tuple[int, int, str], tuple[list[str], list[str]] | None] = {}
+# Weak keys: a primitive defined and dropped must not leave a template for a reused id.
+_TEMPLATES: weakref.WeakKeyDictionary[Op, dict] = weakref.WeakKeyDictionary()
 
 
 def _template(op: Op, n: int, kind: str):
     """Traced code of ``op``'s forward or partials for ``n`` inputs, or None to call it."""
-    key = (id(op), n, kind)
-    if key in _TEMPLATES:
-        return _TEMPLATES[key]
+    cache = _TEMPLATES.setdefault(op, {})
+    key = (n, kind)
+    if key in cache:
+        return cache[key]
     fwd = op.forward
     if getattr(fwd, "__objclass__", None) is float:
         # float.__add__ and friends: the same-named operator on the stand-in.
@@ -276,7 +279,7 @@ def _template(op: Op, n: int, kind: str):
             lines, outs = _assemble(paths)
             if _validate(op.partials, lines, outs, n, fwd, True):
                 result = (lines, outs)
-    _TEMPLATES[key] = result
+    cache[key] = result
     return result
 
 
