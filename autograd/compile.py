@@ -5,10 +5,12 @@ The generated code comes from the op table. Each op's ``forward`` and ``partials
 Python; a comparison inside them (relu's ``a > 0``, abs's sign, pow's special cases) becomes an
 ``if`` in the generated code, so the branch is taken at replay, on the current numbers. An op whose
 functions cannot be traced that way (a C function such as ``math.tanh``, a forward with a domain
-check) is called as it is at replay. Either way no derivative exists anywhere but in the table.
+check) is called as it is at replay. Either way no derivative exists anywhere but in the table,
+and every traced template is checked bit for bit against the op's own functions before use.
 
-The code is flat: one statement per step, no nested expressions, so Python's compiler never
-recurses deeply. Graphs larger than ``MAX_CODE_NODES`` are replayed from a flat tape instead.
+The code is flat: one statement per node (a few for a branch), expressions nested at most
+``_MAX_NEST`` deep, so Python's compiler never recurses deeply. Graphs larger than
+``MAX_CODE_NODES`` are replayed from a flat tape of op-table calls instead.
 """
 from __future__ import annotations
 
