@@ -21,7 +21,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python setup.cfg pyproject.toml
+# Packages are listed too: an editable install maps the top-level packages it saw when made.
+$(STAMP): $(BIN)/python setup.cfg pyproject.toml $(wildcard */__init__.py)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 

@@ -162,7 +162,8 @@ def explain(root: Value, wrt: Value, *, through: str = "labelled", max_paths: in
     ``through="labelled"`` keeps labelled values as the path's stops (unlabelled ops between two
     of them are multiplied into one factor); ``"all"`` stops at every value. With ``merge_ones``
     a factor that is identically 1 (a plain sum such as E = E_o1 + E_o2) is folded into the next
-    one, as textbooks write ∂E/∂out_o1 directly. At most ``max_paths`` paths are listed; the
+    one, as textbooks write ∂E/∂out_o1 directly, wherever the merged factor's two ends are joined
+    by that one route only (otherwise its name would claim the total over all routes). At most ``max_paths`` paths are listed; the
     count and the total are always exact.
     """
     if not isinstance(root, Value) or not isinstance(wrt, Value):
@@ -190,7 +191,14 @@ def explain(root: Value, wrt: Value, *, through: str = "labelled", max_paths: in
     edges = {a: _segments(a, keys, rel, index, name) for a in keys if a is not wrt}
     n_paths = _count_paths(keys, edges, index, wrt)
     _, grads = _backprop(root, 1.0, create_graph=False)
-    paths = [Path(_merge(p) if merge_ones else tuple(p))
+    routes: dict[tuple[Value, Value], bool] = {}
+
+    def one_route(top: Value, bottom: Value) -> bool:
+        if (top, bottom) not in routes:
+            routes[top, bottom] = _count_paths(keys, edges, index, bottom, top) == 1
+        return routes[top, bottom]
+
+    paths = [Path(_merge(p, one_route) if merge_ones else tuple(p))
              for p in _enumerate(root, wrt, edges, max_paths)]
     return Explanation(root, wrt, paths, n_paths, grads[wrt], key_names, precision)
 
@@ -233,12 +241,13 @@ def _segments(a: Value, keys: set[Value], rel: set[Value], index: dict[Value, in
     return factors
 
 
-def _count_paths(keys, edges, index, wrt) -> int:
+def _count_paths(keys, edges, index, wrt, top=None) -> int:
+    # Paths from ``top`` (the root by default) down to ``wrt``, counted over the stops.
     count = {wrt: 1}
     for a in sorted(keys, key=index.get):
         if a is not wrt:
-            count[a] = sum(count.get(f.bottom, 0) for f in edges[a])
-    return count[max(keys, key=index.get)]
+            count[a] = sum(count.get(f.bottom, 0) for f in edges.get(a, ()))
+    return count.get(max(keys, key=index.get) if top is None else top, 0)
 
 
 def _enumerate(root, wrt, edges, cap: int) -> list[list[Factor]]:
@@ -265,10 +274,14 @@ def _enumerate(root, wrt, edges, cap: int) -> list[list[Factor]]:
     return out
 
 
-def _merge(factors: list[Factor]) -> tuple[Factor, ...]:
+def _merge(factors: list[Factor], one_route) -> tuple[Factor, ...]:
     out: list[Factor] = []
     pending: Factor | None = None
     for k, f in enumerate(factors):
+        if pending is not None and not one_route(pending.top, f.bottom):
+            # ∂top/∂bottom would name the total over several routes, not this path's factor.
+            out.append(pending)
+            pending = None
         if pending is not None:
             # pending is identically 1, so the merged factor's formula is the next one's.
             f = Factor(pending.top, f.bottom, pending.value * f.value, f.formula,

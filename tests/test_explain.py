@@ -163,10 +163,10 @@ def test_many_paths_are_capped_but_count_and_total_are_exact():
     (g,) = torch.autograd.grad(ty, tx)
     assert ex.total == pytest.approx(g.item(), rel=1e-12)
     assert f"{2 ** n - 5} more paths not listed" in str(ex)
-    # y_k = p_k + q_k has ∂y_k/∂p_k = 1 by formula, so by default that factor is folded in.
-    assert all(len(p.factors) == n for p in ex.paths)
+    # ∂y_k/∂p_k = 1 by formula, but folding it would name the factor ∂y_k/∂y_{k-1}, which is
+    # 2 + cos(y_{k-1}) over both routes, not this path's 2: so nothing is folded here.
+    assert all(len(p.factors) == 2 * n for p in ex.paths)
     unmerged = autograd.explain(y, x, max_paths=5, merge_ones=False)
-    assert all(len(p.factors) == 2 * n for p in unmerged.paths)
     assert [p.product for p in unmerged.paths] == pytest.approx([p.product for p in ex.paths])
 
 
@@ -199,3 +199,16 @@ def test_nn_worked_example_reads_the_same():
     E.backward()
     for w in ["w1", "w5", "b2"]:
         assert str(autograd.explain(net.E, net[w])) == str(autograd.explain(E, v[w]))
+
+
+def test_folded_factor_is_not_named_like_a_direct_partial():
+    # out = x·y + x: folding out's "1" into ∂v/∂x would read ∂out/∂x = y, which is not ∂out/∂x.
+    x, y = Value(2.0, label="x"), Value(3.0, label="y")
+    v = x * y
+    v.label = "v"
+    out = v + x
+    out.label = "out"
+    out.backward()
+    text = str(autograd.explain(out, x))
+    assert "∂out/∂v · ∂v/∂x" in text and "∂out/∂x = y" not in text
+    assert "= 1 + 3 = 4" in text
