@@ -74,16 +74,21 @@ def run(leaves, steps, value_side: bool):
     return pool[-1] * pool[len(pool) // 2] + pool[-1]
 
 
-@settings(max_examples=150, deadline=None)
-@given(programs())
-def test_random_graphs_match_pytorch(program):
+def both(program, bound):
+    """The program run on Values and on float64 tensors: (leaves, root) for each side."""
     leaves, steps = program
     ours = [Value(x) for x in leaves]
     root = run(ours, steps, value_side=True)
-    assume(math.isfinite(root.data) and abs(root.data) < 1e8)
-    root.backward()
+    assume(math.isfinite(root.data) and abs(root.data) < bound)
     theirs = [torch.tensor(x, requires_grad=True) for x in leaves]
-    troot = run(theirs, steps, value_side=False)
+    return ours, root, theirs, run(theirs, steps, value_side=False)
+
+
+@settings(max_examples=150, deadline=None)
+@given(programs())
+def test_random_graphs_match_pytorch(program):
+    ours, root, theirs, troot = both(program, 1e8)
+    root.backward()
     troot.backward()
     assert root.data == pytest.approx(troot.item(), rel=1e-9, abs=1e-12)
     for v, t in zip(ours, theirs):
@@ -96,15 +101,10 @@ def test_random_graphs_match_pytorch(program):
 @settings(max_examples=40, deadline=None)
 @given(programs())
 def test_random_graphs_second_order_match_pytorch(program):
-    leaves, steps = program
-    ours = [Value(x) for x in leaves]
-    root = run(ours, steps, value_side=True)
-    assume(math.isfinite(root.data) and abs(root.data) < 1e6)
+    ours, root, theirs, troot = both(program, 1e6)
     first = autograd.grad(root, ours, create_graph=True)
     direction = [1.0 + 0.5 * i for i in range(len(ours))]
     hvp = autograd.grad(autograd.sum(g * c for g, c in zip(first, direction)), ours)
-    theirs = [torch.tensor(x, requires_grad=True) for x in leaves]
-    troot = run(theirs, steps, value_side=False)
     tfirst = torch.autograd.grad(troot, theirs, create_graph=True, allow_unused=True)
     tdot = sum((g * c for g, c in zip(tfirst, direction) if g is not None), torch.tensor(0.0))
     if tdot.requires_grad:
