@@ -309,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "workload": "two moons (100 points), MLP(2, [16, 16, 1]), SVM loss + 1e-4 L2, full "
                     "batch, forward + backward + SGD update; median per step",
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
+        "machine": {"python": platform.python_version(),
+                    "system": f"{platform.system()} {platform.machine()}",
                     "processor": platform.processor() or platform.machine(),
                     "cpus": os.cpu_count()},
         "quick": args.quick,
