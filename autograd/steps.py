@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .drawing import Names, draw, fmt, graph_names, local_partials, partial_formula, same_number
-from .engine import Constant, Value, topological_order
+from .engine import Constant, Value, _backprop, topological_order
 
 
 @dataclass(frozen=True)
@@ -56,19 +56,20 @@ def backward_steps(root: Value, seed: float = 1.0) -> Iterator[Step]:
     """
     if not isinstance(root, Value):
         raise TypeError(f"backward_steps: root must be a Value, got {type(root).__name__}")
-    grads: dict[Value, float] = {root: float(seed)}
+    # The engine's own walk gives each node's gradient; in backward's order it is complete by
+    # the node's step, so each step only needs its local partials to say what it sends.
+    order, grads = _backprop(root, float(seed), create_graph=False)
     names = graph_names(root)
     k = 0
-    for node in reversed(topological_order(root)):
+    for node in reversed(order):
         if node._op is None:
             continue
         k += 1
-        g = grads.get(node, 0.0)
-        contributions = []
-        for i, (p, d) in enumerate(zip(node._parents, local_partials(node))):
-            grads[p] = grads.get(p, 0.0) + g * d
-            contributions.append(Contribution(p, i, partial_formula(node, i, names), d, g * d))
-        yield Step(k, node, g, tuple(contributions), names)
+        g = grads[node]
+        contributions = tuple(
+            Contribution(p, i, partial_formula(node, i, names), d, g * d)
+            for i, (p, d) in enumerate(zip(node._parents, local_partials(node))))
+        yield Step(k, node, g, contributions, names)
 
 
 def _state_after(root: Value, k: int):
