@@ -39,6 +39,11 @@ class Value:
         return self._op.name if self._op is not None else ""
 
     @property
+    def operation(self) -> Op | None:
+        """The op-table entry that made this value; None for a leaf."""
+        return self._op
+
+    @property
     def parents(self) -> tuple[Value, ...]:
         """The input Values of the op that made this value."""
         return self._parents
@@ -142,7 +147,7 @@ class Value:
 
     def backward(self, gradient: float = 1.0) -> None:
         """Add ∂self/∂node × gradient into the ``grad`` of every node this value depends on."""
-        order, grads = _backprop(self, _number("backward", gradient), create_graph=False)
+        order, grads = backprop(self, _number("backward", gradient), create_graph=False)
         for node in order:
             node.grad += grads[node]
 
@@ -316,7 +321,7 @@ def topological_order(root: Value) -> list[Value]:
     return order
 
 
-def _backprop(root: Value, seed, create_graph: bool) -> tuple[list[Value], dict]:
+def backprop(root: Value, seed=1.0, create_graph: bool = False) -> tuple[list[Value], dict]:
     """Reverse topological walk: returns the order and ∂root/∂node × seed for every node.
 
     Gradients are gathered in a dict local to the walk, never read from ``.grad``, so whatever
@@ -369,7 +374,7 @@ def grad(output: Value, inputs: Value | Sequence[Value], *, create_graph: bool =
         if not isinstance(x, Value):
             raise TypeError(f"grad: inputs must be Values, got {type(x).__name__} {x!r}")
     seed = grad_output if isinstance(grad_output, Value) else _number("grad", grad_output)
-    _, grads = _backprop(output, seed, create_graph)
+    _, grads = backprop(output, seed, create_graph)
     result = [grads.get(x, 0.0) for x in inputs]
     if create_graph:
         result = [r if isinstance(r, Value) else Constant(r) for r in result]

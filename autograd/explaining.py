@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from .drawing import Names, _on_paths, fmt, local_partials, partial_formula, same_number
-from .engine import Constant, Value, _backprop
+from .engine import Constant, Value, backprop
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,7 @@ def explain(root: Value, wrt: Value, *, through: str = "labelled", max_paths: in
                         f"{type(root).__name__} and {type(wrt).__name__}")
     if through not in ("labelled", "all"):
         raise ValueError(f"explain: through must be 'labelled' or 'all', got {through!r}")
-    order, grads = _backprop(root, 1.0, create_graph=False)
+    order, grads = backprop(root, 1.0, create_graph=False)
     index = {v: k for k, v in enumerate(order)}
     key_names = Names(precision)
     if wrt not in index:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .drawing import Names, draw, fmt, graph_names, local_partials, partial_formula, same_number
-from .engine import Constant, Value, _backprop, topological_order
+from .engine import Constant, Value, backprop, topological_order
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def backward_steps(root: Value, seed: float = 1.0) -> Iterator[Step]:
         raise TypeError(f"backward_steps: root must be a Value, got {type(root).__name__}")
     # The engine's own walk gives each node's gradient; in backward's order it is complete by
     # the node's step, so each step only needs its local partials to say what it sends.
-    order, grads = _backprop(root, float(seed), create_graph=False)
+    order, grads = backprop(root, float(seed), create_graph=False)
     names = graph_names(root)
     k = 0
     for node in reversed(order):
