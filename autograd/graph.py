@@ -1,0 +1,252 @@
+"""The graph, read: the public layer every tool is built on.
+
+A graph is recorded by the engine as Values pointing at their parents. This module reads it in
+the ways the tools need (backward, drawing, explaining, stepping, compiling, the explorer page)
+so that none of them reaches into the engine's insides:
+
+- walks: ``topological_order`` (parents first) and ``backprop`` (the reverse walk, returning the
+  order and ∂root/∂node for every node), both iterative;
+- relations: ``dependents`` (which nodes lie on a path to some source nodes), ``distances``;
+- the chain rule at one node: ``local_partials`` and ``partial_formula``, read from the op table;
+- display: ``Names`` (label, a constant's number, else v1, v2, ...) and ``fmt``;
+- the backward pass as state: ``BackwardState``, what a renderer shows after k steps;
+- ``graph_data(root)``: all of it as JSON-ready data (the schema is in the README).
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from .engine import Constant, Value, backprop, topological_order
+
+__all__ = ["topological_order", "backprop", "dependents", "distances", "local_partials",
+           "partial_formula", "expression", "Names", "graph_names", "fmt", "same_number",
+           "BackwardState", "graph_data", "to_json", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+
+
+# ------------------------------------------------------------------------------- relations
+
+def dependents(order: Sequence[Value], sources: Iterable[Value]) -> set[Value]:
+    """The nodes of ``order`` (parents before children) that are a source or depend on one.
+
+    With ``sources={x}`` these are exactly the nodes on some path from the root down to ``x``;
+    with every non-constant leaf as a source, the nodes that need a gradient.
+    """
+    found = set(sources)
+    for node in order:
+        if node not in found and any(p in found for p in node.parents):
+            found.add(node)
+    return found
+
+
+def distances(root: Value) -> dict[Value, int]:
+    """Fewest ops between ``root`` and each node it depends on (breadth-first, root is 0)."""
+    dist = {root: 0}
+    queue = deque([root])
+    while queue:
+        n = queue.popleft()
+        for p in n.parents:
+            if p not in dist:
+                dist[p] = dist[n] + 1
+                queue.append(p)
+    return dist
+
+
+# ------------------------------------------------------------------- the chain rule at a node
+
+def local_partials(node: Value) -> tuple[float, ...]:
+    """∂node/∂parent for each parent, evaluated on floats by the op table (() for a leaf)."""
+    op = node.operation
+    if op is None:
+        return ()
+    return tuple(float(d) for d in op.partials(*[p.data for p in node.parents], node.data))
+
+
+def partial_formula(node: Value, i: int, names: Callable[[Value], str]) -> str:
+    """The op table's formula of ∂node/∂(input i) with the inputs' and output's names put in."""
+    parents = node.parents
+    template = node.operation.formula(i, len(parents))
+    return template.format(*[names(p) for p in parents], out=names(node))
+
+
+def expression(node: Value, names: Callable[[Value], str]) -> str:
+    """The op's expression of ``node`` in terms of its inputs, e.g. ``w1·i1 + w2·i2 + b1``."""
+    parents = node.parents
+    return node.operation.expression(len(parents)).format(*[names(p) for p in parents],
+                                                          out=names(node))
+
+
+# ------------------------------------------------------------------------------- display
+
+def fmt(x: float | Value, precision: int = 4) -> str:
+    """A number with ``precision`` significant digits, as shown on drawings and in text."""
+    if isinstance(x, Value):
+        x = x.data
+    if not math.isfinite(x):
+        return str(x)
+    s = f"{x:.{precision}g}"
+    return "0" if s == "-0" else s
+
+
+def same_number(formula: str, value: str) -> bool:
+    """Whether a formula is just the number it evaluates to (so "= value" would repeat it)."""
+    return formula.replace("−", "-") == value
+
+
+class Names:
+    """Display names: a node's label, a Constant's number, else a short id ``v1, v2, ...``."""
+
+    def __init__(self, precision: int = 4, unlabelled: str = "id") -> None:
+        self.precision = precision
+        self.unlabelled = unlabelled
+        self._ids: dict[Value, str] = {}
+
+    def __call__(self, v: Value) -> str:
+        if isinstance(v, Constant):
+            return fmt(v.data, self.precision)
+        if v.label:
+            return str(v.label)
+        if self.unlabelled == "value":
+            return fmt(v.data, self.precision)
+        name = self._ids.get(v)
+        if name is None:
+            name = self._ids[v] = f"v{len(self._ids) + 1}"
+        return name
+
+    def number(self, nodes: Iterable[Value], dist: Mapping[Value, int]) -> Names:
+        """Give unlabelled ``nodes`` their v1, v2, ... farthest from the root first, so the
+        numbers count up in the direction the forward pass ran."""
+        for v in sorted(nodes, key=lambda v: -dist[v]):
+            self(v)
+        return self
+
+
+def graph_names(root: Value, precision: int = 4) -> Names:
+    """The names every tool gives the values behind ``root`` (v1, v2, ... for unlabelled ones)."""
+    dist = distances(root)
+    return Names(precision).number(list(dist), dist)
+
+
+# ------------------------------------------------------------------ the backward pass as state
+
+@dataclass(frozen=True)
+class BackwardState:
+    """Where the backward pass stands after some steps: what a renderer shows.
+
+    ``grads`` holds the gradient accumulated so far in every node reached; a node is in
+    ``complete`` once every node that uses it has taken its step (its gradient is final);
+    ``visited`` nodes have taken their own step, ``current`` the last one (None before the first).
+    """
+
+    grads: Mapping[Value, float]
+    complete: frozenset[Value] = field(default_factory=frozenset)
+    visited: frozenset[Value] = field(default_factory=frozenset)
+    current: Value | None = None
+
+    def grad(self, v: Value) -> tuple[float | None, bool]:
+        """(gradient so far or None, whether it is final)."""
+        if v not in self.grads:
+            return None, False
+        return self.grads[v], v in self.complete
+
+    def sends(self, node: Value) -> bool:
+        """Whether ``node`` has passed its gradient back to its inputs yet."""
+        return node in self.visited
+
+
+# ------------------------------------------------------------------------------ graph_data
+
+def _num(x: float) -> float | str:
+    # Strict JSON has no inf or nan: they travel as the strings "inf", "-inf", "nan".
+    return x if math.isfinite(x) else ("nan" if math.isnan(x) else ("inf" if x > 0 else "-inf"))
+
+
+def graph_data(root: Value, *, precision: int = 4, seed: float = 1.0) -> dict[str, Any]:
+    """The graph behind ``root`` as JSON-ready data: nodes, edges, the forward order and the
+    backward pass step by step. Gradients are ∂root/∂node × seed from the engine's own walk
+    (``.grad`` is left alone and reported separately as ``grad_attr``)."""
+    if not isinstance(root, Value):
+        raise TypeError(f"graph_data: root must be a Value, got {type(root).__name__}")
+    order, grads = backprop(root, float(seed))
+    names = graph_names(root, precision)
+    ids = {v: k for k, v in enumerate(order)}
+    nodes = [_node_data(v, ids, names, grads, precision) for v in order]
+    edges, into = _edge_data(order, ids, names, grads, precision)
+    return {
+        "schema": SCHEMA_VERSION,
+        "root": ids[root],
+        "precision": precision,
+        "nodes": nodes,
+        "edges": edges,
+        "forward": [ids[v] for v in order if v.operation is not None],
+        "backward": _backward_steps(order, ids, grads, into),
+    }
+
+
+def _node_data(v: Value, ids, names: Names, grads, precision: int) -> dict[str, Any]:
+    op = v.operation
+    kind = "constant" if isinstance(v, Constant) else ("leaf" if op is None else "op")
+    node = {"id": ids[v], "name": names(v), "label": v.label, "kind": kind,
+            "data": _num(v.data), "grad": _num(grads[v]), "grad_attr": _num(v.grad),
+            "op": op.name if op else None, "symbol": op.symbol if op else None,
+            "parents": [ids[p] for p in v.parents]}
+    if op is not None:
+        # "net_h1 = w1·i1 + w2·i2 + b1" and the same with the numbers put in.
+        node["expression"] = expression(v, names)
+        node["expression_values"] = expression(v, lambda p: fmt(p.data, precision))
+    return node
+
+
+def _edge_data(order, ids, names: Names, grads, precision: int):
+    edges, into = [], {}
+    for v in order:
+        if v.operation is None:
+            continue
+        local = local_partials(v)
+        into[v] = []
+        for i, p in enumerate(v.parents):
+            flow = grads[v] * local[i]
+            into[v].append((len(edges), p, flow))
+            edges.append({"id": len(edges), "source": ids[p], "target": ids[v], "index": i,
+                          "formula": partial_formula(v, i, names), "local": _num(local[i]),
+                          "local_text": fmt(local[i], precision), "flow": _num(flow)})
+    return edges, into
+
+
+def _backward_steps(order, ids, grads, into) -> list[dict[str, Any]]:
+    # One step per op node in backward's order. A node's gradient is complete once every node
+    # that uses it has stepped; ``completes`` lists the nodes that become complete at this step.
+    waiting: dict[Value, int] = {}
+    for v in order:
+        for p in set(v.parents):
+            waiting[p] = waiting.get(p, 0) + 1
+    steps = []
+    for v in reversed(order):
+        if v.operation is None:
+            continue
+        completes = []
+        for p in set(v.parents):
+            waiting[p] -= 1
+            if waiting[p] == 0:
+                completes.append(ids[p])
+        steps.append({"node": ids[v], "grad": _num(grads[v]),
+                      "sends": [{"edge": e, "to": ids[p], "amount": _num(a)}
+                                for e, p, a in into[v]],
+                      "completes": sorted(completes)})
+    return steps
+
+
+def to_json(data: Any, *, for_script: bool = True) -> str:
+    """Strict JSON text; with ``for_script`` it is also safe inside an HTML ``<script>`` element
+    (``<``, ``>``, ``&`` and the JavaScript line separators are written as escapes)."""
+    # ASCII output keeps any label (even a lone surrogate) encodable and readable by JSON.parse.
+    text = json.dumps(data, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    if for_script:
+        for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+            text = text.replace(ch, esc)
+    return text
