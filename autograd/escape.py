@@ -1,0 +1,45 @@
+"""User text (labels, op names, symbols) made safe for every place it is shown.
+
+Labels are data: any string may arrive, including markup, quotes, backslashes, control characters,
+lone surrogates or a megabyte of text. ``shown`` turns it into something printable of bounded
+length; the other functions escape that for one destination each.
+"""
+from __future__ import annotations
+
+import html
+import unicodedata
+
+MAX_SHOWN = 80
+"""Longest text drawn for one label; longer ones are cut with an ellipsis."""
+
+
+def shown(text: object, limit: int = MAX_SHOWN) -> str:
+    """Printable text of at most ``limit`` characters: control characters and lone surrogates
+    become visible escapes (``\\x1b``, ``\\ud800``), a longer text ends in "…"."""
+    s = text if isinstance(text, str) else str(text)
+    if len(s) > limit:
+        s = s[:limit - 1] + "…"
+    if s.isprintable():
+        return s
+    out = []
+    for ch in s:
+        if ch.isprintable() or ch == " ":
+            out.append(ch)
+        elif 0xD800 <= ord(ch) <= 0xDFFF or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co",
+                                                                          "Cn", "Zl", "Zp"):
+            out.append(ch.encode("unicode_escape", "backslashreplace").decode("ascii")
+                       if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def html_text(text: object, limit: int = MAX_SHOWN) -> str:
+    """For HTML and SVG text and attribute values, and graphviz's HTML-like labels."""
+    return html.escape(shown(text, limit), quote=True)
+
+
+def dot_string(text: object, limit: int = MAX_SHOWN) -> str:
+    """For a quoted DOT string (a plain ``label="..."``): backslashes and quotes escaped, so
+    graphviz reads them as the characters themselves."""
+    return shown(text, limit).replace("\\", "\\\\").replace('"', '\\"')
