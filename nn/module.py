@@ -58,7 +58,9 @@ def _check_nouts(nouts) -> list[int]:
 
 def _inputs(owner: str, x: Sequence, nin: int) -> list[Value]:
     """Validate one example and turn plain numbers into leaves labelled x1, x2, ..."""
-    if isinstance(x, (Value, numbers.Real)) or not isinstance(x, Sequence):
+    # A NumPy row (anything with __array__) is as good as a list.
+    if isinstance(x, (Value, numbers.Real)) or not (isinstance(x, Sequence)
+                                                    or hasattr(x, "__array__")):
         raise TypeError(f"{owner}: expected a sequence of {nin} numbers or Values, "
                         f"got {type(x).__name__} {x!r}")
     if len(x) != nin:
