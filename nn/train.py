@@ -96,17 +96,20 @@ def _check_arguments(X: list, y: list, steps, batch_size, l2) -> None:
         raise ValueError(f"fit: {len(X)} examples but {len(y)} labels")
     if not X:
         raise ValueError("fit: no examples")
-    for what, n, low in (("steps", steps, 0), ("batch_size", batch_size, 1)):
-        if n is None and what == "batch_size":
-            continue
-        if not isinstance(n, int) or isinstance(n, bool):
-            raise TypeError(f"fit: {what} must be an int, got {type(n).__name__} {n!r}")
-        if n < low:
-            raise ValueError(f"fit: {what} must be ≥ {low}, got {n!r}")
+    _check_count("steps", steps, 0)
+    if batch_size is not None:
+        _check_count("batch_size", batch_size, 1)
     if isinstance(l2, bool) or not isinstance(l2, numbers.Real):
         raise TypeError(f"fit: l2 must be a number, got {type(l2).__name__} {l2!r}")
-    if not (0 <= l2 < math.inf):
+    if not 0 <= l2 < math.inf:
         raise ValueError(f"fit: l2 must be a finite number ≥ 0, got {l2!r}")
+
+
+def _check_count(what: str, n, low: int) -> None:
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise TypeError(f"fit: {what} must be an int, got {type(n).__name__} {n!r}")
+    if n < low:
+        raise ValueError(f"fit: {what} must be ≥ {low}, got {n!r}")
 
 
 def resolve_loss(loss: str | Loss, decide: Decide | None = None) -> tuple[Loss, Decide]:

@@ -249,3 +249,15 @@ def test_default_progress_without_tqdm_trains_quietly(monkeypatch, capsys):
     model = nn.MLP(2, [4, 1], seed=0)
     assert len(nn.fit(model, X, y, steps=2)) == 2
     assert capsys.readouterr().err == ""
+
+
+def test_steps_and_l2_are_checked():
+    X, y = moons()
+    model = nn.MLP(2, [4, 1], seed=0)
+    with pytest.raises(TypeError, match="fit: steps must be an int, got float 2.0"):
+        nn.fit(model, X, y, steps=2.0, progress=False)
+    for bad in (float("inf"), float("nan"), -1e-4):
+        with pytest.raises(ValueError, match=f"fit: l2 must be a finite number ≥ 0, got {bad}"):
+            nn.fit(model, X, y, l2=bad, progress=False)
+    with pytest.raises(TypeError, match="fit: l2 must be a number"):
+        nn.fit(model, X, y, l2="1e-4", progress=False)
