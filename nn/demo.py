@@ -56,8 +56,8 @@ def check_dependencies() -> None:
         raise ImportError(f"python -m nn.demo needs {' and '.join(missing)}; install it with "
                           f"pip install 'autograd-scalar[demo]'")
     if shutil.which("dot") is None:
-        raise FileNotFoundError("python -m nn.demo needs Graphviz's 'dot' program to draw a neuron; "
-                                "install graphviz with your system's package manager")
+        raise FileNotFoundError("python -m nn.demo needs Graphviz's 'dot' program to draw a "
+                                "neuron; install graphviz with your system's package manager")
 
 
 def _figure(**kwargs):

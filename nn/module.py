@@ -279,16 +279,17 @@ class MLP(Module):
 
 _MODULES = {"Neuron": Neuron, "Layer": Layer, "MLP": MLP}
 
-# load() reads at most this much. A saved parameter takes about 40 bytes, so 16 MiB holds some
-# 400,000 parameters: far more than a scalar engine trains (the demo's MLP is 337, about 15 kB).
+# load() reads at most this much. A saved parameter takes about 38 bytes, so 16 MiB holds some
+# 400,000 parameters (loaded in under 2 s): far more than a scalar engine trains. The demo's MLP
+# has 337, about 12 kB.
 MAX_LOAD_BYTES = 16 * 2 ** 20
 
 
 def load(path: str | os.PathLike, *, max_bytes: int = MAX_LOAD_BYTES) -> Module:
     """Read a module written by ``Module.save``; a damaged or foreign file is a ValueError.
 
-    Nothing is built until the parameters in the file match the size its config declares, and
-    a file longer than ``max_bytes`` is refused unread.
+    Nothing is built until the number of parameters in the file fits the size its config
+    declares, and reading stops at ``max_bytes``: a longer file (or an endless device) is refused.
     """
     path = os.fspath(path)
     doc = _parse(path, _read_capped(path, _check_size("load max_bytes", max_bytes)))

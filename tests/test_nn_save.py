@@ -182,7 +182,8 @@ def test_huge_numbers_are_value_errors(tmp_path):
     path.write_text(json.dumps(saved).replace("1" + "0" * 1000, "1e999"))
     with pytest.raises(ValueError, match="L1.N1.w1 is not a finite number"):
         nn.load(path)
-    with pytest.raises(ValueError, match="declares more than 10\\^15 parameters but the file holds 0"):
+    with pytest.raises(ValueError, match=r"declares more than 10\^15 parameters but the file "
+                                         r"holds 0"):
         nn.load(write_doc(tmp_path, {"nin": 10 ** 1000, "nouts": [1]}))
     # Python refuses to read integers of more than 4300 digits.
     path.write_text(json.dumps(saved).replace("1" + "0" * 1000, "1" + "0" * 5000))
