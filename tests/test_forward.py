@@ -7,6 +7,7 @@ differences at 40 digits are exact to far below 1e-9, so they are an oracle at t
 """
 import math
 import operator
+from pathlib import Path
 from types import SimpleNamespace
 
 import mpmath
@@ -398,3 +399,11 @@ def test_the_function_is_named_by_its_name():
     with pytest.raises(TypeError, match=r"jacrev: f \(test_the_function_is_named_by_its_name"
                                         r"\.<locals>\.my_loss\) returned float 1\.0"):
         autograd.jacrev(my_loss)(1.0)
+
+
+def test_readme_example_runs_and_prints_what_it_says(capsys):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("<!-- section: forward -->")[1].split("<!-- /section: forward -->")[0]
+    example = section.split("```python\n")[1].split("```")[0]
+    exec(compile(example, "README.md", "exec"), {})
+    assert capsys.readouterr().out == "Passes(forward=2, backward=0, calls=1)\n"
