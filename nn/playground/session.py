@@ -276,7 +276,7 @@ class Session:
         return Reply("state")
 
     def _cmd_remove(self, msg) -> Reply:
-        point = self._point(msg.get("id"))
+        point = self.point(msg.get("id"))
         self.points.remove(point)
         self._order = [p for p in self._order if p is not point]
         self.refresh()
@@ -285,7 +285,7 @@ class Session:
     def _cmd_explain(self, msg) -> Reply:
         return Reply(None, self.explain(msg.get("param"), msg.get("point")))
 
-    def _point(self, pid) -> Point:
+    def point(self, pid) -> Point:
         for p in self.points:
             if p.id == pid and not isinstance(pid, bool):
                 return p
@@ -297,7 +297,7 @@ class Session:
         """∂loss/∂param over the training set now, and its chain rule on one example."""
         if param not in self.names:
             raise CommandError(f"no weight named {str(param)[:40]!r} (names look like L1.N3.w2)")
-        point = self._point(point_id) if point_id is not None else self._first_point()
+        point = self.point(point_id) if point_id is not None else self._first_point()
         if self.train:
             self._gradients(self.train)
         p = self.names[param]
