@@ -27,7 +27,8 @@ from .session import CommandError, Session
 
 FRAME_INTERVAL = 0.25  # seconds between frames while training: heat maps at 4 per second
 SLICE = 0.02  # seconds of training between looks at the network
-MAX_MESSAGE = 64 * 1024
+MAX_MESSAGE = 64 * 1024  # a WebSocket message; commands are a few hundred bytes
+MAX_BODY = 1024 * 1024  # an HTTP request body; larger ones are cut off by tornado
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 log = logging.getLogger("nn.playground")
 
@@ -41,6 +42,14 @@ def static_text(name: str) -> bytes:
 
 def dumps(message: dict) -> str:
     return json.dumps(message, allow_nan=False, separators=(",", ":"))
+
+
+def parse(text: str | bytes) -> Any:
+    """JSON from a tab or a client; anything that is not (or nests too deeply) is refused."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as e:  # JSONDecodeError and UnicodeDecodeError included
+        raise CommandError(f"not valid JSON: {str(e)[:100]}") from None
 
 
 class Playground:
@@ -77,7 +86,7 @@ class Playground:
         sockets = tornado.netutil.bind_sockets(self.port, self.host)
         self.port = sockets[0].getsockname()[1]
         self._server = tornado.httpserver.HTTPServer(self.application(),
-                                                     max_body_size=MAX_MESSAGE)
+                                                     max_body_size=MAX_BODY)
         self._server.add_sockets(sockets)
         self._trainer = asyncio.create_task(self._train())
 
@@ -195,10 +204,7 @@ class CommandHandler(Base):
         if self.request.headers.get("Content-Type", "").split(";")[0] != "application/json":
             raise tornado.web.HTTPError(415, reason="send the command as application/json")
         try:
-            message = json.loads(self.request.body)
-            reply = self.playground.apply(message)
-        except json.JSONDecodeError as e:
-            raise tornado.web.HTTPError(400, reason=f"not valid JSON: {e}") from None
+            reply = self.playground.apply(parse(self.request.body))
         except CommandError as e:
             raise tornado.web.HTTPError(400, reason=str(e)) from None
         self.set_header("Content-Type", "application/json; charset=utf-8")
@@ -248,9 +254,7 @@ class Socket(tornado.websocket.WebSocketHandler):
 
     def on_message(self, text: str | bytes) -> None:
         try:
-            reply = self.playground.apply(json.loads(text))
-        except json.JSONDecodeError as e:
-            reply = {"type": "error", "message": f"not valid JSON: {e}"}
+            reply = self.playground.apply(parse(text))
         except CommandError as e:
             reply = {"type": "error", "message": str(e)}
         except Exception as e:  # a bug must not take the server down; say so and go on
