@@ -218,6 +218,31 @@ def test_explain_a_weight_for_one_example_matches_pytorch():
     assert reply["value"] == w
 
 
+def test_example_graph_is_drawn_until_autograd_has_an_explorer(monkeypatch):
+    import autograd
+    from nn.playground.server import render_graph
+
+    s = Session(Settings(points=20, hidden=(2,)))
+    point = s.points[3]
+    loss, copy = s.example_graph(point)
+    assert loss.label == "loss" and loss.grad == 1.0  # backward has run on the copy
+    assert all(p.grad == 0.0 for p in s.model.parameters())  # the run's own weights untouched
+    if not hasattr(autograd, "explore"):
+        kind, body = render_graph(loss)
+        assert kind == "image/svg+xml" and body.lstrip().startswith(b"<?xml")
+        assert b"L1.N2.w1" in body
+
+    class Page:
+        def __init__(self, root):
+            self.root = root
+
+        def _repr_html_(self):
+            return f"<p>explorer of {self.root.label}</p>"
+
+    monkeypatch.setattr(autograd, "explore", Page, raising=False)
+    assert render_graph(loss) == ("text/html; charset=utf-8", b"<p>explorer of loss</p>")
+
+
 # -- the server -----------------------------------------------------------------------------------
 
 def _free_port() -> int:
@@ -281,6 +306,8 @@ def test_bad_requests_get_4xx_and_the_server_keeps_answering():
             _request(url + "api/command", b" " * 2_000_000)  # over the size limit: cut off
         assert _request(url + "nowhere")[0] == 404
         assert _request(url + "graph/99999")[0] == 404
+        with urllib.request.urlopen(url + "graph/0", timeout=60) as r:
+            assert r.headers["Content-Type"] in ("image/svg+xml", "text/html; charset=utf-8")
         bad_host = urllib.request.Request(url + "api/state", headers={"Host": "evil.example"})
         with pytest.raises(urllib.error.HTTPError, match="403"):
             urllib.request.urlopen(bad_host, timeout=10)

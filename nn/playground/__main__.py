@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 import webbrowser
 
@@ -23,8 +24,16 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_browser:
             webbrowser.open(playground.url)
 
+    async def run() -> None:
+        # SIGTERM stops it as cleanly as Ctrl-C does (asyncio turns SIGINT into a cancel itself).
+        task = asyncio.current_task()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        await serve(args.host, args.port, ready=ready)
+
     try:
-        asyncio.run(serve(args.host, args.port, ready=ready))
+        asyncio.run(run())
+    except asyncio.CancelledError:
+        print("Playground stopped.", flush=True)
     except KeyboardInterrupt:
         print("Playground stopped.", flush=True)
     except OSError as e:

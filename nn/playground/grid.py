@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import math
+import sys
+from array import array
 
 from autograd import OPS
 from nn import MLP
@@ -44,14 +46,13 @@ def neuron_outputs(model: MLP, xs: list[float], ys: list[float]) -> list[list[li
     return layers
 
 
-def encode(values: list[float], scale: float | None = None) -> str:
-    """Values as base64 bytes, 128 ± 127·v/scale (scale: the largest |v| unless given)."""
-    finite = [v if math.isfinite(v) else 0.0 for v in values]
-    if scale is None:
-        scale = max(map(abs, finite), default=0.0)
-    k = 1.0 / scale if scale > 0 else 0.0
-    return base64.b64encode(bytes(int(128.5 + 127.0 * max(-1.0, min(1.0, v * k)))
-                                  for v in finite)).decode("ascii")
+def encode(values: list[float]) -> str:
+    """Values as base64 of little-endian float32: made in C, a few times faster than quantizing
+    in Python; the page scales each map by its own largest |value|."""
+    packed = array("f", values)
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return base64.b64encode(packed.tobytes()).decode("ascii")
 
 
 def surface(scores: list[list[float]]) -> dict:
@@ -61,9 +62,7 @@ def surface(scores: list[list[float]]) -> dict:
     class at each point and its softmax probability.
     """
     if len(scores) == 1:
-        return {"kind": "binary",
-                "data": encode([math.tanh(z / 2) if math.isfinite(z) else 0.0
-                                for z in scores[0]], 1.0)}
+        return {"kind": "binary", "data": encode([math.tanh(z / 2) for z in scores[0]])}
     winners, confidence = [], []
     for zs in zip(*scores):
         top = max(range(len(zs)), key=zs.__getitem__)
@@ -71,4 +70,4 @@ def surface(scores: list[list[float]]) -> dict:
         winners.append(top)
         confidence.append(1.0 / total if math.isfinite(total) else 0.0)
     return {"kind": "classes", "classes": base64.b64encode(bytes(winners)).decode("ascii"),
-            "data": encode([2 * c - 1 for c in confidence], 1.0)}
+            "data": encode(confidence)}

@@ -135,10 +135,11 @@ class Playground:
             start = time.perf_counter()
             while s.running and time.perf_counter() - start < SLICE:
                 self._step()
-            if not s.running or time.perf_counter() - last >= FRAME_INTERVAL:
+            now = time.perf_counter()
+            if not s.running or now - last >= FRAME_INTERVAL:
+                last = now  # frames start every FRAME_INTERVAL, whatever one costs
                 s.refresh()
                 self.broadcast(s.frame())
-                last = time.perf_counter()
             await asyncio.sleep(0)  # let requests and messages through
 
     def _step(self) -> None:

@@ -185,7 +185,10 @@
     if (layer === 0 || last) {
       const label = document.createElement("div");
       label.className = "node-label";
-      label.textContent = layer === 0 ? `x${index + 1}` : (columns()[layer] === 1 ? "out" : `z${index + 1}`);
+      // With several classes each output is the score of one class: shown by its mark.
+      if (layer === 0) label.textContent = `x${index + 1}`;
+      else if (columns()[layer] === 1) label.textContent = "out";
+      else label.append(markSvg(index, false));
       // Inputs are named on their left, outputs on their right.
       const left = layer === 0 ? pos.x - LEFT : pos.x + NODE + 2;
       Object.assign(label.style, {left: left + "px", top: pos.y + NODE / 2 - 8 + "px", width: LEFT - 2 + "px"});
@@ -275,11 +278,29 @@
     return {colour: colours.grad, width: 0.5 + 6 * t, opacity: 0.15 + 0.85 * t, dashed: g < 0};
   }
 
-  function decode(b64) {
+  function bytesOf(b64) {
     const s = atob(b64);
     const bytes = new Uint8Array(s.length);
     for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
     return bytes;
+  }
+
+  // Heat maps come as little-endian float32; a non-finite value is painted as zero.
+  function floatsOf(b64) {
+    const bytes = bytesOf(b64);
+    const view = new DataView(bytes.buffer);
+    const out = new Float32Array(bytes.length / 4);
+    for (let i = 0; i < out.length; i++) {
+      const v = view.getFloat32(4 * i, true);
+      out[i] = Number.isFinite(v) ? v : 0;
+    }
+    return out;
+  }
+
+  function largest(values) {
+    let top = 0;
+    for (const v of values) top = Math.max(top, Math.abs(v));
+    return top;
   }
 
   function rgb(hex) {
@@ -305,11 +326,12 @@
     out.drawImage(off, 0, 0, canvas.width, canvas.height);
   }
 
-  function diverging(bytes, strength) {
+  function diverging(values, scale, strength) {
     const bg = rgb(colours.bg), neg = rgb(colours.class0), pos = rgb(colours.class1);
+    const k = scale > 0 ? strength / scale : 0;
     return (i) => {
-      const d = (bytes[i] - 128) / 127;
-      return d >= 0 ? mix(bg, pos, d * strength) : mix(bg, neg, -d * strength);
+      const d = Math.max(-1, Math.min(1, values[i] * k));
+      return d >= 0 ? mix(bg, pos, d) : mix(bg, neg, -d);
     };
   }
 
@@ -321,7 +343,10 @@
       canvas.classList.toggle("selected", selected !== null &&
         selected === `L${layer}.N${index + 1}.b`);
       if (layer === 0) paintMap(canvas, n, inputMap(index, n));
-      else if (layer < last) paintMap(canvas, n, diverging(decode(frame.maps[layer - 1][index]), 1));
+      else if (layer < last) {
+        const values = floatsOf(frame.maps[layer - 1][index]);
+        paintMap(canvas, n, diverging(values, largest(values), 1));
+      }
       else paintMap(canvas, n, surfaceColour(n, 1, index));
     }
   }
@@ -339,14 +364,14 @@
 
   function surfaceColour(n, strength, only) {
     const s = frame.surface;
-    const conf = decode(s.data);
-    if (s.kind === "binary") return diverging(conf, strength);
-    const cls = decode(s.classes);
+    const values = floatsOf(s.data);
+    if (s.kind === "binary") return diverging(values, 1, strength);
+    const cls = bytesOf(s.classes);
     const bg = rgb(colours.bg);
     return (i) => {
-      // Confidence runs from 1/3 (a tie) to 1; only the class's own node is lit in the diagram.
-      const c = ((conf[i] - 128) / 127 + 1) / 2;
-      const t = Math.max(0, (c - 1 / 3) * 1.5) * strength;
+      // The winner's probability runs from 1/3 (a tie) to 1; in the diagram each output node
+      // lights only where its class wins.
+      const t = Math.max(0, (values[i] - 1 / 3) * 1.5) * strength;
       if (only !== undefined && cls[i] !== only) return bg;
       return mix(bg, classColour(cls[i]), t);
     };
