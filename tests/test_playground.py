@@ -245,6 +245,31 @@ def test_example_graph_is_drawn_until_autograd_has_an_explorer(monkeypatch):
 
 # -- the server -----------------------------------------------------------------------------------
 
+def test_a_busy_tab_skips_training_frames_but_never_a_command_result():
+    from nn.playground.server import Playground
+
+    class BusyTab:
+        """A tab still taking in an earlier frame: it drops whatever may be dropped."""
+
+        def __init__(self):
+            self.received = []
+
+        def send(self, text, droppable=False):
+            if not droppable:
+                self.received.append(json.loads(text))
+
+    async def run():
+        playground = Playground(session=Session(Settings(points=20)))
+        tab = BusyTab()
+        playground.sockets.add(tab)
+        playground.apply({"cmd": "play"})
+        playground.apply({"cmd": "pause"})
+        return tab.received
+
+    received = asyncio.run(run())
+    assert [(m["type"], m["running"]) for m in received] == [("frame", True), ("frame", False)]
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -118,10 +118,11 @@ class Playground:
             self.broadcast(self.session.frame())
         return reply.private
 
-    def broadcast(self, message: dict) -> None:
+    def broadcast(self, message: dict, droppable: bool = False) -> None:
+        """Send to every tab; a ``droppable`` frame is skipped by a tab still taking the last."""
         text = dumps(message)
         for sock in list(self.sockets):
-            sock.send(text, droppable=message["type"] == "frame")
+            sock.send(text, droppable=droppable)
 
     async def _train(self) -> None:
         s = self.session
@@ -139,7 +140,8 @@ class Playground:
             if not s.running or now - last >= FRAME_INTERVAL:
                 last = now  # frames start every FRAME_INTERVAL, whatever one costs
                 s.refresh()
-                self.broadcast(s.frame())
+                # Only frames of a run still going may be skipped: the next one follows soon.
+                self.broadcast(s.frame(), droppable=s.running)
             await asyncio.sleep(0)  # let requests and messages through
 
     def _step(self) -> None:

@@ -343,12 +343,18 @@
       canvas.classList.toggle("selected", selected !== null &&
         selected === `L${layer}.N${index + 1}.b`);
       if (layer === 0) paintMap(canvas, n, inputMap(index, n));
-      else if (layer < last) {
-        const values = floatsOf(frame.maps[layer - 1][index]);
-        paintMap(canvas, n, diverging(values, largest(values), 1));
-      }
+      else if (layer < last) paintMap(canvas, n, neuronColour(floatsOf(frame.maps[layer - 1][index])));
       else paintMap(canvas, n, surfaceColour(n, 1, index));
     }
+  }
+
+  // Each activation on its own range, so that saturation shows as solid colour: tanh from −1 to 1,
+  // sigmoid from 0 to 1 around ½, ReLU from 0 to its largest value on the plane.
+  function neuronColour(values) {
+    const act = state.settings.activation;
+    if (act === "sigmoid") return diverging(values.map((v) => 2 * v - 1), 1, 1);
+    if (act === "tanh") return diverging(values, 1, 1);
+    return diverging(values, largest(values), 1);
   }
 
   function inputMap(index, n) {
