@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     runs, watch = (5, 3.0) if args.quick else (30, 10.0)
     print(f"{platform.system()} {platform.machine()}, Python {platform.python_version()}, "
-          f"{os.cpu_count()} CPUs")
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other work inflates "
+          "medians; the range shows the fastest)")
     print("workload: moons, 200 points in the full batch, MLP(2, [8, 8, 1]) tanh, "
           "cross-entropy, SGD\n")
 
