@@ -185,6 +185,11 @@ def test_a_diverging_run_pauses_itself_and_frames_stay_valid_json():
     assert "Training paused" in s.message and "learning rate" in s.message
     s.refresh()
     json.dumps(s.state(), allow_nan=False)
+    try:  # looking inside the broken network is answered, or refused with a message
+        reply = s.command({"cmd": "explain", "param": "L1.N1.w1"}).private
+        json.dumps(reply, allow_nan=False)
+    except CommandError as e:
+        assert "press reset" in str(e)
 
 
 def test_training_reaches_95_percent_on_moons():
@@ -241,6 +246,12 @@ def test_example_graph_is_drawn_until_autograd_has_an_explorer(monkeypatch):
 
     monkeypatch.setattr(autograd, "explore", Page, raising=False)
     assert render_graph(loss) == ("text/html; charset=utf-8", b"<p>explorer of loss</p>")
+
+    def other_interface(root, needed):
+        raise AssertionError("not called like this")
+
+    monkeypatch.setattr(autograd, "explore", other_interface)
+    assert render_graph(loss)[0] == "image/svg+xml"  # falls back to the drawing
 
 
 # -- the server -----------------------------------------------------------------------------------

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import threading
 import time
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import tornado.httpserver
@@ -219,7 +221,7 @@ class GraphHandler(Base):
         session = self.playground.session
         try:
             loss, _ = session.example_graph(session.point(int(pid)))
-        except CommandError as e:
+        except (ArithmeticError, ValueError) as e:  # no such point, or weights gone to NaN
             raise tornado.web.HTTPError(404, reason=str(e)) from None
         # Layout runs graphviz for a second or so: off the loop, so training goes on.
         kind, body = await asyncio.get_running_loop().run_in_executor(None, render_graph, loss)
@@ -231,11 +233,21 @@ def render_graph(loss: autograd.Value) -> tuple[str, bytes]:
     """The explorer page for one example's graph when autograd has one, else its drawing as SVG."""
     explore = getattr(autograd, "explore", None)
     if explore is not None:
-        page = explore(loss)
-        html = page._repr_html_() if hasattr(page, "_repr_html_") else str(page)
-        return "text/html; charset=utf-8", html.encode("utf-8")
+        try:
+            return "text/html; charset=utf-8", _html(explore(loss)).encode("utf-8")
+        except Exception:  # an explorer with another interface: say so, and draw instead
+            log.exception("autograd.explore failed; serving the drawing instead")
     svg = autograd.draw(loss, group=True, max_nodes=2000).pipe(format="svg")
     return "image/svg+xml", svg
+
+
+def _html(page: Any) -> str:
+    """An explorer's result as HTML: a notebook object, a saved file, or the text itself."""
+    if hasattr(page, "_repr_html_"):
+        return page._repr_html_()
+    if isinstance(page, os.PathLike):
+        return Path(page).read_text(encoding="utf-8")
+    return str(page)
 
 
 class Socket(tornado.websocket.WebSocketHandler):

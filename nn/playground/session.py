@@ -298,10 +298,14 @@ class Session:
         if param not in self.names:
             raise CommandError(f"no weight named {str(param)[:40]!r} (names look like L1.N3.w2)")
         point = self.point(point_id) if point_id is not None else self._first_point()
-        if self.train:
-            self._gradients(self.train)
+        try:
+            if self.train:
+                self._gradients(self.train)
+            loss, copy = self.example_graph(point)
+        except (ArithmeticError, ValueError) as e:  # a diverged network: say so, do not crash
+            raise CommandError(f"cannot compute gradients with these weights ({e}); "
+                               "press reset") from None
         p = self.names[param]
-        loss, copy = self.example_graph(point)
         wrt = dict(copy.named_parameters())[param]
         text = str(autograd.explain(loss, wrt, max_paths=8))
         return {"type": "explain", "param": param, "value": finite(p.data),
