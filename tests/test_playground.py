@@ -1,4 +1,4 @@
-"""The playground: training against PyTorch, settings, commands, the server, and the page in Chromium."""
+"""The playground: training against PyTorch, commands, the server, and the page in Chromium."""
 from __future__ import annotations
 
 import asyncio
@@ -137,7 +137,8 @@ def test_bad_settings_are_refused_and_change_nothing(changes, words):
 
 
 @pytest.mark.parametrize("message", [None, 3, "play", [], {"cmd": 3}, {"cmd": "__init__"},
-                                     {"cmd": "launch"}, {"cmd": "add", "x": 0, "y": "1", "label": 0},
+                                     {"cmd": "launch"},
+                                     {"cmd": "add", "x": 0, "y": "1", "label": 0},
                                      {"cmd": "add", "x": 9, "y": 0, "label": 0},
                                      {"cmd": "add", "x": 0, "y": 0, "label": 2},
                                      {"cmd": "remove", "id": 10_000}, {"cmd": "remove", "id": True},
@@ -494,7 +495,8 @@ def test_page_trains_moons_in_headless_chromium(tmp_path):
         _wait(lambda: "learning rate must be" in text("message"), 5, "the refusal")
         driver.execute_script(
             "const s = document.getElementById('activation');"
-            "const o = document.createElement('option'); o.value = '<img src=x onerror=window.pwned=1>';"
+            "const o = document.createElement('option');"
+            "o.value = '<img src=x onerror=window.pwned=1>';"
             "s.append(o); s.value = o.value; s.dispatchEvent(new Event('change'));")
         _wait(lambda: "<img src=x" in text("message"), 5, "the escaped message")
         assert driver.execute_script("return window.pwned === undefined && "

@@ -13,7 +13,8 @@ from .server import serve
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nn.playground",
                                      description="Watch a network learn, live in the browser.")
-    parser.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
+    parser.add_argument("--port", type=int, default=0,
+                        help="port to listen on (default: a free one)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")

@@ -1,14 +1,16 @@
-"""Loss graphs for the playground: a compiled batch graph for training, an eager one per example.
+"""Loss graphs for the playground: compiled batch graphs for training, an eager one per example.
 
-Training replays compiled graphs (``autograd.compile``) whose inputs and targets are leaves, refilled
-before every step. Generating the replay code costs about 7 ms per example (Python's own compiler),
-so a batch of any size is cut into pieces of 32, 16, 8, 4, 2 and 1 examples: at most six graphs per
-network, each compiled once, serve every batch size, and adding or removing a point never waits for
-a compile. The pieces' gradients add up in the weights' ``grad``, each backward seeded with its
-share of the mean. A target enters as a leaf through
-an identity of the loss: with s = 1 − 2y, bce(z, y) = softplus(s·z) = bce(s·z, 0); with t = 2y − 1,
-hinge(z, y) = hinge(t·z, 1) and (z − t)² = mse(z − t, 0); for classes, a permutation whose first
-row picks the true class moves it to index 0, and the log-sum-exp over all classes is unchanged.
+Training replays compiled graphs (``autograd.compile``) whose inputs and targets are leaves,
+refilled before every step. Generating the replay code costs about 7 ms per example (Python's own
+compiler), so a batch of any size is cut into pieces of 32, 16, 8, 4, 2 and 1 examples: at most
+six graphs per network, each compiled once, serve every batch size, and adding or removing a point
+never waits for a compile. The pieces' gradients add up in the weights' ``grad``, each backward
+seeded with its share of the mean.
+
+A target enters as a leaf through an identity of the loss: with s = 1 − 2y,
+bce(z, y) = softplus(s·z) = bce(s·z, 0); with t = 2y − 1, hinge(z, y) = hinge(t·z, 1) and
+(z − t)² = mse(z − t, 0); for classes, a permutation whose first row picks the true class moves
+it to index 0, and the log-sum-exp over all classes is unchanged.
 """
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ _ACTIVATE = {name: OPS[name].forward for name in ("relu", "tanh", "sigmoid")}
 
 
 def grid(n: int, extent: float) -> tuple[list[float], list[float]]:
-    """Coordinates of an n×n grid over [−extent, extent]², row by row from the top (x2 = extent)."""
+    """Coordinates of an n×n grid over [−extent, extent]², row by row from the top."""
     ticks = [-extent + (2 * extent) * (k + 0.5) / n for k in range(n)]
     xs = [x for _ in range(n) for x in ticks]
     ys = [y for y in reversed(ticks) for _ in range(n)]
