@@ -36,7 +36,6 @@ sys.path.insert(0, str(ROOT))
 import autograd  # noqa: E402
 from autograd import Value  # noqa: E402
 from nn import MLP, losses, optim  # noqa: E402
-from nn.playground.grid import _ACTIVATE  # noqa: E402
 from nn.playground.session import Session  # noqa: E402
 from nn.playground.settings import Settings  # noqa: E402
 

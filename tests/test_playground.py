@@ -459,6 +459,7 @@ def _wait(predicate, seconds: float, what: str):
 def test_page_trains_moons_in_headless_chromium(tmp_path):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
 
     with time_limit(150), server_process() as (_, url), chromium(tmp_path) as driver:
         text = lambda id_: driver.find_element(By.ID, id_).text  # noqa: E731
@@ -486,6 +487,11 @@ def test_page_trains_moons_in_headless_chromium(tmp_path):
         _wait(lambda: len(_request(url + "api/state")[1]["points"]) == n + 1, 5, "a new point")
         ActionChains(driver).move_to_element_with_offset(plane, 150, -150).click().perform()
         _wait(lambda: len(_request(url + "api/state")[1]["points"]) == n, 5, "the point removed")
+        ActionChains(driver).move_to_element_with_offset(plane, -150, 150).key_down(Keys.SHIFT) \
+            .click().key_up(Keys.SHIFT).perform()
+        added = _wait(lambda: (lambda pts: len(pts) == n + 1 and pts[-1])(
+            _request(url + "api/state")[1]["points"]), 5, "a shift-click adding a point")
+        assert added["label"] == 1 and added["id"] >= n and not added["test"]
 
         # A refused setting shows its message as text, however it is spelled.
         lr = driver.find_element(By.ID, "lr")

@@ -343,8 +343,51 @@
       canvas.classList.toggle("selected", selected !== null &&
         selected === `L${layer}.N${index + 1}.b`);
       if (layer === 0) paintMap(canvas, n, inputMap(index, n));
-      else if (layer < last) paintMap(canvas, n, neuronColour(floatsOf(frame.maps[layer - 1][index])));
-      else paintMap(canvas, n, surfaceColour(n, 1, index));
+      else if (layer < last) {
+        const values = floatsOf(frame.maps[layer - 1][index]);
+        paintMap(canvas, n, neuronColour(values));
+        const level = state.settings.activation === "sigmoid" ? 0.5 : 0;
+        contour(canvas.getContext("2d"), values, n, level, canvas.width, [3, 2], 1);
+      } else paintMap(canvas, n, surfaceColour(n, 1, index));
+    }
+  }
+
+  // Marching squares: the line where a field sampled at the grid's cell centres crosses `level`,
+  // so a sign is shown by a line as well as by colour.
+  function contour(ctx, values, n, level, size, dash, width) {
+    const cell = size / n;
+    const at = (r, c) => values[r * n + c] - level;
+    const centre = (k) => (k + 0.5) * cell;
+    ctx.save();
+    ctx.strokeStyle = colours.fg;
+    ctx.lineWidth = width;
+    ctx.setLineDash(dash);
+    ctx.beginPath();
+    for (let r = 0; r < n - 1; r++) {
+      for (let c = 0; c < n - 1; c++) {
+        const tl = at(r, c), tr = at(r, c + 1), bl = at(r + 1, c), br = at(r + 1, c + 1);
+        const cuts = [];
+        if ((tl > 0) !== (tr > 0)) cuts.push([centre(c) + cell * tl / (tl - tr), centre(r)]);
+        if ((tr > 0) !== (br > 0)) cuts.push([centre(c + 1), centre(r) + cell * tr / (tr - br)]);
+        if ((bl > 0) !== (br > 0)) cuts.push([centre(c) + cell * bl / (bl - br), centre(r + 1)]);
+        if ((tl > 0) !== (bl > 0)) cuts.push([centre(c), centre(r) + cell * tl / (tl - bl)]);
+        for (let k = 0; k + 1 < cuts.length; k += 2) {
+          ctx.moveTo(...cuts[k]);
+          ctx.lineTo(...cuts[k + 1]);
+        }
+      }
+    }
+    ctx.stroke();
+    ctx.restore();
+  }
+
+  // The decision boundary: where the score changes sign, or where the winning class changes.
+  function boundary(ctx, size) {
+    const s = frame.surface, n = state.grid;
+    if (s.kind === "binary") { contour(ctx, floatsOf(s.data), n, 0, size, [], 1.5); return; }
+    const cls = bytesOf(s.classes);
+    for (let k = 0; k < state.classes; k++) {
+      contour(ctx, Float32Array.from(cls, (c) => (c === k ? 1 : -1)), n, 0, size, [], 1.5);
     }
   }
 
@@ -401,6 +444,7 @@
     ctx.save();
     ctx.scale(ratio, ratio);
     drawAxes(ctx, size);
+    boundary(ctx, size);
     for (const p of state.points) drawPoint(ctx, p, size);
     ctx.restore();
   }
