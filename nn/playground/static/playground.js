@@ -275,7 +275,7 @@
   function gradientStyle(g, top) {
     if (typeof g !== "number") return {colour: colours.error, width: 1, opacity: 1, dashed: true};
     const t = top > 0 && g !== 0 ? Math.max(0, 1 + Math.log10(Math.abs(g) / top) / 4) : 0;
-    return {colour: colours.grad, width: 0.5 + 6 * t, opacity: 0.15 + 0.85 * t, dashed: g < 0};
+    return {colour: colours.grad, width: 0.4 + 5 * t * t, opacity: 0.15 + 0.85 * t, dashed: g < 0};
   }
 
   function bytesOf(b64) {
