@@ -331,6 +331,17 @@ def test_cli_sigint_stops_within_5_seconds_and_releases_the_port():
             sock.bind(("127.0.0.1", port))
 
 
+def test_a_port_in_use_is_reported_and_the_first_server_keeps_it():
+    with server_process() as (_, url):
+        port = url.rsplit(":", 1)[1].strip("/")
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        second = subprocess.run([sys.executable, "-m", "nn.playground", "--no-browser", "--port",
+                                 port], cwd=ROOT, env=env, capture_output=True, text=True,
+                                timeout=30)
+        assert second.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in second.stderr
+        assert _request(url + "api/state")[0] == 200
+
+
 def test_bad_requests_get_4xx_and_the_server_keeps_answering():
     with server_process() as (proc, url):
         assert _request(url + "api/command", b"{not json")[0] == 400

@@ -179,6 +179,12 @@
       const name = `L${layer}.N${index + 1}`;
       canvas.title = `${name}${last ? " (output)" : ""}: click for ∂loss/∂${name}.b`;
       canvas.addEventListener("click", () => explain(`${name}.b`));
+      canvas.tabIndex = 0;  // reachable from the keyboard: Enter or Space explains the bias
+      canvas.setAttribute("role", "button");
+      canvas.setAttribute("aria-label", canvas.title);
+      canvas.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); explain(`${name}.b`); }
+      });
     }
     box.append(canvas);
     nodes.push({canvas, layer, index});
@@ -550,13 +556,17 @@
     const values = hist.flatMap((r) => [r[1], r[2]]).filter(finite);
     if (hist.length < 2 || !values.length) return;
     const top = Math.max(...values) || 1;
+    const low = Math.min(...values.filter((v) => v > 0), top);
+    // A run that blows up spans hundreds of decades: then the axis is logarithmic.
+    const log = top / low > 1e3;
     const first = hist[0][0], last = hist[hist.length - 1][0] || 1;
     const X = (s) => 30 + (w - 36) * (s - first) / Math.max(last - first, 1);
-    const Y = (v) => h - 14 - (h - 22) * v / top;
+    const frac = (v) => (log ? Math.log(Math.max(v, low) / low) / Math.log(top / low) : v / top);
+    const Y = (v) => h - 14 - (h - 22) * frac(v);
     ctx.fillStyle = colours.muted;
     ctx.font = "10px system-ui, sans-serif";
     ctx.fillText(top.toPrecision(2), 2, 12);
-    ctx.fillText("0", 2, h - 12);
+    ctx.fillText(log ? `${low.toPrecision(2)} (log scale)` : "0", 2, h - 12);
     ctx.fillText(`step ${last}`, w - 56, h - 2);
     for (const [col, colour, dash] of [[1, colours.class1, []], [2, colours.class0, [5, 3]]]) {
       ctx.strokeStyle = colour;
