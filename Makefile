@@ -17,8 +17,8 @@ demo: $(DEMO_STAMP) system-deps
 
 # The live training page: installs its web library (tornado) and serves it on a free local port.
 .PHONY: playground
-playground: $(STAMP) system-deps
-	$(BIN)/python -m pip install --quiet -e '.[playground]'
+playground: $(BIN)/python system-deps
+	$(BIN)/python -m pip install --quiet -e '.[playground,draw]'
 	$(BIN)/python -m nn.playground $(ARGS)
 
 bench: $(STAMP) system-deps
