@@ -17,6 +17,9 @@ _RECORD, _ANOMALY, _IEEE = 1, 2, 4
 _MODE: contextvars.ContextVar[int] = contextvars.ContextVar("autograd_mode", default=_RECORD)
 
 ADD, SUB, MUL, DIV, POW = OPS["add"], OPS["sub"], OPS["mul"], OPS["div"], OPS["pow"]
+NEG, ABS, EXP, LOG, SQRT = OPS["neg"], OPS["abs"], OPS["exp"], OPS["log"], OPS["sqrt"]
+TANH, SIGMOID, RELU, SOFTPLUS = OPS["tanh"], OPS["sigmoid"], OPS["relu"], OPS["softplus"]
+SIN, COS = OPS["sin"], OPS["cos"]
 _ANY = numbers.Real
 
 
@@ -102,13 +105,13 @@ class Value:
         return _binary(POW, other, self)
 
     def __neg__(self):
-        return apply(OPS["neg"], (self,))
+        return _unary(NEG, self)
 
     def __pos__(self):
         return self
 
     def __abs__(self):
-        return apply(OPS["abs"], (self,))
+        return _unary(ABS, self)
 
     # Comparisons look at data and return bools, so `if x > 0:` works; equality stays identity,
     # which keeps Values usable as dict keys and in sets.
@@ -125,40 +128,40 @@ class Value:
         return self._data >= _data(other)
 
     def exp(self) -> Value:
-        return apply(OPS["exp"], (self,))
+        return _unary(EXP, self)
 
     def log(self) -> Value:
-        return apply(OPS["log"], (self,))
+        return _unary(LOG, self)
 
     def sqrt(self) -> Value:
-        return apply(OPS["sqrt"], (self,))
+        return _unary(SQRT, self)
 
     def tanh(self) -> Value:
-        return apply(OPS["tanh"], (self,))
+        return _unary(TANH, self)
 
     def sigmoid(self) -> Value:
-        return apply(OPS["sigmoid"], (self,))
+        return _unary(SIGMOID, self)
 
     def relu(self) -> Value:
-        return apply(OPS["relu"], (self,))
+        return _unary(RELU, self)
 
     def leaky_relu(self, slope: float = 0.01) -> Value:
         return apply(OPS["leaky_relu"], (self, slope))
 
     def softplus(self) -> Value:
-        return apply(OPS["softplus"], (self,))
+        return _unary(SOFTPLUS, self)
 
     def sin(self) -> Value:
-        return apply(OPS["sin"], (self,))
+        return _unary(SIN, self)
 
     def cos(self) -> Value:
-        return apply(OPS["cos"], (self,))
+        return _unary(COS, self)
 
     def backward(self, gradient: float = 1.0) -> None:
         """Add ∂self/∂node × gradient into the ``grad`` of every node this value depends on."""
-        order, grads = backprop(self, _number("backward", gradient), create_graph=False)
-        for node in order:
-            node.grad += grads[node]
+        _, grads = backprop(self, _number("backward", gradient), create_graph=False)
+        for node, g in grads.items():
+            node.grad += g
 
 
 class Constant(Value):
@@ -209,7 +212,25 @@ def _binary(op: Op, a, b):
         data = op.forward(a._data, b._data)
     except (ArithmeticError, ValueError):
         data = _beyond_domain(op, (a, b))
-    return _make(op, (a, b), data)
+    # _make written out: this is the hottest path of eager code, and a call costs about as
+    # much as the rest of the node's construction.
+    out = _new(Value)
+    out._data = data
+    out.grad = 0.0
+    out.label = ""
+    out._op = op
+    out._parents = (a, b)
+    if _MODE.get() != _RECORD:
+        _rare_mode(out)
+    return out
+
+
+def _unary(op: Op, a: Value) -> Value:
+    try:
+        data = op.forward(a._data)
+    except (ArithmeticError, ValueError):
+        data = _beyond_domain(op, (a,))
+    return _make(op, (a,), data)
 
 
 def apply(op: Op, args: Sequence) -> Value:
@@ -245,18 +266,23 @@ def _make(op: Op, parents: tuple[Value, ...], data: float) -> Value:
     out._data = data
     out.grad = 0.0
     out.label = ""
+    out._op = op
+    out._parents = parents
+    if _MODE.get() != _RECORD:
+        _rare_mode(out)
+    return out
+
+
+def _rare_mode(out: Value) -> None:
+    """Apply no_grad or detect_anomaly to a node just made (recording is the common case)."""
     mode = _MODE.get()
-    if mode & _RECORD:
-        out._op = op
-        out._parents = parents
-    else:
+    if mode & _ANOMALY and not math.isfinite(out._data):
+        raise FloatingPointError(
+            f"detect_anomaly: {out._op.name} produced {out._data!r} from inputs "
+            f"{[p._data for p in out._parents]}")
+    if not mode & _RECORD:
         out._op = None
         out._parents = ()
-    if mode & _ANOMALY and not math.isfinite(data):
-        raise FloatingPointError(
-            f"detect_anomaly: {op.name} produced {data!r} from inputs "
-            f"{[p._data for p in parents]}")
-    return out
 
 
 def sum(values: Iterable) -> Value:  # noqa: A001 - the namespaced name reads best
@@ -405,25 +431,61 @@ def backprop(root: Value, seed=1.0, create_graph: bool = False) -> tuple[list[Va
     grads = dict.fromkeys(order, 0.0)
     grads[root] = seed
     anomaly = bool(_MODE.get() & _ANOMALY)
-    with _Mode(_RECORD | _IEEE, 0) if create_graph else _Mode(0, _RECORD):
-        for node in reversed(order):
-            op = node._op
-            if anomaly:
-                _check_total(node, grads[node])
-            if op is None:
-                continue
-            g = grads[node]
-            parents = node._parents
-            # Each op forms g·∂node/∂parent itself, the precise way round (g / x, not g·(1/x)).
-            if create_graph:
-                terms = op.partials(*parents, node, g=g)
-            else:
-                terms = op.partials(*map(_get_data, parents), node._data, g=g)
-            if anomaly:
-                _check_terms(op, node, parents, terms, g)
+    if create_graph:
+        with _Mode(_RECORD | _IEEE, 0):
+            _walk(order, grads, anomaly, create_graph=True)
+    elif anomaly:
+        with _Mode(0, _RECORD):
+            _walk(order, grads, anomaly, create_graph=False)
+    else:
+        _walk_floats(order, grads)
+    return order, grads
+
+
+def _walk(order: list[Value], grads: dict, anomaly: bool, create_graph: bool) -> None:
+    """The chain rule, node by node from the root: each op sends g·∂node/∂parent to its
+    parents, formed by the op itself the precise way round (g / x, not g·(1/x))."""
+    for node in reversed(order):
+        g = grads[node]
+        if anomaly:
+            _check_total(node, g)
+        op = node._op
+        if op is None:
+            continue
+        parents = node._parents
+        if create_graph:
+            terms = op.partials(*parents, node, g=g)
+        else:
+            terms = op.partials(*map(_get_data, parents), node._data, g=g)
+        if anomaly:
+            _check_terms(op, node, parents, terms, g)
+        for p, d in zip(parents, terms):
+            grads[p] += d
+
+
+def _walk_floats(order: list[Value], grads: dict) -> None:
+    """_walk on floats with no checks, the path of every plain backward(). Unary and binary
+    nodes, nearly all of a graph, are called directly: no argument tuple, map or dict."""
+    for node in reversed(order):
+        op = node._op
+        if op is None:
+            continue
+        g = grads[node]
+        parents = node._parents
+        if len(parents) == 2:
+            a, b = parents
+            da, db = op.partials(a._data, b._data, node._data, g=g)
+            grads[a] += da
+            grads[b] += db
+        elif len(parents) == 1:
+            a, = parents
+            grads[a] += op.partials(a._data, node._data, g=g)[0]
+        else:
+            terms = op.partials(*map(_get_data, parents), node._data, g=g)
+            # grads[p] += d for each parent, as one C-level pass (a neuron's dot has 2n+1
+            # parents). Lazy maps take one parent at a time, so a repeated parent adds up.
             for p, d in zip(parents, terms):
                 grads[p] += d
-    return order, grads
 
 
 def _check_terms(op: Op, node: Value, parents, terms, g) -> None:

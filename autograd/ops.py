@@ -342,6 +342,7 @@ def d_sum(*args, g=ONE):
 
 def d_dot(*args, g=ONE):
     n = (len(args) - 2) // 2
+    # map with operator.mul: C-level, and it works for floats, Values and ONE alike.
     return (*[g * x for x in args[n:2 * n]], *[g * w for w in args[:n]], +g)
 
 
