@@ -58,7 +58,8 @@ class _One:
     """The upstream gradient when none is given: the number 1, gone at the first operation.
 
     ``ONE * d`` is ``d`` itself, so a plain ``partials(*xs, out)`` returns the bare partials: no
-    ``1.0·d`` node on Values, no multiplication in code traced from it.
+    ``1.0·d`` node on Values, no multiplication in code traced from it. It supports what the
+    partials do with g: multiply, divide, negate.
     """
 
     __slots__ = ()
@@ -107,7 +108,8 @@ def _is_node(x) -> bool:
 
 
 def _quotient(a, b):
-    """a / b, with IEEE 754's ±inf or nan for floats where b is 0 (a Python float raises)."""
+    """a / b, with IEEE 754's ±inf or nan where b is 0 (a Python float raises). During a walk
+    a Value quotient gets IEEE's answer from the engine; a Value elsewhere gets a plain number."""
     try:
         return a / b
     except ZeroDivisionError:
@@ -342,7 +344,6 @@ def d_sum(*args, g=ONE):
 
 def d_dot(*args, g=ONE):
     n = (len(args) - 2) // 2
-    # map with operator.mul: C-level, and it works for floats, Values and ONE alike.
     return (*[g * x for x in args[n:2 * n]], *[g * w for w in args[:n]], +g)
 
 
