@@ -401,6 +401,14 @@ EDGES = [
     ("x**0.5 at 1e-300", lambda v: v ** 0.5, 1e-300, 2),
     ("x**2 at 0", lambda v: v ** 2, 0.0, 2),
     ("x**1 at 0", lambda v: v ** 1, 0.0, 2),
+    # Higher orders through nodes whose own value overflowed or divided by 0.
+    ("x**-1 at 1e-300, 2nd", lambda v: v ** -1, 1e-300, 2),
+    ("sqrt at 1e-310, 2nd", lambda v: v.sqrt(), 1e-310, 2),
+    ("log at 1e-310, 2nd", lambda v: v.log(), 1e-310, 2),
+    ("1/x at 1e-200, 2nd", lambda v: 1.0 / v, 1e-200, 2),
+    ("x**0.5 at 0, 3rd", lambda v: v ** 0.5, 0.0, 3),
+    ("sqrt at 0, 3rd", lambda v: v.sqrt(), 0.0, 3),
+    ("x**3 at 0, 3rd", lambda v: v ** 3, 0.0, 3),
 ]
 
 
