@@ -19,7 +19,7 @@ _MODE: contextvars.ContextVar[int] = contextvars.ContextVar("autograd_mode", def
 ADD, SUB, MUL, DIV, POW = OPS["add"], OPS["sub"], OPS["mul"], OPS["div"], OPS["pow"]
 NEG, ABS, EXP, LOG, SQRT = OPS["neg"], OPS["abs"], OPS["exp"], OPS["log"], OPS["sqrt"]
 TANH, SIGMOID, RELU, SOFTPLUS = OPS["tanh"], OPS["sigmoid"], OPS["relu"], OPS["softplus"]
-SIN, COS = OPS["sin"], OPS["cos"]
+SIN, COS, SUM, DOT = OPS["sin"], OPS["cos"], OPS["sum"], OPS["dot"]
 _ANY = numbers.Real
 
 
@@ -290,7 +290,7 @@ def sum(values: Iterable) -> Value:  # noqa: A001 - the namespaced name reads be
     values = list(values)
     if not values:
         return Constant(0.0)
-    return apply(OPS["sum"], values)
+    return apply(SUM, values)
 
 
 def dot(w: Sequence, x: Sequence, b=0.0) -> Value:
@@ -298,7 +298,7 @@ def dot(w: Sequence, x: Sequence, b=0.0) -> Value:
     w, x = list(w), list(x)
     if len(w) != len(x):
         raise ValueError(f"dot: {len(w)} weights but {len(x)} inputs")
-    return apply(OPS["dot"], [*w, *x, b])
+    return apply(DOT, (*w, *x, b))
 
 
 class Primitive:
