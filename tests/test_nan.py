@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings, strategies as st
 
 import autograd
 import nn
@@ -58,6 +59,37 @@ def test_nan_in_any_input_matches_pytorch(name, n, i, other):
         if (name, i) in TORCH_ARTEFACTS:
             continue
         assert same(g, expected), (name, xs, k, g, expected)
+
+
+@st.composite
+def nan_calls(draw):
+    name = draw(st.sampled_from(sorted(OPS)))
+    n = draw(st.sampled_from(arities(OPS[name])))
+    xs = draw(st.lists(st.floats(-3, 3), min_size=n, max_size=n))
+    xs[draw(st.integers(0, n - 1))] = NAN
+    return name, xs
+
+
+@settings(max_examples=300, deadline=None)
+@given(nan_calls())
+def test_nan_anywhere_gives_nan_as_in_pytorch(call):
+    name, xs = call
+    try:
+        out = autograd.apply(OPS[name], [Value(x) for x in xs])
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return   # the other inputs are outside the domain: not a NaN question
+    tout = TORCH[name](*[torch.tensor(x) for x in xs]).item()
+    assert same(out.data, tout), (name, xs, out.data, tout)
+    if not absorbed(name, xs):
+        assert math.isnan(out.data), (name, xs, out.data)
+
+
+def absorbed(name: str, xs) -> bool:
+    """Where IEEE 754 (and PyTorch) answer a number even though an input is NaN."""
+    if name == "pow":   # x**0 is 1 for every x, 1**y is 1 for every y
+        return xs[1] == 0 or xs[0] == 1
+    # leaky_relu's slope is unused for a positive input.
+    return name == "leaky_relu" and xs[0] > 0
 
 
 def test_relu_of_nan_is_nan_and_anomaly_mode_sees_it():
