@@ -482,8 +482,6 @@ def _walk_floats(order: list[Value], grads: dict) -> None:
             grads[a] += op.partials(a._data, node._data, g=g)[0]
         else:
             terms = op.partials(*map(_get_data, parents), node._data, g=g)
-            # grads[p] += d for each parent, as one C-level pass (a neuron's dot has 2n+1
-            # parents). Lazy maps take one parent at a time, so a repeated parent adds up.
             for p, d in zip(parents, terms):
                 grads[p] += d
 
