@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 import re
-from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,14 +20,17 @@ from ..engine import Value, backprop
 from ..escape import html_text, shown
 from ..explaining import explain
 from ..graph import fmt, graph_data, to_json
-from .layout import Layout, box_size, lay_out
+from .layout import Layout, box_size, lay_out, prepare
 
-__all__ = ["explore", "Explorer"]
+__all__ = ["explore", "Explorer", "clusters"]
 
 MAX_VALUES = 2000
 """Most values one page lays out and draws at once (a cluster view counts its boxes)."""
 MAX_EXPLAINED = 200
 """Most labelled values whose textbook derivation is precomputed into the page."""
+EXPLAIN_WORK = 200_000
+"""Each derivation walks the whole graph: by default a big graph carries fewer of them, so
+that (explained values) × (graph size) stays under this."""
 TEXT = 200
 """Longest expression or formula text carried into the page."""
 
@@ -58,14 +60,15 @@ class Explorer:
 
 def explore(root: Value, path: str | Path | None = None, *, group: bool = False,
             depth: int | None = None, max_values: int = MAX_VALUES, precision: int = 4,
-            explained: int = MAX_EXPLAINED, title: str | None = None) -> Explorer:
+            explained: int | None = None, title: str | None = None) -> Explorer:
     """The graph behind ``root`` as an interactive page; written to ``path`` if given.
 
     ``group``: values labelled with dotted prefixes (``L1.N3.w2``) start collapsed into
-    clusters (``L1`` holding ``L1.N3``) that open on click. ``depth``: only values at most
+    clusters (``L1`` holding ``L1.N3``) that open on click (see ``clusters``). ``depth``: only values at most
     that many ops from ``root``. ``max_values``: past this many boxes in one view the page shows
     the values nearest the root and says so. ``explained``: how many labelled values (nearest
-    the root first) carry their ``explain`` derivation.
+    the root first) carry their ``explain`` derivation; by default up to 200, fewer on big
+    graphs (each one walks the whole graph).
     """
     if not isinstance(root, Value):
         raise TypeError(f"explore: root must be a Value, got {type(root).__name__}")
@@ -100,11 +103,49 @@ def _distances(data: dict) -> dict[int, int]:
     return dist
 
 
-def _cluster(label: str | None) -> str:
-    # "L1.N3.w2" belongs to cluster "L1.N3"; a label without a dot to none.
+def _prefix(label: str | None) -> str:
+    # "L1.N3.w2" belongs to cluster "L1.N3"; a label without a dot (or with an empty part,
+    # such as "a..b") to none.
     if not label or "." not in label:
         return ""
-    return label.rsplit(".", 1)[0]
+    key = label.rsplit(".", 1)[0]
+    return "" if "" in key.split(".") else key
+
+
+def _common(keys: list[str]) -> str:
+    # The longest dotted prefix all keys share: L1.N3 and L1.N5 share L1.
+    parts = [k.split(".") if k else [] for k in keys]
+    out = []
+    for column in zip(*parts):
+        if len(set(column)) > 1:
+            break
+        out.append(column[0])
+    return ".".join(out)
+
+
+def clusters(data: dict) -> dict[int, str]:
+    """Each value's cluster for ``group=True``: its label's dotted prefix (``L1.N3.w2`` is in
+    ``L1.N3``); a label that several values share (``L1.N3.net`` once per example) is a cluster
+    of its own inside that; an unlabelled value joins the cluster its inputs share."""
+    nodes = data["nodes"]
+    seen: dict[str, int] = {}
+    for n in nodes:
+        if n["label"] and n["kind"] != "constant":
+            seen[n["label"]] = seen.get(n["label"], 0) + 1
+    home: dict[int, str] = {}   # where a value's unlabelled users look for their cluster
+    out: dict[int, str] = {}
+    for n in nodes:  # parents first
+        i, label = n["id"], n["label"]
+        if n["kind"] == "constant":
+            continue
+        if label:
+            home[i] = _prefix(label)
+            shared = seen[label] > 1 and "" not in label.split(".")
+            out[i] = label if shared else home[i]
+        else:
+            inputs = [home[p] for p in n["parents"] if p in home]
+            home[i] = out[i] = _common(inputs) if inputs else ""
+    return out
 
 
 def _chosen(data: dict, group: bool, depth: int | None, max_values: int) -> tuple[list[int], str]:
@@ -131,7 +172,7 @@ def _chosen(data: dict, group: bool, depth: int | None, max_values: int) -> tupl
 # ------------------------------------------------------------------------------ payload
 
 def _payload(root: Value, data: dict, group: bool, depth: int | None, max_values: int,
-             explained: int) -> dict[str, Any]:
+             explained: int | None) -> dict[str, Any]:
     drawn, note = _chosen(data, group, depth, max_values)
     keep = set(drawn)
     nodes = data["nodes"]
@@ -141,10 +182,11 @@ def _payload(root: Value, data: dict, group: bool, depth: int | None, max_values
     carried = sorted(keep | {e["source"] for e in edges})
     index = {i: k for k, i in enumerate(carried)}
     sofar = _running_sums(data, keep)
-    views, note2 = _views(data, drawn, edges, group, max_values)
+    key = clusters(data) if group else {}
+    views, note2 = _views(data, drawn, edges, key, max_values)
     return {
         "root": index[data["root"]],
-        "nodes": [_node(nodes[i], group) for i in carried],
+        "nodes": [_node(nodes[i], key.get(i, "")) for i in carried],
         "edges": [[index[e["source"]], index[e["target"]], shown(e["formula"], TEXT),
                    e["local_text"], fmt(_float(e["flow"]), data["precision"]),
                    sofar.get(e["id"], "")] for e in edges],
@@ -162,10 +204,10 @@ def _float(x: float | str) -> float:
     return float(x)  # "inf", "-inf" and "nan" travel as strings in graph_data
 
 
-def _node(n: dict, group: bool) -> dict[str, Any]:
+def _node(n: dict, cluster: str) -> dict[str, Any]:
     out = {"n": shown(n["name"]), "k": n["kind"], "d": fmt(_float(n["data"])),
            "g": fmt(_float(n["grad"])), "D": fmt(_float(n["data"]), 9),
-           "G": fmt(_float(n["grad"]), 9), "c": _cluster(n["label"]) if group else "",
+           "G": fmt(_float(n["grad"]), 9), "c": cluster,
            "l": 1 if n["label"] else 0}
     if n["kind"] == "op":
         out.update(o=shown(n["op"]), s=shown(n["symbol"]), e=shown(n["expression"], TEXT),
@@ -187,7 +229,7 @@ def _running_sums(data: dict, keep: set[int]) -> dict[int, str]:
     return out
 
 
-def _explanations(root: Value, data: dict, keep: set[int], cap: int,
+def _explanations(root: Value, data: dict, keep: set[int], cap: int | None,
                   index: dict[int, int]) -> dict[str, str]:
     # Labelled values nearest the root first; ids are positions in the engine's own order,
     # the same walk graph_data numbered.
@@ -195,6 +237,8 @@ def _explanations(root: Value, data: dict, keep: set[int], cap: int,
     dist = _distances(data)
     labelled = [n["id"] for n in data["nodes"] if n["label"] and n["kind"] != "constant"
                 and n["id"] in keep]
+    if cap is None:
+        cap = max(10, min(MAX_EXPLAINED, EXPLAIN_WORK // len(data["nodes"])))
     chosen = sorted(labelled, key=lambda i: (dist[i], i))[:cap]
     return {str(index[i]): _lines(str(explain(root, order[i], max_paths=8))) for i in chosen}
 
@@ -206,17 +250,16 @@ def _lines(text: str) -> str:
 
 # -------------------------------------------------------------------------------- views
 
-def _views(data: dict, drawn: list[int], edges: list[dict], group: bool,
+def _views(data: dict, drawn: list[int], edges: list[dict], key: dict[int, str],
            max_values: int) -> tuple[list[Layout], str]:
     """One layout for the whole graph, or with ``group`` one per cluster level: the top level
     and each cluster's inside, other clusters shown as single boxes."""
     keep = set(drawn)
     links = [(e["source"], e["target"]) for e in edges if e["source"] in keep]
     nodes = data["nodes"]
-    if not group:
+    if not key:
         units = {i: ("n", i) for i in drawn}
-        return [lay_out("", units, links, _sizes(units, nodes))], ""
-    key = {i: _cluster(nodes[i]["label"]) for i in drawn}
+        return lay_out([prepare("", units, links, _sizes(units, nodes))]), ""
     clusters = sorted({k for c in key.values() if c for k in _prefixes(c)}, key=_natural)
     jobs, too_big = [], []
     for view in ["", *clusters]:
@@ -226,9 +269,7 @@ def _views(data: dict, drawn: list[int], edges: list[dict], group: bool,
             too_big.append(view or "the top level")
             units = {i: u for i, u in units.items() if u[0] != "n"}
         jobs.append((view, units))
-    with ThreadPoolExecutor(max_workers=2) as pool:  # dot runs as a process: two at once
-        views = list(pool.map(lambda job: lay_out(job[0], job[1], links,
-                                                  _sizes(job[1], nodes)), jobs))
+    views = lay_out([prepare(view, units, links, _sizes(units, nodes)) for view, units in jobs])
     note = ""
     if too_big:
         note = (f"{', '.join(too_big[:3])} hold{'s' if len(too_big) == 1 else ''} more than "

@@ -75,12 +75,19 @@
     for (const l of Object.values(layers)) l.replaceChildren();
     boxEls = []; unitIndex = new Map(); edgeEls = new Map();
     view.edges.forEach(([s, t, d]) => {
-      edgeEls.set(s + ',' + t, el('path', { d: d, class: 'edge' }, layers.edges));
+      edgeEls.set(s + ',' + t, el('path', { d: d || straight(view.boxes[s], view.boxes[t]),
+        class: 'edge' }, layers.edges));
     });
     view.boxes.forEach((b, k) => { boxEls.push(drawBox(b, k)); });
     crumbs();
     render();
     fit(false);
+  }
+
+  // From the right side of one box to the left side of the other, leaving room for the arrow.
+  function straight(a, b) {
+    const x0 = a[2] + a[4] / 2, x1 = b[2] - b[4] / 2 - 7;
+    return 'M' + x0 + ',' + a[3] + 'L' + x1 + ',' + b[3];
   }
 
   function drawBox(b, k) {
@@ -105,15 +112,15 @@
     } else if (kind === 'c') {
       unitIndex.set('c:' + ref, k);
       g.setAttribute('data-cluster', ref);
-      text(g, left + 8, top + 17, 'name', ref);
-      text(g, left + 8, top + 33, 'data', count.toLocaleString('en') + ' values');
-      text(g, left + 8, top + 48, 'sym', '▸ open');
+      text(g, left + 8, top + 18, 'name', ref);
+      text(g, left + 8, top + 35, 'data', count.toLocaleString('en') + ' values');
+      text(g, left + 8, top + 51, 'sym', '▸ open');
       g.cluster = ref;
     } else {
       unitIndex.set('o:' + ref, k);
       g.setAttribute('data-outside', ref);
-      text(g, left + 8, top + 17, 'name', 'outside: ' + (ref || 'unclustered'));
-      text(g, left + 8, top + 33, 'data', count.toLocaleString('en') + ' values');
+      text(g, left + 8, top + 18, 'name', 'outside: ' + (ref || 'unclustered'));
+      text(g, left + 8, top + 35, 'data', count.toLocaleString('en') + ' values');
       g.outside = ref;
     }
     return g;
@@ -523,4 +530,5 @@
   if (D.note) { $('note').hidden = false; $('note').textContent = D.note; }
   openView('');
   go(0);
+  document.body.setAttribute('data-ready', String(Math.round(performance.now())));
 })();
