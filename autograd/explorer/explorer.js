@@ -467,10 +467,12 @@
     } else {
       para(p, 'h3', n.k === 'leaf' ? 'A leaf: an input or parameter' : 'A constant');
     }
-    const users = outEdges[i].map((e) => N[E[e][1]].n);
-    if (users.length) {
+    const users = new Map();
+    for (const e of outEdges[i]) { const u = N[E[e][1]].n; users.set(u, (users.get(u) || 0) + 1); }
+    if (users.size) {
       para(p, 'h3', 'Used by');
-      para(p, 'div', users.slice(0, 30).join(', ') + (users.length > 30 ? ', … (' + users.length + ')' : ''));
+      const list = [...users].slice(0, 30).map(([u, c]) => c > 1 ? u + ' ×' + c : u);
+      para(p, 'div', list.join(', ') + (users.size > 30 ? ', … (' + users.size + ' in all)' : ''));
     }
     para(p, 'h3', 'The chain rule, path by path');
     const x = D.explained[String(i)];
@@ -496,9 +498,11 @@
     $('find').classList.toggle('missing', i === undefined);
     if (i === undefined) return;
     if (D.group && boxOf(i) < 0 || D.group && unitKey(i) !== 'n:' + i) openView(views.has(N[i].c) ? N[i].c : '');
-    select(i);
+    selected = i;
+    details(i);
+    render();
     const k = boxOf(i);
-    if (k >= 0) moveTo(centre(boxEls[k].box, Math.max(cam.s, Math.min(1.2, fitScale(boxEls[k].box)))), true);
+    if (k >= 0) moveTo(centre(boxEls[k].box, Math.max(cam.s, Math.min(1, fitScale(boxEls[k].box)))), true);
   }
   $('find').addEventListener('keydown', (ev) => { if (ev.key === 'Enter') find(ev.target.value); });
   $('find').addEventListener('change', (ev) => find(ev.target.value));
@@ -525,7 +529,8 @@
   // A focused button would also take the space bar as a click: space only plays.
   document.addEventListener('keyup', (ev) => { if (ev.key === ' ' && ev.target.tagName === 'BUTTON') ev.preventDefault(); });
   // The stage changes size when the panel opens or the window does: keep the step in sight.
-  new ResizeObserver(() => { if (view) keepInView([selected, S.current]); }).observe(stage);
+  new ResizeObserver(() => { if (view) keepInView([selected >= 0 ? selected : S.current]); })
+    .observe(stage);
 
   if (D.note) { $('note').hidden = false; $('note').textContent = D.note; }
   openView('');
