@@ -296,16 +296,19 @@
     const z = size();
     return { s: s, x: z.w / 2 - (b.x + b.w / 2) * s, y: z.h / 2 - (b.y + b.h / 2) * s };
   }
+  // While the view glides, the stage carries data-moving (tests wait for it to go).
   function moveTo(target, smooth) {
     cancelAnimationFrame(anim);
-    if (!smooth) { cam = target; apply(); return; }
+    if (!smooth) { cam = target; apply(); delete stage.dataset.moving; return; }
     const from = Object.assign({}, cam), t0 = performance.now(), ms = 380;
+    stage.dataset.moving = '1';
     const frame = (now) => {
       const u = Math.min(1, (now - t0) / ms), k = u * u * (3 - 2 * u);
       cam = { x: from.x + (target.x - from.x) * k, y: from.y + (target.y - from.y) * k,
         s: from.s + (target.s - from.s) * k };
       apply();
       if (u < 1) anim = requestAnimationFrame(frame);
+      else delete stage.dataset.moving;
     };
     anim = requestAnimationFrame(frame);
   }
@@ -361,7 +364,7 @@
     }
     if (Math.abs(dx) + Math.abs(dy) > 0) {
       dragged = dragged || Math.abs(dx) + Math.abs(dy) > 2;
-      if (dragged) { stage.classList.add('dragging'); cancelAnimationFrame(anim); cam.x += dx; cam.y += dy; apply(); }
+      if (dragged) { stage.classList.add('dragging'); cancelAnimationFrame(anim); delete stage.dataset.moving; cam.x += dx; cam.y += dy; apply(); }
     }
   });
   const release = (ev) => { pointers.delete(ev.pointerId); stage.classList.remove('dragging'); pinch = 0; };
