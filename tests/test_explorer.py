@@ -227,7 +227,7 @@ def test_worked_example_in_chromium(browser, tmp_path):
         browser.find_element(By.ID, "next").click() if k % 2 else press(browser, Keys.ARROW_RIGHT)
         settle(browser)
         (cur,) = browser.find_elements(By.CSS_SELECTOR, "#boxes .current")
-        assert inside(browser, cur), k
+        assert inside(browser, cur), (k, cur.get_attribute("data-label"))
         assert browser.find_element(By.ID, "counter").text == f"step {k} of 15"
     assert "∂E/∂E" not in browser.find_element(By.ID, "caption").text
     browser.find_element(By.CSS_SELECTOR, '[data-label="w5"]').click()
@@ -240,7 +240,7 @@ def test_worked_example_in_chromium(browser, tmp_path):
         press(browser, Keys.ARROW_RIGHT)
         settle(browser)
         (cur,) = browser.find_elements(By.CSS_SELECTOR, "#boxes .current")
-        assert inside(browser, cur), k
+        assert inside(browser, cur), (k, cur.get_attribute("data-label"))
         if cur.get_attribute("data-label") == "net_h1":
             caption = browser.find_element(By.ID, "caption").text
             assert "net_h1 = 0.15·0.05 + 0.2·0.1 + 0.35 = 0.3775" in caption
