@@ -195,6 +195,7 @@
     edgeLabels(hot, cur);
     caption(hot);
     $('counter').textContent = 'step ' + step + ' of ' + passes[mode].length;
+    document.body.setAttribute('data-mode', mode);
   }
 
   function edgeTarget(key) {
