@@ -335,3 +335,48 @@ def test_many_steps_play_and_stop(browser, tmp_path):
     time.sleep(0.3)
     assert browser.find_element(By.ID, "play").text.endswith("play")  # stopped at the end
     assert math.isfinite(scale(browser))
+
+
+def test_wheel_drag_and_hover(browser, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    net = worked_example.build()
+    path = explore(net.E, tmp_path / "we.html").save(tmp_path / "we.html")
+    load(browser, path)
+    stage = browser.find_element(By.ID, "stage")
+    s0 = scale(browser)
+    browser.execute_script("arguments[0].dispatchEvent(new WheelEvent('wheel', {deltaY: -300, "
+                           "clientX: 300, clientY: 300, bubbles: true, cancelable: true}))", stage)
+    assert scale(browser) > s0
+    before = rect(browser, browser.find_element(By.CSS_SELECTOR, '[data-label="E"]'))
+    ActionChains(browser).move_to_element_with_offset(stage, 0, 150).click_and_hold() \
+        .move_by_offset(-120, -40).release().perform()
+    after = rect(browser, browser.find_element(By.CSS_SELECTOR, '[data-label="E"]'))
+    assert (after["l"] - before["l"], after["t"] - before["t"]) == (
+        pytest.approx(-120, abs=2), pytest.approx(-40, abs=2))
+    # Hovering w1 marks every path from the root down to it, and nothing off those paths.
+    press(browser, "0")
+    settle(browser)
+    ActionChains(browser).move_to_element(
+        browser.find_element(By.CSS_SELECTOR, '[data-label="w1"]')).perform()
+    marked = {e.get_attribute("data-label")
+              for e in browser.find_elements(By.CSS_SELECTOR, "#boxes .onpath")}
+    assert marked == {"w1", "net_h1", "out_h1", "net_o1", "net_o2", "out_o1", "out_o2", "v1",
+                      "v2", "v3", "v4", "E_o1", "E_o2", "E"}
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#edges .onpath")) == 14  # 14 boxes, 1 leaf
+
+
+def test_too_big_page_says_so_in_the_browser(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    x = Value(0.3, label="x")
+    y = x
+    for _ in range(40):
+        y = (y * 0.9).tanh()
+    path = explore(y, tmp_path / "big.html", max_values=20).save(tmp_path / "big.html")
+    load(browser, path)
+    note = browser.find_element(By.ID, "note")
+    assert note.is_displayed() and "depth=" in note.text and "group=True" in note.text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "[data-label]")) <= 20
+    no_errors_no_network(browser, path.as_uri())
