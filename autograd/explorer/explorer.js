@@ -283,7 +283,11 @@
   // ------------------------------------------------------------------ camera
   let cam = { x: 0, y: 0, s: 1 }, anim = 0;
   function apply() { world.setAttribute('transform', 'translate(' + cam.x + ',' + cam.y + ') scale(' + cam.s + ')'); }
-  function size() { return { w: stage.clientWidth || 800, h: stage.clientHeight || 500 }; }
+  // The window onto the graph: the stage above the legend.
+  function size() {
+    return { w: stage.clientWidth || 800,
+      h: Math.max(100, (stage.clientHeight || 500) - $('legend').offsetHeight - 6) };
+  }
   function fitScale(b) {
     const z = size(), m = 24;
     return Math.min((z.w - 2 * m) / Math.max(b.w, 1), (z.h - 2 * m) / Math.max(b.h, 1));
