@@ -119,3 +119,11 @@ def test_module_runs_as_a_program(tmp_path):
     r = subprocess.run([sys.executable, "-m", "autograd", "x.__class__", "x=2"], cwd=ROOT,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stderr.startswith("error: column 1: attribute access")
+
+
+def test_open_hands_the_written_file_to_the_browser(capsys, tmp_path, monkeypatch):
+    opened = []
+    monkeypatch.setattr("webbrowser.open", opened.append)
+    path = tmp_path / "page.html"
+    assert run(capsys, "x*x", "x=3", "--out", str(path), "--open")[0] == 0
+    assert opened == [path.resolve().as_uri()]
