@@ -6,6 +6,7 @@ from .engine import (Constant, Primitive, Value, apply, backprop, detect_anomaly
                      enable_grad, grad, is_grad_enabled, no_grad, primitive, sum, topological_order,
                      value_and_grad)
 from .explaining import Explanation, explain
+from .explorer import Explorer, explore
 from .forward import (Passes, count_passes, forwardprop, hessian, hvp, jacfwd, jacrev, jvp,
                       vjp)
 from .graph import graph_data
@@ -20,6 +21,6 @@ __all__ = [
     "gradcheck", "GradcheckError", "topological_order", "backprop",
     "Compiled",
     "jvp", "vjp", "jacfwd", "jacrev", "hessian", "hvp", "forwardprop", "count_passes", "Passes",
-    "graph_data", "draw", "explain", "Explanation", "backward_steps", "Step", "save_steps_html",
-    "steps_widget",
+    "graph_data", "draw", "explain", "Explanation", "explore", "Explorer", "backward_steps",
+    "Step", "save_steps_html", "steps_widget",
 ]
