@@ -224,8 +224,7 @@ def test_explain_a_weight_for_one_example_matches_pytorch():
     assert reply["value"] == w
 
 
-def test_example_graph_is_drawn_until_autograd_has_an_explorer(monkeypatch):
-    import autograd
+def test_example_graph_is_the_explorer_page_of_that_example():
     from nn.playground.server import render_graph
 
     s = Session(Settings(points=20, hidden=(2,)))
@@ -233,26 +232,10 @@ def test_example_graph_is_drawn_until_autograd_has_an_explorer(monkeypatch):
     loss, copy = s.example_graph(point)
     assert loss.label == "loss" and loss.grad == 1.0  # backward has run on the copy
     assert all(p.grad == 0.0 for p in s.model.parameters())  # the run's own weights untouched
-    if not hasattr(autograd, "explore"):
-        kind, body = render_graph(loss)
-        assert kind == "image/svg+xml" and body.lstrip().startswith(b"<?xml")
-        assert b"L1.N2.w1" in body
-
-    class Page:
-        def __init__(self, root):
-            self.root = root
-
-        def _repr_html_(self):
-            return f"<p>explorer of {self.root.label}</p>"
-
-    monkeypatch.setattr(autograd, "explore", Page, raising=False)
-    assert render_graph(loss) == ("text/html; charset=utf-8", b"<p>explorer of loss</p>")
-
-    def other_interface(root, needed):
-        raise AssertionError("not called like this")
-
-    monkeypatch.setattr(autograd, "explore", other_interface)
-    assert render_graph(loss)[0] == "image/svg+xml"  # falls back to the drawing
+    kind, body = render_graph(loss)
+    assert kind == "text/html; charset=utf-8"
+    assert body.startswith(b"<!DOCTYPE html>") and b'id="mode"' in body
+    assert b"L1.N2.w1" in body  # the example's own weights are on the page
 
 
 # -- the server -----------------------------------------------------------------------------------
@@ -355,7 +338,7 @@ def test_bad_requests_get_4xx_and_the_server_keeps_answering():
         assert _request(url + "nowhere")[0] == 404
         assert _request(url + "graph/99999")[0] == 404
         with urllib.request.urlopen(url + "graph/0", timeout=60) as r:
-            assert r.headers["Content-Type"] in ("image/svg+xml", "text/html; charset=utf-8")
+            assert r.headers["Content-Type"] == "text/html; charset=utf-8"
         bad_host = urllib.request.Request(url + "api/state", headers={"Host": "evil.example"})
         with pytest.raises(urllib.error.HTTPError, match="403"):
             urllib.request.urlopen(bad_host, timeout=10)

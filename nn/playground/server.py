@@ -11,11 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import threading
 import time
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import tornado.httpserver
@@ -230,24 +228,8 @@ class GraphHandler(Base):
 
 
 def render_graph(loss: autograd.Value) -> tuple[str, bytes]:
-    """The explorer page for one example's graph when autograd has one, else its drawing as SVG."""
-    explore = getattr(autograd, "explore", None)
-    if explore is not None:
-        try:
-            return "text/html; charset=utf-8", _html(explore(loss)).encode("utf-8")
-        except Exception:  # an explorer with another interface: say so, and draw instead
-            log.exception("autograd.explore failed; serving the drawing instead")
-    svg = autograd.draw(loss, group=True, max_nodes=2000).pipe(format="svg")
-    return "image/svg+xml", svg
-
-
-def _html(page: Any) -> str:
-    """An explorer's result as HTML: a notebook object, a saved file, or the text itself."""
-    if hasattr(page, "_repr_html_"):
-        return page._repr_html_()
-    if isinstance(page, os.PathLike):
-        return Path(page).read_text(encoding="utf-8")
-    return str(page)
+    """The explorer page of one example's forward and backward graph."""
+    return "text/html; charset=utf-8", autograd.explore(loss).html.encode("utf-8")
 
 
 class Socket(tornado.websocket.WebSocketHandler):
