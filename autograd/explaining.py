@@ -6,8 +6,22 @@ import math
 import re
 from dataclasses import dataclass
 
-from .drawing import Names, _on_paths, fmt, local_partials, partial_formula, same_number
-from .engine import Constant, Value, backprop
+from .engine import Constant, Value
+from .escape import MAX_SHOWN, markdown_text, tex_text
+from .graph import (Names, backprop, dependents, fmt, local_partials, partial_formula,
+                    same_number)
+
+_SHOWN_LOCALS = 6
+"""A factor through a long run of unlabelled ops lists this many of its local partials."""
+
+
+def _sum(xs) -> float:
+    # fsum refuses inf + -inf (and overflowing partial sums); the plain sum then says nan/inf.
+    xs = list(xs)
+    try:
+        return math.fsum(xs)
+    except (ValueError, OverflowError):
+        return sum(xs)
 
 
 @dataclass(frozen=True)
@@ -56,12 +70,15 @@ class Explanation:
     @property
     def listed_sum(self) -> float:
         """Sum of the products of the listed paths (the total when none were left out)."""
-        return math.fsum(p.product for p in self.paths)
+        return _sum(p.product for p in self.paths)
 
     @property
     def matches_grad(self) -> bool:
         """Whether ``wrt.grad`` holds the total (true after a single ``root.backward()``)."""
-        return math.isclose(self.wrt.grad, self.total, rel_tol=1e-9, abs_tol=1e-12)
+        g, t = self.wrt.grad, self.total
+        if math.isnan(g) or math.isnan(t):
+            return math.isnan(g) and math.isnan(t)
+        return g == t or math.isclose(g, t, rel_tol=1e-9, abs_tol=1e-12)
 
     def _d(self, top: Value, bottom: Value) -> str:
         return f"∂{self._names(top)}/∂{self._names(bottom)}"
@@ -111,7 +128,11 @@ class Explanation:
                 return x.formula
             return f"{x.formula} = {f(x.value)}"
         if x.locals:
-            return " × ".join(f(v) for v in x.locals) + f" = {f(x.value)} (through unlabelled ops)"
+            shown = [f(v) for v in x.locals[:_SHOWN_LOCALS]]
+            if len(x.locals) > _SHOWN_LOCALS:
+                shown[-1:] = [f"… ({len(x.locals) - _SHOWN_LOCALS + 1:,} more)",
+                              f(x.locals[-1])]
+            return " × ".join(shown) + f" = {f(x.value)} (through {len(x.locals):,} unlabelled ops)"
         return f"{f(x.value)} (summed over several routes through unlabelled ops)"
 
     def _grad_note(self) -> str:
@@ -128,8 +149,8 @@ class Explanation:
         d = lambda a, b: rf"\frac{{\partial {n(a)}}}{{\partial {n(b)}}}"  # noqa: E731
         head = d(self.root, self.wrt)
         if self.n_paths == 0:
-            return f"$${head} = 0$$ ({self._names(self.root)} does not depend on " \
-                   f"{self._names(self.wrt)})"
+            return f"$${head} = 0$$ ({markdown_text(self._names(self.root))} does not depend " \
+                   f"on {markdown_text(self._names(self.wrt))})"
         out = [f"**{self.n_paths} path{'s' if self.n_paths > 1 else ''}** from "
                f"${_tex(self._names(self.root))}$ to ${_tex(self._names(self.wrt))}$:", ""]
         for k, p in enumerate(self.paths, 1):
@@ -139,7 +160,7 @@ class Explanation:
         if len(self.paths) < self.n_paths:
             out.append(f"… and {self.n_paths - len(self.paths)} more paths not listed.")
         out.append(f"Sum over all paths: $${head} = {f(self.total)}$$")
-        out.append(self._grad_note())
+        out.append(markdown_text(self._grad_note(), len(self._grad_note())))
         return "\n\n".join(out)
 
 
@@ -152,7 +173,7 @@ def _tex(name: str) -> str:
         return f"{m[1]}_{{{m[2]}}}"
     if re.fullmatch(r"[A-Za-z]", name):
         return name
-    return r"\mathrm{" + re.sub(r"([_#$%&{}])", r"\\\1", name) + "}"
+    return r"\mathrm{" + tex_text(name) + "}"
 
 
 def explain(root: Value, wrt: Value, *, through: str = "labelled", max_paths: int = 16,
@@ -173,10 +194,10 @@ def explain(root: Value, wrt: Value, *, through: str = "labelled", max_paths: in
         raise ValueError(f"explain: through must be 'labelled' or 'all', got {through!r}")
     order, grads = backprop(root, 1.0, create_graph=False)
     index = {v: k for k, v in enumerate(order)}
-    key_names = Names(precision)
+    key_names = Names(precision, limit=MAX_SHOWN)
     if wrt not in index:
         return Explanation(root, wrt, [], 0, 0.0, key_names, precision)
-    rel = _on_paths(order, wrt)
+    rel = dependents(order, [wrt])
     keys = {v for v in rel if v is root or v is wrt or (
         through == "all" or (v.label and not isinstance(v, Constant)))}
 
@@ -194,7 +215,7 @@ def explain(root: Value, wrt: Value, *, through: str = "labelled", max_paths: in
 
     def one_route(top: Value, bottom: Value) -> bool:
         if (top, bottom) not in routes:
-            routes[top, bottom] = _count_paths(keys, edges, index, bottom, top) == 1
+            routes[top, bottom] = _routes_between(top, bottom, edges, index) == 1
         return routes[top, bottom]
 
     paths = [Path(_merge(p, one_route) if merge_ones else tuple(p))
@@ -211,7 +232,9 @@ def _segments(a: Value, keys: set[Value], rel: set[Value], index: dict[Value, in
     """
     value = {a: 1.0}
     routes = {a: 1}
-    chain: dict[Value, list | None] = {a: []}
+    # Where each node was first reached from: (node, input index, local partial). Only read
+    # back for nodes with a single route, it gives that route without copying it per node.
+    came: dict[Value, tuple[Value, int, float]] = {}
     heap = [(-index[a], id(a), a)]
     found = []
     while heap:
@@ -220,24 +243,46 @@ def _segments(a: Value, keys: set[Value], rel: set[Value], index: dict[Value, in
             found.append(n)
             continue
         local = local_partials(n)
-        for i, p in enumerate(n._parents):
+        for i, p in enumerate(n.parents):
             if p not in rel:
                 continue
-            step = chain[n] + [(n, i, local[i])] if chain[n] is not None and routes[n] == 1 \
-                else None
             if p not in value:
-                value[p], routes[p], chain[p] = 0.0, 0, step
+                value[p], routes[p], came[p] = 0.0, 0, (n, i, local[i])
                 heapq.heappush(heap, (-index[p], id(p), p))
-            else:
-                chain[p] = None
             value[p] += value[n] * local[i]
             routes[p] += routes[n]
     factors = []
     for b in sorted(found, key=index.get):
-        c = chain[b] if routes[b] == 1 else None
-        formula = partial_formula(c[0][0], c[0][1], name) if c and len(c) == 1 else None
-        factors.append(Factor(a, b, value[b], formula, tuple(x[2] for x in c) if c else ()))
+        chain = _route(a, b, came) if routes[b] == 1 else []
+        formula = partial_formula(chain[0][0], chain[0][1], name) if len(chain) == 1 else None
+        factors.append(Factor(a, b, value[b], formula, tuple(x[2] for x in chain)))
     return factors
+
+
+def _route(a: Value, b: Value, came) -> list[tuple[Value, int, float]]:
+    # The single route from a down to b, top first, read back through ``came``.
+    steps = []
+    while b is not a:
+        steps.append(came[b])
+        b = came[b][0]
+    return steps[::-1]
+
+
+def _routes_between(top: Value, bottom: Value, edges, index, cap: int = 2) -> int:
+    """Routes from ``top`` down to ``bottom`` over the stops, counted up to ``cap``; only the
+    stops between the two are visited, so checking neighbours stays cheap on long graphs."""
+    lowest = index[bottom]
+    seen = {top}
+    stack = [top]
+    while stack:
+        for f in edges.get(stack.pop(), ()):
+            if f.bottom not in seen and index[f.bottom] > lowest:
+                seen.add(f.bottom)
+                stack.append(f.bottom)
+    count = {bottom: 1}
+    for a in sorted(seen, key=index.get):
+        count[a] = min(cap, sum(count.get(f.bottom, 0) for f in edges.get(a, ())))
+    return count[top]
 
 
 def _count_paths(keys, edges, index, wrt, top=None) -> int:

@@ -154,7 +154,7 @@ def test_explain_through_all_on_an_add_chain_does_linear_work(monkeypatch):
         calls["n"] = 0
         y, x = add_chain(n)
         ex = autograd.explain(y, x, through="all", max_paths=4)
-        assert ex.n_paths == n + 1 and ex.total == n + 1
+        assert ex.n_paths == n and ex.total == n + 1  # x + x is one stop-to-stop factor, 2
         counts.append(calls["n"])
     assert counts[1] < 6 * counts[0]
 
@@ -255,7 +255,7 @@ def test_constants_as_nodes_count_against_max_nodes():
 
 
 def test_group_refuses_a_deep_chain_after_counting_past_the_limit():
-    y, _ = unlabelled_chain(1_000_000)
+    y, _ = unlabelled_chain(200_000)
     with pytest.raises(ValueError, match="max_nodes") as err:
         autograd.draw(y, group=True)
     seen = [int(s) for s in re.findall(r"stopped counting at (\d+)", str(err.value))]
