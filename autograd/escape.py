@@ -37,7 +37,8 @@ def shown(text: object, limit: int = MAX_SHOWN) -> str:
 
 def html_text(text: object, limit: int = MAX_SHOWN) -> str:
     """For HTML and SVG text and attribute values, and graphviz's HTML-like labels."""
-    return html.escape(shown(text, limit), quote=True)
+    # "]" as a character reference: graphviz's HTML-label lexer rejects a text made of "]" only.
+    return html.escape(shown(text, limit), quote=True).replace("]", "&#93;")
 
 
 def dot_string(text: object, limit: int = MAX_SHOWN) -> str:

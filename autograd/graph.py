@@ -90,14 +90,16 @@ def fill(template: str, inputs: Sequence[str], out: str) -> str:
 def partial_formula(node: Value, i: int, names: Callable[[Value], str]) -> str:
     """The op table's formula of ∂node/∂(input i) with the inputs' and output's names put in."""
     parents = node.parents
-    template = node.operation.formula(i, len(parents))
+    # The template may hold a primitive's name: made printable and bounded like a label.
+    template = shown(node.operation.formula(i, len(parents)), 4 * MAX_SHOWN)
     return fill(template, [names(p) for p in parents], names(node))
 
 
 def expression(node: Value, names: Callable[[Value], str]) -> str:
     """The op's expression of ``node`` in terms of its inputs, e.g. ``w1·i1 + w2·i2 + b1``."""
     parents = node.parents
-    return fill(node.operation.expression(len(parents)), [names(p) for p in parents], names(node))
+    template = shown(node.operation.expression(len(parents)), 4 * MAX_SHOWN)
+    return fill(template, [names(p) for p in parents], names(node))
 
 
 # ------------------------------------------------------------------------------- display
