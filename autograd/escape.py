@@ -47,7 +47,8 @@ def dot_string(text: object, limit: int = MAX_SHOWN) -> str:
     return shown(text, limit).replace("\\", "\\\\").replace('"', '\\"')
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$&])")
+# Names sit mid-sentence, so only the characters that open inline markup, HTML or TeX matter.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~<>$&])")
 
 
 def markdown_text(text: object, limit: int = MAX_SHOWN) -> str:

@@ -132,16 +132,18 @@ class Explanation:
             if len(x.locals) > _SHOWN_LOCALS:
                 shown[-1:] = [f"… ({len(x.locals) - _SHOWN_LOCALS + 1:,} more)",
                               f(x.locals[-1])]
-            return " × ".join(shown) + f" = {f(x.value)} (through {len(x.locals):,} unlabelled ops)"
+            many = f"{len(x.locals):,} " if len(x.locals) > _SHOWN_LOCALS else ""
+            return " × ".join(shown) + f" = {f(x.value)} (through {many}unlabelled ops)"
         return f"{f(x.value)} (summed over several routes through unlabelled ops)"
 
-    def _grad_note(self) -> str:
-        w = self._names(self.wrt)
+    def _grad_note(self, text=str) -> str:
+        # ``text`` escapes the names for where the note lands (Markdown in a notebook).
+        w = text(self._names(self.wrt))
         if self.matches_grad:
             return (f"This equals {w}.grad = {fmt(self.wrt.grad, self._p)}, "
                     "what backward() computed.")
         return (f"{w}.grad holds {fmt(self.wrt.grad, self._p)}, not this total: backward() from "
-                f"{self._names(self.root)} has not run once on fresh gradients.")
+                f"{text(self._names(self.root))} has not run once on fresh gradients.")
 
     def _repr_markdown_(self) -> str:
         f = lambda x: fmt(x, self._p)  # noqa: E731
@@ -160,7 +162,7 @@ class Explanation:
         if len(self.paths) < self.n_paths:
             out.append(f"… and {self.n_paths - len(self.paths)} more paths not listed.")
         out.append(f"Sum over all paths: $${head} = {f(self.total)}$$")
-        out.append(markdown_text(self._grad_note(), len(self._grad_note())))
+        out.append(self._grad_note(markdown_text))
         return "\n\n".join(out)
 
 
@@ -184,8 +186,8 @@ def explain(root: Value, wrt: Value, *, through: str = "labelled", max_paths: in
     of them are multiplied into one factor); ``"all"`` stops at every value. With ``merge_ones``
     a factor that is identically 1 (a plain sum such as E = E_o1 + E_o2) is folded into the next
     one, as textbooks write ∂E/∂out_o1 directly, wherever the merged factor's two ends are joined
-    by that one route only (otherwise its name would claim the total over all routes). At most ``max_paths`` paths are listed; the
-    count and the total are always exact.
+    by that one route only (otherwise its name would claim the total over all routes). At most
+    ``max_paths`` paths are listed; the count and the total are always exact.
     """
     if not isinstance(root, Value) or not isinstance(wrt, Value):
         raise TypeError("explain: root and wrt must be Values, got "
@@ -198,19 +200,15 @@ def explain(root: Value, wrt: Value, *, through: str = "labelled", max_paths: in
     if wrt not in index:
         return Explanation(root, wrt, [], 0, 0.0, key_names, precision)
     rel = dependents(order, [wrt])
-    keys = {v for v in rel if v is root or v is wrt or (
-        through == "all" or (v.label and not isinstance(v, Constant)))}
+    keys = {v for v in rel if v is root or v is wrt or through == "all" or _named(v)}
+    for v in sorted(keys, key=index.get):
+        key_names(v)  # unlabelled stops get v1, v2, ... in forward order
 
     def name(v: Value) -> str:
         # Labelled values and stops go by name; any other value is shown by its number.
-        if v in keys or (v.label and not isinstance(v, Constant)):
-            return key_names(v)
-        return fmt(v.data, precision)
+        return key_names(v) if v in keys or _named(v) else fmt(v.data, precision)
 
-    for v in sorted(keys, key=index.get):
-        key_names(v)  # unlabelled stops get v1, v2, ... in forward order
     edges = {a: _segments(a, keys, rel, index, name) for a in keys if a is not wrt}
-    n_paths = _count_paths(keys, edges, index, wrt)
     routes: dict[tuple[Value, Value], bool] = {}
 
     def one_route(top: Value, bottom: Value) -> bool:
@@ -220,7 +218,12 @@ def explain(root: Value, wrt: Value, *, through: str = "labelled", max_paths: in
 
     paths = [Path(_merge(p, one_route) if merge_ones else tuple(p))
              for p in _enumerate(root, wrt, edges, max_paths)]
-    return Explanation(root, wrt, paths, n_paths, grads[wrt], key_names, precision)
+    return Explanation(root, wrt, paths, _count_paths(keys, edges, index, wrt), grads[wrt],
+                       key_names, precision)
+
+
+def _named(v: Value) -> bool:
+    return bool(v.label) and not isinstance(v, Constant)
 
 
 def _segments(a: Value, keys: set[Value], rel: set[Value], index: dict[Value, int],

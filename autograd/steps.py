@@ -9,7 +9,7 @@ from typing import Any, Iterator
 from .drawing import draw
 from .engine import Constant, Value
 from .escape import MAX_SHOWN, html_text, shown
-from .graph import (Names, backprop, fmt, graph_names, local_partials, partial_formula,
+from .graph import (Names, backprop, backward_state, fmt, graph_names, local_partials, partial_formula,
                     same_number, to_json, topological_order)
 
 
@@ -86,7 +86,8 @@ def _frames(root: Value, **draw_options: Any) -> list[str]:
     # SVG of every frame, from "nothing propagated yet" to "every node visited".
     out = []
     for k in range(step_count(root) + 1):
-        svg = draw(root, step=k, **draw_options).pipe(format="svg").decode("utf-8")
+        svg = draw(root, state=backward_state(root, k), **draw_options).pipe(
+            format="svg").decode("utf-8")
         out.append(svg[svg.find("<svg"):])
     return out
 
