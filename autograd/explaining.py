@@ -209,12 +209,12 @@ def explain(root: Value, wrt: Value, *, through: str = "labelled", max_paths: in
         return key_names(v) if v in keys or _named(v) else fmt(v.data, precision)
 
     edges = {a: _segments(a, keys, rel, index, name) for a in keys if a is not wrt}
-    routes: dict[tuple[Value, Value], bool] = {}
+    counters: dict[Value, _Routes] = {}
 
     def one_route(top: Value, bottom: Value) -> bool:
-        if (top, bottom) not in routes:
-            routes[top, bottom] = _routes_between(top, bottom, edges, index) == 1
-        return routes[top, bottom]
+        if top not in counters:
+            counters[top] = _Routes(top, edges, index)
+        return counters[top].to(bottom) == 1
 
     paths = [Path(_merge(p, one_route) if merge_ones else tuple(p))
              for p in _enumerate(root, wrt, edges, max_paths)]
@@ -271,21 +271,31 @@ def _route(a: Value, b: Value, came) -> list[tuple[Value, int, float]]:
     return steps[::-1]
 
 
-def _routes_between(top: Value, bottom: Value, edges, index, cap: int = 2) -> int:
-    """Routes from ``top`` down to ``bottom`` over the stops, counted up to ``cap``; only the
-    stops between the two are visited, so checking neighbours stays cheap on long graphs."""
-    lowest = index[bottom]
-    seen = {top}
-    stack = [top]
-    while stack:
-        for f in edges.get(stack.pop(), ()):
-            if f.bottom not in seen and index[f.bottom] > lowest:
-                seen.add(f.bottom)
-                stack.append(f.bottom)
-    count = {bottom: 1}
-    for a in sorted(seen, key=index.get):
-        count[a] = min(cap, sum(count.get(f.bottom, 0) for f in edges.get(a, ())))
-    return count[top]
+class _Routes:
+    """Routes from one stop down to each stop below it, counted up to 2.
+
+    Counted lazily in decreasing topological index: asking about a stop only visits the stops
+    above it, and later questions about lower stops carry on from there, so checking every
+    factor along a long path stays linear.
+    """
+
+    def __init__(self, top: Value, edges, index) -> None:
+        self.count = {top: 1}
+        self.heap = [(-index[top], id(top), top)]
+        self.edges, self.index = edges, index
+
+    def to(self, bottom: Value) -> int:
+        lowest = self.index[bottom]
+        while self.heap and -self.heap[0][0] > lowest:
+            _, _, a = heapq.heappop(self.heap)
+            # Every route into ``a`` comes from a higher index, all counted by now.
+            for f in self.edges.get(a, ()):
+                b = f.bottom
+                if b not in self.count:
+                    self.count[b] = 0
+                    heapq.heappush(self.heap, (-self.index[b], id(b), b))
+                self.count[b] = min(2, self.count[b] + self.count[a])
+        return self.count.get(bottom, 0)
 
 
 def _count_paths(keys, edges, index, wrt, top=None) -> int:
@@ -323,22 +333,28 @@ def _enumerate(root, wrt, edges, cap: int) -> list[list[Factor]]:
 
 def _merge(factors: list[Factor], one_route) -> tuple[Factor, ...]:
     out: list[Factor] = []
-    pending: Factor | None = None
+    run: list[Factor] = []  # factors identically 1, waiting to be folded into the next one
     for k, f in enumerate(factors):
-        if pending is not None and not one_route(pending.top, f.bottom):
+        if run and not one_route(run[0].top, f.bottom):
             # ∂top/∂bottom would name the total over several routes, not this path's factor.
-            out.append(pending)
-            pending = None
-        if pending is not None:
-            # pending is identically 1, so the merged factor's formula is the next one's.
-            f = Factor(pending.top, f.bottom, pending.value * f.value, f.formula,
-                       (*pending.locals, *f.locals) if pending.locals and f.locals else ())
-            pending = None
+            out.append(_joined(run))
+            run = []
+        run.append(f)
         if k < len(factors) - 1 and f.value == 1.0 and _identically_one(f):
-            pending = f
             continue
-        out.append(f)
+        out.append(_joined(run))
+        run = []
     return tuple(out)
+
+
+def _joined(run: list[Factor]) -> Factor:
+    # The ones before the last factor change its value by nothing, so its formula stands.
+    if len(run) == 1:
+        return run[0]
+    last = run[-1]
+    locals_ = tuple(x for f in run for x in f.locals) if all(f.locals for f in run) else ()
+    return Factor(run[0].top, last.bottom, math.prod(f.value for f in run), last.formula,
+                  locals_)
 
 
 def _identically_one(f: Factor) -> bool:
