@@ -9,7 +9,7 @@ from .explaining import Explanation, explain
 from .explorer import Explorer, explore
 from .forward import (Passes, count_passes, forwardprop, hessian, hvp, jacfwd, jacrev, jvp,
                       vjp)
-from .graph import graph_data
+from .graph import BackwardState, backward_state, graph_data
 from .ops import OPS, Op
 from .steps import Step, backward_steps, save_steps_html, steps_widget
 
@@ -21,6 +21,6 @@ __all__ = [
     "gradcheck", "GradcheckError", "topological_order", "backprop",
     "Compiled",
     "jvp", "vjp", "jacfwd", "jacrev", "hessian", "hvp", "forwardprop", "count_passes", "Passes",
-    "graph_data", "draw", "explain", "Explanation", "explore", "Explorer", "backward_steps",
-    "Step", "save_steps_html", "steps_widget",
+    "graph_data", "BackwardState", "backward_state", "draw", "explain", "Explanation",
+    "explore", "Explorer", "backward_steps", "Step", "save_steps_html", "steps_widget",
 ]

@@ -11,7 +11,7 @@ import torch
 
 import autograd
 from autograd import Value
-from autograd.drawing import fmt
+from autograd.graph import fmt
 from test_draw import parse
 from test_explain import seed_network, torch_network
 
