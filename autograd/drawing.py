@@ -39,13 +39,14 @@ spline routing take minutes; draw then asks for a bounded, straight-edged layout
 _CHEAP_LAYOUT = {"nslimit": "0.2", "nslimit1": "0.2", "mclimit": "0.2", "splines": "line"}
 
 
-def _graphviz():
-    # Imported only when drawing, so that importing autograd needs nothing beyond Python.
+def require_graphviz(tool: str = "draw"):
+    """The graphviz package, imported only when a picture is made, so that importing autograd
+    needs nothing beyond Python; without it, an ImportError saying how to install it."""
     try:
         import graphviz
     except ImportError as e:
         raise ImportError(
-            "draw needs the graphviz Python package and the Graphviz programs: "
+            f"{tool} needs the graphviz Python package and the Graphviz programs: "
             "pip install graphviz, plus the system package (apt-get install graphviz, "
             "brew install graphviz or conda install graphviz)") from e
     return graphviz
@@ -78,7 +79,7 @@ def draw(root: Value, *, rankdir: str = "LR", precision: int = 4, constants: str
     ``ValueError`` at once instead of hanging the layout; with ``group=True`` it is first drawn
     with each cluster collapsed to a single node.
     """
-    gv = _graphviz()
+    gv = require_graphviz()
     _check_options(root, rankdir, constants, depth, step, state, highlight)
     try:
         nodes, cut, dist = _nearby(root, depth, max_nodes, _cost(constants))

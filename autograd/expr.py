@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from typing import Mapping
 
-from .engine import Value
+from .engine import Value, apply
 from .ops import OPS
 
 __all__ = ["ExpressionError", "parse_expression", "parse_assignment"]
@@ -123,11 +123,11 @@ def _apply(node: ast.expr, args: list, values: Mapping[str, Value]):
         a, b = args
         if not isinstance(a, Value) and not isinstance(b, Value):
             a = Value(a)  # numbers alone still make a node, so 2*3 has a graph
-        return OPS[_BINARY[type(node.op)]](a, b)
+        return apply(OPS[_BINARY[type(node.op)]], (a, b))
     if isinstance(node, ast.UnaryOp):
         name = _UNARY[type(node.op)]
-        return args[0] if name is None else OPS[name](args[0])
-    return OPS[node.func.id](*args)
+        return args[0] if name is None else apply(OPS[name], (args[0],))
+    return apply(OPS[node.func.id], args)
 
 
 def parse_expression(text: str, values: Mapping[str, float]) -> Value:

@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Hashable, Iterable
 
-import graphviz
+from ..drawing import require_graphviz
+
 
 CHAR = 7.8      # points per character of the page's 13-point text (a little generous)
 LINE = 16.5     # points per line of text
@@ -76,7 +77,7 @@ def prepare(key: str, units: dict[int, tuple[str, Any]], links: list[tuple[int, 
     # rank, and the page draws every edge as a straight line between the boxes.
     thin = len(pairs) > DENSE
     laid = _spanning(len(boxes), pairs) if thin else pairs
-    dot = graphviz.Digraph(graph_attr=budget(len(boxes)),
+    dot = require_graphviz("explore").Digraph(graph_attr=budget(len(boxes)),
                            node_attr={"shape": "box", "fixedsize": "true", "label": ""},
                            edge_attr={"arrowsize": "0.7"})
     for k, b in enumerate(boxes):
@@ -101,7 +102,7 @@ def _run(jobs: list[Job]) -> list[str]:
     if not jobs:
         return []
     # dot reads one graph after another and answers each with a plain block ending in "stop".
-    text = graphviz.pipe("dot", "plain", "\n".join(j.source for j in jobs).encode("utf-8"))
+    text = require_graphviz("explore").pipe("dot", "plain", "\n".join(j.source for j in jobs).encode("utf-8"))
     blocks = text.decode("ascii").split("stop\n")
     return blocks[:len(jobs)]
 
