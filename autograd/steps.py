@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -9,8 +10,8 @@ from typing import Any, Iterator
 from .drawing import draw
 from .engine import Constant, Value
 from .escape import MAX_SHOWN, html_text, shown
-from .graph import (Names, backprop, backward_state, fmt, graph_names, local_partials, partial_formula,
-                    same_number, to_json, topological_order)
+from .graph import (Names, backprop, backward_state, fmt, graph_names, local_partials,
+                    partial_formula, same_number, topological_order)
 
 
 @dataclass(frozen=True)
@@ -119,54 +120,13 @@ def steps_widget(root: Value, **draw_options: Any):
     return widgets.VBox([slider, caption, picture])
 
 
-_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-body {{ font-family: Helvetica, Arial, sans-serif; margin: 1em; }}
-.frame {{ display: none; overflow: auto; }}
-.frame.shown {{ display: block; }}
-#caption {{ margin: 0.6em 0; min-height: 2.5em; }}
-button {{ font-size: 1em; padding: 0.2em 0.8em; }}
-</style></head><body>
-<h2>{title}</h2>
-<div><button id="prev">&larr; previous</button> <button id="next">next &rarr;</button>
-<span id="counter"></span> <small>(arrow keys work too)</small></div>
-<div id="caption"></div>
-{frames}
-<script>
-const captions = {captions};
-const frames = document.querySelectorAll('.frame');
-let k = 0;
-function show(i) {{
-  k = Math.max(0, Math.min(frames.length - 1, i));
-  frames.forEach((f, j) => f.classList.toggle('shown', j === k));
-  document.getElementById('counter').textContent = 'step ' + k + ' of ' + (frames.length - 1);
-  document.getElementById('caption').textContent = captions[k];
-}}
-document.getElementById('prev').onclick = () => show(k - 1);
-document.getElementById('next').onclick = () => show(k + 1);
-document.addEventListener('keydown', e => {{
-  if (e.key === 'ArrowRight') show(k + 1);
-  if (e.key === 'ArrowLeft') show(k - 1);
-}});
-show(0);
-</script></body></html>
-"""
-
-
 def save_steps_html(root: Value, path: str | Path, *, title: str = "Backward pass, step by step",
-                    **draw_options: Any) -> Path:
-    """Write one self-contained HTML page (every frame's SVG inline, no network) that steps
-    through the backward pass with previous/next buttons and the arrow keys."""
-    frames = _frames(root, **draw_options)
-    body = "\n".join(f'<div class="frame" data-step="{k}">{svg}</div>'
-                     for k, svg in enumerate(frames))
-    # Strict JSON with <, > and & escaped: no caption can close the script element.
-    captions = to_json(_captions(root))
-    path = Path(path)
-    # The template is cut at its slots and joined, so no user text is ever read as a template.
-    head, tail = _PAGE.replace("{{", "{").replace("}}", "}").split("{frames}")
-    page = head.replace("{title}", html_text(title, 200)) + body + tail.replace(
-        "{captions}", captions)
-    path.write_text(page, encoding="utf-8")
-    return path
+                    precision: int = 4, **draw_options: Any) -> Path:
+    """Deprecated name: writes the explorer page (``autograd.explore``), which steps through
+    the backward pass (and the forward one) on a single layout. Options of ``draw`` that the
+    page has no use for are ignored with a warning."""
+    from .explorer import explore  # the page is the explorer's; imported only when asked for
+    if draw_options:
+        warnings.warn(f"save_steps_html: {', '.join(sorted(draw_options))} no longer apply; the "
+                      f"page is autograd.explore's", DeprecationWarning, stacklevel=2)
+    return explore(root, title=title, precision=precision).save(path)
