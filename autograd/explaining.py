@@ -200,9 +200,9 @@ class Explanation:
         f = lambda x: fmt(x, self._p)  # noqa: E731
         w, r = self._names(self.wrt), self._names(self.root)
         s = "path" if self.n_paths == 1 else "paths"
-        lines = [f"{self._d(self.root, self.wrt)} in forward mode: a tangent of 1 on {w} is "
-                 f"carried up {self.n_paths} {s} to {r}, multiplied by each local derivative "
-                 "on the way."]
+        lines = [f"{self._d(self.root, self.wrt)} in forward mode: a tangent of 1 on {w}, "
+                 f"carried up {self.n_paths} {s} to {r},",
+                 "multiplied by one local derivative at each step."]
         for k, p in enumerate(self.paths, 1):
             up = p.factors[::-1]
             via = ", ".join(self._names(v) for v in p.through[::-1])
@@ -222,9 +222,9 @@ class Explanation:
         # The sum against the forward-mode walk (what jvp does) and against backward.
         w, r = text(self._names(self.wrt)), text(self._names(self.root))
         fwd, back = fmt(self.forward_total, self._p), fmt(self.total, self._p)
-        verdict = "they agree" if _close(self.forward_total, self.total) else "they DIFFER"
-        return (f"Check: one forward-mode walk with tangent 1 on {w} (what jvp computes) gives "
-                f"the tangent of {r} = {fwd}; backward gives ∂{r}/∂{w} = {back}: {verdict}.")
+        verdict = "the two agree" if _close(self.forward_total, self.total) else "they DIFFER"
+        return (f"Forward walk with tangent 1 on {w} (what jvp computes): the tangent of {r} is "
+                f"{fwd}.\nBackward: ∂{r}/∂{w} = {back}; {verdict}.")
 
     def _forward_markdown(self) -> str:
         f = lambda x: fmt(x, self._p)  # noqa: E731

@@ -6,6 +6,7 @@ and the published numbers of the worked example.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -203,7 +204,7 @@ def test_explain_forward_reads_w5_from_the_input_up():
     assert ex.total == pytest.approx(PUBLISHED["dE/dw5"], abs=5e-10)
     assert ex.forward_total == pytest.approx(torch_tangents("w5")["E"], rel=1e-12)
     assert ex.forward_total == pytest.approx(ex.total, rel=1e-12)
-    assert "∂E/∂w5 = 0.0821670406" in text and "they agree" in text
+    assert "∂E/∂w5 = 0.0821670406" in text and text.endswith("the two agree.")
 
 
 def test_explain_forward_w1_has_two_paths_summing_to_the_published_number():
@@ -219,16 +220,18 @@ def test_explain_forward_w1_has_two_paths_summing_to_the_published_number():
         assert first.startswith("∂net_h1/∂w1 · ∂out_h1/∂net_h1 · ∂net_o")
     total = fmt(ex.total, 9)
     assert f"Sum over the 2 paths: ∂E/∂w1 = {fmt(contributions[0], 9)} − " in text
-    assert f"= {total}\nCheck: one forward-mode walk with tangent 1 on w1" in text
+    assert (f"= {total}\nForward walk with tangent 1 on w1 (what jvp computes): the tangent of E "
+            f"is {fmt(ex.forward_total, 9)}.\nBackward: ∂E/∂w1 = {total}; the two agree.") in text
 
 
 def test_explain_forward_markdown_and_modes():
     net = worked_example.build()
     md = autograd.explain(net.E, net.w5, mode="forward")._repr_markdown_()
-    assert (r"$$\frac{\partial \mathrm{net}_{\mathrm{o1}}}{\partial w_{5}} \cdot "
-            r"\frac{\partial \mathrm{out}_{\mathrm{o1}}}{\partial \mathrm{net}_{\mathrm{o1}}}") in md
+    first_two = (r"$$\frac{\partial \mathrm{net}_{\mathrm{o1}}}{\partial w_{5}} \cdot "
+                 r"\frac{\partial \mathrm{out}_{\mathrm{o1}}}{\partial \mathrm{net}_{\mathrm{o1}}}")
+    assert first_two in md
     assert r"1 \xrightarrow{\times 0.593269992} 0.593269992" in md
-    assert "they agree" in md
+    assert "the two agree" in md
     assert str(autograd.explain(net.E, net.w5)) == str(
         autograd.explain(net.E, net.w5, mode="reverse"))
     with pytest.raises(ValueError, match="^explain: mode must be 'reverse' or 'forward'"):
@@ -240,6 +243,15 @@ def test_explain_forward_markdown_and_modes():
 
 
 # ------------------------------------------------------------------------------ escaping
+
+def test_readme_shows_what_explain_forward_prints():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("<!-- section: forward -->")[1].split("<!-- /section: forward -->")[0]
+    prompt = '>>> print(autograd.explain(net.E, net.w5, mode="forward"))\n'
+    shown = section.split(prompt)[1].split("```")[0]
+    net = worked_example.build()
+    assert shown == str(autograd.explain(net.E, net.w5, mode="forward")) + "\n"
+
 
 def check_forward(text: str) -> None:
     y, x = build(text)
