@@ -422,8 +422,8 @@ def _tangent_cell(pic: _Picture, v: Value) -> str:
 
 
 def _carried_text(pic: _Picture, v: Value, p: Value, local: float) -> str | None:
-    """"0.5933 × 1 → 0.5933": local partial × the input's tangent → what it adds to v's tangent.
-    None where nothing moves or v's tangent is a seed (it ignores its inputs)."""
+    """What the edge from p carries into v: local partial × p's tangent → the product, e.g.
+    ``0.5933 × 1 → 0.5933``. None where p does not move, or v is seeded (it ignores its inputs)."""
     t = pic.tangents.get(p, 0.0)
     if not pic.flows or not t or v in pic.seeds:
         return None

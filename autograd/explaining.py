@@ -192,7 +192,6 @@ class Explanation:
         out.append(self._grad_note(markdown_text))
         return "\n\n".join(out)
 
-
     # -------------------------------------------------------------------- forward mode
 
     def _forward_text(self) -> str:
