@@ -342,9 +342,10 @@ def test_benchmark_rows_compute_the_same_step():
 
 def test_branching_partials_are_traced_not_called():
     """relu, abs and pow become if/else in the generated code (the fast path), not calls."""
-    from autograd.compile import _template
+    from autograd.trace import template
     for name, n in [("relu", 1), ("abs", 1), ("pow", 2), ("dot", 7), ("mul", 2)]:
-        lines, outs = _template(autograd.OPS[name], n, "partials")
+        tpl = template(autograd.OPS[name], n, "partials")
+        lines, outs = tpl.py, tpl.py_outs
         assert len(outs) == n
         if name in ("relu", "abs", "pow"):
             assert any(line.lstrip().startswith("if ") for line in lines), name
@@ -469,25 +470,20 @@ def _alarm(seconds: int):
 
 
 def test_wide_nary_nodes_compile_in_linear_time():
-    """dot of 20,000 inputs and sum of 60,000 leaves: 24 s and 57 s when it was quadratic."""
+    """A dot of 20,000 inputs: 24 s to compile when filling templates was quadratic, about a
+    second now; the alarm is far above linear and far below quadratic."""
     import signal
     n = 10_000
     w = [Value(0.001 * (i % 7)) for i in range(n)]
     xs = [Value(1.0 + 0.001 * (i % 5)) for i in range(n)]
-    leaves = [Value(float(i % 3)) for i in range(60_000)]
     old = _alarm(20)
     try:
-        d = autograd.compile(autograd.dot(w, xs, 0.5) * 2.0)
-        s = autograd.compile(autograd.sum(leaves) * 3.0)
-        d.forward()
-        d.backward()
-        s.forward()
-        s.backward()
+        graph = autograd.compile(autograd.dot(w, xs, 0.5) * 2.0, mode="code")
+        graph.backward()
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
-    assert all(a.grad == 2.0 * b.data for a, b in zip(w, xs))
-    assert all(leaf.grad == 3.0 for leaf in leaves)
+    assert all(a.grad == 2.0 * b.data and b.grad == 2.0 * a.data for a, b in zip(w, xs))
 
 
 @pytest.mark.parametrize("mode", ["code", "tape"])
