@@ -14,18 +14,18 @@ from .replay import Compiled, needs_grad
 from .trace import NAMESPACE, template
 
 
-class _Namespace(dict):
+class _Namespace:
     """The generated functions' globals: the trace namespace plus the functions called as is."""
 
     def __init__(self) -> None:
-        super().__init__(NAMESPACE)
+        self.globals = dict(NAMESPACE)  # exec wants a plain dict
         self._names: dict[int, str] = {}
 
     def callee(self, fn: Callable) -> str:
         name = self._names.get(id(fn))
         if name is None:
             name = self._names[id(fn)] = f"C{len(self._names)}"
-            self[name] = fn
+            self.globals[name] = fn
         return name
 
 
@@ -161,12 +161,12 @@ def _build(order: list[Value], index: dict):
     ns = _Namespace()
     src = _source(order, index, ns)
     try:
-        exec(builtins.compile(src, "<autograd.compile>", "exec"), ns)
+        exec(builtins.compile(src, "<autograd.compile>", "exec"), ns.globals)
     except (RecursionError, MemoryError, SyntaxError) as e:
         raise ValueError(f"compile: Python could not compile the generated code for "
                          f"{len(order)} nodes ({type(e).__name__}: {e}); lower MAX_CODE_NODES "
                          f"to use the tape") from e
-    return ns["forward"], ns["backward"]
+    return ns.globals["forward"], ns.globals["backward"]
 
 
 class CodeCompiled(Compiled):
