@@ -172,8 +172,8 @@ def _build(order: list[Value], index: dict):
 class CodeCompiled(Compiled):
     """Replays generated straight-line Python."""
 
-    def __init__(self, root: Value, order: list[Value]) -> None:
-        super().__init__(root, order, "code")
+    def __init__(self, root: Value, order: list[Value], inputs: Sequence[Value] = ()) -> None:
+        super().__init__(root, order, "code", inputs)
         self._fwd, self._bwd = _build(order, self._index)
 
     def _run_forward(self, data: list[float]) -> Sequence[float]:

@@ -14,33 +14,91 @@ No derivative exists anywhere but in the op table.
 """
 from __future__ import annotations
 
+import warnings
+from typing import Sequence
+
 from .codegen import CodeCompiled
 from .engine import Value, topological_order
+from .native import NativeCompiled, NativeUnavailable
 from .replay import Compiled
 from .tape import TapeCompiled
 
-__all__ = ["compile", "Compiled", "MAX_CODE_NODES"]
+__all__ = ["compile", "Compiled", "MAX_CODE_NODES", "NativeUnavailable", "NativeFallbackWarning"]
 
 MAX_CODE_NODES = 100_000
-"""Above this many nodes the graph is replayed from a tape rather than generated code."""
+"""Above this many nodes the Python replay uses a tape rather than generated code."""
 
 
-def compile(root: Value, *, mode: str = "auto") -> Compiled:  # noqa: A001 - jit-style name
+class NativeFallbackWarning(RuntimeWarning):
+    """``backend="auto"`` found no working C compiler and replays in Python instead."""
+
+
+_warned = False
+
+
+def compile(root: Value, *, backend: str = "auto", mode: str = "auto",  # noqa: A001 - jit name
+            inputs: Sequence[Value] | None = None) -> Compiled:
     """Trace the graph behind ``root`` once and return an object that replays it.
 
-    ``mode`` is ``"code"`` (generated straight-line Python), ``"tape"`` (a flat list of op-table
-    calls) or ``"auto"`` (code up to ``MAX_CODE_NODES`` nodes, the tape above). The graph's
-    structure is fixed at this moment: a Python ``if`` on a value taken while building it is not
-    re-evaluated at replay; branches inside ops (relu, abs, pow) are.
+    ``backend`` is ``"native"`` (C, compiled once with the system C compiler and cached),
+    ``"python"``, or ``"auto"``: native where a C compiler is available, else Python with one
+    warning. For Python, ``mode`` is ``"code"`` (generated straight-line Python), ``"tape"`` (a
+    flat list of op-table calls) or ``"auto"`` (code up to ``MAX_CODE_NODES`` nodes, the tape
+    above); asking for a mode other than ``"auto"`` means the Python backend.
+
+    ``inputs``: leaves that take a new value per example, for ``map(rows)`` and
+    ``batch(rows)``, which run the graph once per row (in one call into C when native).
+
+    The graph's structure is fixed at this moment: a Python ``if`` on a value taken while
+    building it is not re-evaluated at replay; branches inside ops (relu, abs, pow) are.
     """
+    _check_root(root)
+    if backend not in ("auto", "native", "python"):
+        raise ValueError(f"compile: backend must be 'auto', 'native' or 'python', "
+                         f"got {backend!r}")
+    if mode not in ("auto", "code", "tape"):
+        raise ValueError(f"compile: mode must be 'auto', 'code' or 'tape', got {mode!r}")
+    if backend == "native" and mode != "auto":
+        raise ValueError(f"compile: mode={mode!r} is a Python replay mode; the native backend "
+                         f"has none")
+    order = topological_order(root)
+    xs = _check_inputs(inputs, order)
+    if backend == "native" or (backend == "auto" and mode == "auto"):
+        try:
+            return NativeCompiled(root, order, xs)
+        except NativeUnavailable as e:
+            if backend == "native":
+                raise
+            _warn_once(e)
+    if mode == "tape" or (mode == "auto" and len(order) > MAX_CODE_NODES):
+        return TapeCompiled(root, order, xs)
+    return CodeCompiled(root, order, xs)
+
+
+def _check_root(root) -> None:
     if not isinstance(root, Value):
         raise TypeError(f"compile: expected a Value, got {type(root).__name__} {root!r}")
     if root.operation is None:
         raise ValueError(f"compile: {root!r} is a leaf, there is no recorded op to replay "
                          f"(was the graph built under no_grad?)")
-    if mode not in ("auto", "code", "tape"):
-        raise ValueError(f"compile: mode must be 'auto', 'code' or 'tape', got {mode!r}")
-    order = topological_order(root)
-    if mode == "tape" or (mode == "auto" and len(order) > MAX_CODE_NODES):
-        return TapeCompiled(root, order)
-    return CodeCompiled(root, order)
+
+
+def _check_inputs(inputs, order: list[Value]) -> list[Value]:
+    if inputs is None:
+        return []
+    xs = list(inputs)
+    in_graph = set(order)
+    for x in xs:
+        if not isinstance(x, Value) or x.operation is not None or x not in in_graph:
+            raise ValueError(f"compile: each input must be a leaf of the graph, got {x!r}")
+    if len(set(xs)) != len(xs):
+        raise ValueError("compile: an input is listed twice")
+    return xs
+
+
+def _warn_once(error: Exception) -> None:
+    global _warned
+    if not _warned:
+        _warned = True
+        warnings.warn(f"{error}; replaying in Python instead (backend='python' silences this)",
+                      NativeFallbackWarning, stacklevel=3)

@@ -7,15 +7,19 @@ from typing import Sequence
 
 from .engine import Constant, Value
 
-_get_data = operator.attrgetter("data")
+get_data = operator.attrgetter("data")
+
+
+def real(x, what: str) -> float:
+    """``x`` as a float if ``Value.backward`` would accept it (a real number, not a bool)."""
+    if not isinstance(x, numbers.Real) or isinstance(x, bool):
+        raise TypeError(f"compile: {what} must be a real number, got {type(x).__name__} {x!r}")
+    return float(x)
 
 
 def check_seed(gradient) -> float:
-    """The upstream gradient of ``backward``: what ``Value.backward`` accepts, as a float."""
-    if not isinstance(gradient, numbers.Real) or isinstance(gradient, bool):
-        raise TypeError(f"compile: backward gradient must be a real number, got "
-                        f"{type(gradient).__name__} {gradient!r}")
-    return float(gradient)
+    """The upstream gradient of ``backward``, as a float."""
+    return real(gradient, "backward gradient")
 
 
 def needs_grad(order: list[Value], index: dict) -> list[bool]:
@@ -32,14 +36,16 @@ def needs_grad(order: list[Value], index: dict) -> list[bool]:
 class Compiled:
     """A graph traced once: ``forward()`` and ``backward()`` replay it on the leaves' data."""
 
-    def __init__(self, root: Value, order: list[Value], mode: str) -> None:
+    def __init__(self, root: Value, order: list[Value], mode: str,
+                 inputs: Sequence[Value] = ()) -> None:
         self.root = root
         self.mode = mode
         self._order = order
         self._index = {node: i for i, node in enumerate(order)}
         self.leaves = [n for n in order if n.operation is None]
+        self.inputs = list(inputs)
         self._values: Sequence[float] = [n.data for n in order]
-        self._read: list | None = None  # the leaves' data the last forward() read
+        self._read: Sequence | None = None  # the leaves' data the last forward() read
 
     def __len__(self) -> int:
         return len(self._order)
@@ -50,7 +56,7 @@ class Compiled:
 
     def forward(self) -> float:
         """Recompute every node from the leaves' current ``data``; returns the root's value."""
-        data = list(map(_get_data, self.leaves))
+        data = self._gather()
         self._values = self._run_forward(data)
         self._read = data
         return self._values[-1]
@@ -62,9 +68,70 @@ class Compiled:
         the gradient is always that of the current leaves.
         """
         seed = check_seed(gradient)
-        if self._read is None or list(map(_get_data, self.leaves)) != self._read:
+        if self._read is None or self._gather() != self._read:
             self.forward()
         self._run_backward(seed)
+
+    def _gather(self) -> Sequence:
+        return list(map(get_data, self.leaves))
+
+    # Many examples through one per-example graph: the leaves named ``inputs`` at compile time
+    # take each row's numbers in turn; every other leaf keeps its data.
+
+    def map(self, rows) -> list[float]:
+        """The root's value for each row of input values (one number per compiled input)."""
+        rows = self._rows(rows)
+        saved = [x.data for x in self.inputs]
+        try:
+            out = []
+            for row in rows:
+                for x, v in zip(self.inputs, row):
+                    x.data = v
+                out.append(self.forward())
+            return out
+        finally:
+            for x, v in zip(self.inputs, saved):
+                x.data = v
+            self._read = None
+
+    def batch(self, rows, gradient: float = 1.0) -> list[float]:
+        """Forward and backward for each row: returns the root's values and adds
+        Σ over rows of ∂root/∂leaf × gradient into the ``grad`` of every leaf but the inputs."""
+        seed = self._seed_for_batch(gradient)
+        rows = self._rows(rows)
+        saved = [(x.data, x.grad) for x in self.inputs]
+        try:
+            out = []
+            for row in rows:
+                for x, v in zip(self.inputs, row):
+                    x.data = v
+                out.append(self.forward())
+                self._run_backward(seed)
+            return out
+        finally:
+            for x, (d, g) in zip(self.inputs, saved):
+                x.data, x.grad = d, g
+            self._read = None
+
+    def _seed_for_batch(self, gradient) -> float:
+        if not self.inputs:
+            raise ValueError("compile: map() and batch() need the inputs, as in "
+                             "compile(root, inputs=[x1, x2, ...])")
+        return check_seed(gradient)
+
+    def _rows(self, rows) -> list:
+        """The rows as lists of floats, each as long as ``inputs``."""
+        if not self.inputs:
+            self._seed_for_batch(1.0)
+        k = len(self.inputs)
+        out = []
+        for r, row in enumerate(rows):
+            row = [real(v, f"row {r}: an input value") for v in row]
+            if len(row) != k:
+                raise ValueError(f"compile: row {r} has {len(row)} values, expected {k} "
+                                 f"(one per input)")
+            out.append(row)
+        return out
 
     def _run_forward(self, data: list[float]) -> Sequence[float]:
         raise NotImplementedError

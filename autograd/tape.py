@@ -10,8 +10,8 @@ from .replay import Compiled, needs_grad
 class TapeCompiled(Compiled):
     """One (forward, partials, slot, input slots) entry per op node, walked in order."""
 
-    def __init__(self, root: Value, order: list[Value]) -> None:
-        super().__init__(root, order, "tape")
+    def __init__(self, root: Value, order: list[Value], inputs: Sequence[Value] = ()) -> None:
+        super().__init__(root, order, "tape", inputs)
         index = self._index
         needs = needs_grad(order, index)
         self._leaf_slots = [index[n] for n in self.leaves]

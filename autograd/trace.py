@@ -23,7 +23,9 @@ from __future__ import annotations
 import builtins
 import math
 import random
+import threading
 import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
@@ -119,8 +121,15 @@ class _Sym:
 
 # ------------------------------------------------------------------------------ exploring
 
-def _explore(fn: Callable, n: int, with_out: bool, tuple_out: bool):
-    """Run ``fn`` on stand-ins along every branch; returns the paths or None if untraceable."""
+_DOMAIN_ERRORS = (ValueError, ArithmeticError)  # what an op raises for inputs outside its domain
+
+
+def _explore(fn: Callable, n: int, with_out: bool, tuple_out: bool, allow_fail: bool = False):
+    """Run ``fn`` on stand-ins along every branch; returns the paths or None if untraceable.
+
+    With ``allow_fail`` a path on which ``fn`` raises a domain error (log of a non-positive
+    number) is kept, with None for its outputs: the replay reports an error there.
+    """
     paths = []
     pending: list[tuple[bool, ...]] = [()]
     while pending:
@@ -135,6 +144,10 @@ def _explore(fn: Callable, n: int, with_out: bool, tuple_out: bool):
             if tuple_out and len(outs) != n:
                 return None
             exprs = [_expr(r) for r in outs]
+        except _DOMAIN_ERRORS:
+            if not allow_fail:
+                return None
+            exprs = None
         except Exception:  # anything the stand-ins cannot follow: call the function at replay
             return None
         for k in range(len(forced), len(tracer.decisions)):
@@ -207,9 +220,9 @@ def _inline(lets: list[tuple], outs: list[tuple]) -> tuple[list[tuple], list[tup
 
 def _assemble(paths) -> tuple[list[tuple], list[tuple]]:
     """Statements (with ifs for branches) and the output expressions, from the explored paths."""
-    if len(paths) == 1 and not paths[0][0].decisions:
+    if len(paths) == 1 and not paths[0][0].decisions and paths[0][1] is not None:
         return _inline(paths[0][0].lets, paths[0][1])
-    n_out = len(paths[0][1])
+    n_out = max(len(p[1]) for p in paths if p[1] is not None)
     top: list[tuple] = []
     # Work list instead of recursion: (paths sharing the first `depth` decisions, depth, the
     # statement list to fill, first step not yet written).
@@ -220,7 +233,7 @@ def _assemble(paths) -> tuple[list[tuple], list[tuple]]:
         lets = tracer.lets
         if depth == len(tracer.decisions):
             into += [("let", k, lets[k]) for k in range(start, len(lets))]
-            into += [("res", k, e) for k, e in enumerate(exprs)]
+            into += [("res", k, e) for k, e in enumerate(exprs)] if exprs is not None else [("fail",)]
             continue
         cond, _, at = tracer.decisions[depth]
         into += [("let", k, lets[k]) for k in range(start, at)]
@@ -238,7 +251,7 @@ def _selected(paths, n_out: int) -> tuple | None:
     stand-ins picked on any path (what a zero upstream gradient would multiply). Else None."""
     picked: list[list[tuple]] = [[] for _ in range(n_out)]
     for tracer, exprs in paths:
-        if tracer.lets:
+        if tracer.lets or exprs is None:
             return None
         for k, e in enumerate(exprs):
             if e[0] == "num":
@@ -306,6 +319,8 @@ def py_lines(stmts: list[tuple]) -> list[str]:
             lines.append(f"{ind}{{t}}{s[1]} = {py_expr(s[2])}")
         elif s[0] == "res":
             lines.append(f"{ind}{{r}}{s[1]} = {py_expr(s[2])}")
+        elif s[0] == "fail":
+            lines.append(f"{ind}raise ArithmeticError('outside the domain')")
         else:
             inner = ind + "    "
             lines.append(f"{ind}if {py_expr(s[1])}:")
@@ -317,6 +332,41 @@ def py_lines(stmts: list[tuple]) -> list[str]:
 
 NAMESPACE = {"INF": math.inf, "NAN": math.nan, "abs": abs,
              **{f"F_{name}": op.forward for name, op in OPS.items()}}
+
+# For C, math functions are followed too (each maps to libm); predicates become branches.
+MATH_FUNCTIONS = ("exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "sin", "cos", "tan",
+                  "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh",
+                  "fabs", "erf", "erfc")
+MATH_PREDICATES = ("isinf", "isnan", "isfinite")
+_PROBE_NAMESPACE = {**NAMESPACE, **{f"m_{f}": getattr(math, f) for f in MATH_FUNCTIONS
+                                    + MATH_PREDICATES}}
+_MATH_LOCK = threading.Lock()
+
+
+def _symbolic_math(name: str, original: Callable, predicate: bool) -> Callable:
+    def call(*args):
+        sym = next((a for a in args if isinstance(a, _Sym)), None)
+        if sym is None:
+            return original(*args)
+        if len(args) != 1:
+            raise _Untraceable(f"math.{name} with {len(args)} arguments")
+        expr = ("call", f"m_{name}", (sym.node,))
+        return sym.tracer.decide(("truth", expr)) if predicate else sym.tracer.emit(expr)
+    return call
+
+
+@contextmanager
+def _math_followed():
+    """While tracing for C: ``math.exp(stand-in)`` records a call instead of failing."""
+    with _MATH_LOCK:
+        saved = {f: getattr(math, f) for f in MATH_FUNCTIONS + MATH_PREDICATES}
+        try:
+            for f, fn in saved.items():
+                setattr(math, f, _symbolic_math(f, fn, f in MATH_PREDICATES))
+            yield
+        finally:
+            for f, fn in saved.items():
+                setattr(math, f, fn)
 
 
 @dataclass(frozen=True)
@@ -342,7 +392,7 @@ def _probe(t: Template, n: int, with_out: bool) -> Callable | None:
     body = [s.format_map(names) for s in t.py]
     body.append(f"return ({', '.join(o.format_map(names) for o in t.py_outs)},)")
     src = f"def probe({', '.join(params)}):\n" + "".join(f"    {s}\n" for s in body)
-    ns = dict(NAMESPACE)
+    ns = dict(_PROBE_NAMESPACE)
     try:
         exec(builtins.compile(src, "<autograd.compile probe>", "exec"), ns)
     except SyntaxError:
@@ -364,17 +414,24 @@ def _validate(fn: Callable, t: Template, n: int, out_of: Callable | None, tuple_
         xs = rng.choices(pool, k=n) if trial % 2 else [8.0 * rng.random() - 4.0 for _ in range(n)]
         try:
             args = xs + ([out_of(*xs)] if out_of is not None else [])
-            want = fn(*args)
         except Exception:
             continue
-        want = tuple(want) if tuple_out else (want,)
+        try:
+            want = fn(*args)
+        except Exception:
+            want = None
         try:
             got = probe(*args)
         except Exception:
-            return False
+            got = None
+        checked += 1
+        if want is None or got is None:  # both must fail, or neither
+            if (want is None) != (got is None):
+                return False
+            continue
+        want = tuple(want) if tuple_out else (want,)
         if len(got) != len(want) or not all(_same(g, w) for g, w in zip(got, want)):
             return False
-        checked += 1
     return checked > 0
 
 
@@ -389,30 +446,45 @@ def traceable(op: Op) -> bool:
     return OPS.get(op.name) is op
 
 
+_ORIGINAL_MATH = {f: getattr(math, f) for f in MATH_FUNCTIONS + MATH_PREDICATES}
+
+
 def _forward_fn(op: Op) -> Callable:
     fwd = op.forward
+    name = getattr(fwd, "__name__", "")
+    if _ORIGINAL_MATH.get(name) is fwd:
+        # The forward is math.tanh itself: look it up at call time, where a trace for C
+        # follows it.
+        return lambda *a: getattr(math, name)(*a)
     if getattr(fwd, "__objclass__", None) is float:
         # float.__add__ and friends: the same-named operator on the stand-in.
-        name = fwd.__name__
         return lambda *a: getattr(a[0], name)(*a[1:])
     return fwd
 
 
-def template(op: Op, n: int, kind: str) -> Template | None:
-    """Traced ``forward`` or ``partials`` of ``op`` for ``n`` inputs, or None to call it."""
+def template(op: Op, n: int, kind: str, target: str = "python") -> Template | None:
+    """Traced ``forward`` or ``partials`` of ``op`` for ``n`` inputs, or None to call it.
+
+    ``target="c"`` also follows math functions and keeps domain-error paths (a replay in C
+    reports those and the caller redoes the step in Python, which raises the op's own error).
+    """
     if not traceable(op):
         return None
     cache = _TEMPLATES.setdefault(op, {})
-    key = (n, kind)
+    key = (n, kind, target)
     if key not in cache:
-        cache[key] = _trace(op, n, kind)
+        cache[key] = _trace(op, n, kind, target)
     return cache[key]
 
 
-def _trace(op: Op, n: int, kind: str) -> Template | None:
+def _trace(op: Op, n: int, kind: str, target: str) -> Template | None:
     partials = kind == "partials"
     fn = op.partials if partials else _forward_fn(op)
-    paths = _explore(fn, n, partials, partials)
+    if target == "c":
+        with _math_followed():
+            paths = _explore(fn, n, partials, partials, allow_fail=True)
+    else:
+        paths = _explore(fn, n, partials, partials)
     if paths is None:
         return None
     stmts, outs = _assemble(paths)
