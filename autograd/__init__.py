@@ -1,6 +1,6 @@
 """A scalar autograd engine that records every operation and shows how backprop flows."""
 from .check import GradcheckError, gradcheck
-from .compile import Compiled, compile
+from .compile import Compiled, NativeFallbackWarning, NativeUnavailable, compile
 from .drawing import draw
 from .engine import (Constant, Value, apply, detect_anomaly, dot, enable_grad, grad,
                      is_grad_enabled, no_grad, primitive, sum, topological_order, value_and_grad)
@@ -12,6 +12,6 @@ __all__ = [
     "Value", "Constant", "Op", "OPS", "apply", "primitive", "sum", "dot", "grad",
     "value_and_grad", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
     "gradcheck", "GradcheckError", "topological_order",
-    "compile", "Compiled",
+    "compile", "Compiled", "NativeUnavailable", "NativeFallbackWarning",
     "draw", "explain", "Explanation", "backward_steps", "Step", "save_steps_html", "steps_widget",
 ]

@@ -9,13 +9,13 @@ from __future__ import annotations
 import ctypes
 import math
 from array import array
-from itertools import chain
+from itertools import accumulate, chain
 from typing import Sequence
 
 from .csource import NativeUnavailable, Source, load
 from .trace import traceable
 from .engine import Value
-from .replay import Compiled, get_data, needs_grad
+from .replay import Compiled, get_data, needs_grad, op_and_parents
 from .tape import TapeCompiled
 
 __all__ = ["NativeCompiled", "NativeUnavailable"]
@@ -46,28 +46,27 @@ class _Tables:
     """The graph as arrays: per op node its kinds, output slot and input slots."""
 
     def __init__(self, order: list[Value], index: dict, needs: list[bool]):
-        nary = {(n.operation, len(n.parents)) for n in order
-                if n.operation is not None and n.operation.arity is None}
-        self.source = src = Source({k for k in nary if traceable(k[0])})
-        self.kind_f, self.kind_b = array("i"), array("i")
-        self.out, self.off, self.slots = array("i"), array("i"), array("i")
-        self.calls: list[tuple] = []  # per op node: (op, input slots, output slot)
-        for i, node in enumerate(order):
-            op = node.operation
-            if op is None:
-                continue
-            ps = [index[p] for p in node.parents]
-            self.off.append(len(self.slots))
-            self.slots.extend(ps)
-            self.out.append(i)
-            self.kind_f.append(src.forward_kind(op, len(ps)))
-            self.kind_b.append(src.backward_kind(op, len(ps)) if needs[i] else -1)
-            self.calls.append((op, ps, i))
+        nodes = [(i, op, ps) for i, (op, ps) in enumerate(map(op_and_parents, order))
+                 if op is not None]
+        nary = {(op, len(ps)) for _, op, ps in nodes if op.arity is None and traceable(op)}
+        self.source = src = Source(nary)
+        slot = index.__getitem__
+        parents = [ps for _, _, ps in nodes]
+        self.slots = array("i", map(slot, chain.from_iterable(parents)))
+        self.off = array("i", accumulate(map(len, parents), initial=0))
+        fkind, bkind = src.fkinds.get, src.bkinds.get
+        self.kind_f = array("i", [fkind((op, len(ps)), -1) for _, op, ps in nodes])
+        self.kind_b = array("i", [bkind((op, len(ps)), -1) if needs[i] else -1
+                                  for i, op, ps in nodes])
+        # For the nodes called back in Python: op node number -> (op, input slots, output slot)
+        self.calls = {k: (op, list(map(slot, ps)), i) for k, (i, op, ps) in enumerate(nodes)
+                      if self.kind_f[k] < 0 or (self.kind_b[k] < 0 and needs[i])}
+        self.out = array("i", [i for i, _, _ in nodes])
         m = len(self.out)
         self.border = array("i", [k for k in range(m - 1, -1, -1) if needs[self.out[k]]])
 
 
-def _callbacks(calls: list[tuple], V: array, G: array, errors: list):
+def _callbacks(calls: dict, V: array, G: array, errors: list):
     """Python functions the C walk calls for ops it has no code for (no reference to the
     compiled object, so that it is freed by reference counting)."""
 
@@ -165,9 +164,10 @@ class NativeCompiled(Compiled):
     def map(self, rows) -> list[float]:
         X, n = self._pack(rows)
         Y = _zeros(n)
+        L = self._gather()  # kept in a name: C reads it during the call
         self._errors.clear()
         self._read = None  # V now holds the last row's values
-        if self._c_map(self._ref, self._gather().buffer_info()[0], n, len(self.inputs),
+        if self._c_map(self._ref, L.buffer_info()[0], n, len(self.inputs),
                        self._islot.buffer_info()[0], X.buffer_info()[0],
                        Y.buffer_info()[0]) or self._errors:
             return super().map(rows)
@@ -178,9 +178,10 @@ class NativeCompiled(Compiled):
         X, n = self._pack(rows)
         Y = _zeros(n)
         GW = array("d", [leaf.grad for leaf in self._params]) or _zeros(0)
+        L = self._gather()
         self._errors.clear()
         self._read = None
-        if self._c_batch(self._ref, self._gather().buffer_info()[0], n, len(self.inputs),
+        if self._c_batch(self._ref, L.buffer_info()[0], n, len(self.inputs),
                          self._islot.buffer_info()[0], X.buffer_info()[0], Y.buffer_info()[0],
                          seed, len(self._params), self._pslot.buffer_info()[0],
                          GW.buffer_info()[0]) or self._errors:

@@ -22,14 +22,18 @@ def check_seed(gradient) -> float:
     return real(gradient, "backward gradient")
 
 
+op_and_parents = operator.attrgetter("operation", "parents")
+
+
 def needs_grad(order: list[Value], index: dict) -> list[bool]:
     """Per node: whether a non-Constant leaf lies behind it (parents come first in order)."""
     needs = [False] * len(order)
-    for i, node in enumerate(order):
-        if node.operation is None:
-            needs[i] = not isinstance(node, Constant)
+    slot, need = index.__getitem__, needs.__getitem__
+    for i, (op, parents) in enumerate(map(op_and_parents, order)):
+        if op is None:
+            needs[i] = not isinstance(order[i], Constant)
         else:
-            needs[i] = any(needs[index[p]] for p in node.parents)
+            needs[i] = any(map(need, map(slot, parents)))
     return needs
 
 
@@ -41,7 +45,7 @@ class Compiled:
         self.root = root
         self.mode = mode
         self._order = order
-        self._index = {node: i for i, node in enumerate(order)}
+        self._index = dict(zip(order, range(len(order))))
         self.leaves = [n for n in order if n.operation is None]
         self.inputs = list(inputs)
         self._values: Sequence[float] = [n.data for n in order]
