@@ -120,9 +120,9 @@ def _uses_results(t: Template) -> int:
     return len(t.outs) if any(s[0] == "if" for s in t.stmts) else 0
 
 
-def _function(head: str, t: Template, text: _CText, finish) -> list[str]:
-    """A C function: the template's statements, then ``finish(output expressions)``."""
-    lines = [head + " {"]
+def _function(head: str, t: Template, text: _CText, finish, start=()) -> list[str]:
+    """A C function: ``start``, the template's statements, then ``finish(outputs)``."""
+    lines = [head + " {", *start]
     n_res = _uses_results(t)
     if n_res:
         lines.append(f"    double {', '.join(f'r{k} = NAN' for k in range(n_res))};")
@@ -136,8 +136,23 @@ def _returns(outs: list[str]) -> list[str]:
 
 def _accumulates(outs: list[str]) -> list[str]:
     # Eager adds g·∂ into each input in input order; so does this, with no fused multiply-add.
-    return ["    const double g = G[o];"] + [f"    G[a[{i}]] += g * {d};"
-                                          for i, d in enumerate(outs)]
+    return [f"    G[a[{i}]] += g * {d};" for i, d in enumerate(outs)]
+
+
+def _skip(t: Template, text: _CText) -> list[str]:
+    """The start of a partials function: its upstream gradient, and a return when it is 0 and
+    the partials only pick finite values (0·∂ would add 0 to every input: nothing to do).
+
+    A gradient accumulator starts at +0.0 and so never holds -0.0, which makes the skip exact.
+    """
+    lines = ["    const double g = G[o];"]
+    if t.selects is None:
+        return lines
+    picked = list(dict.fromkeys(text.expr(e) for per_input in t.selects for e in per_input))
+    if not picked:
+        return lines + ["    if (g == 0.0) return;"]
+    total = " + ".join(picked)
+    return lines + [f"    if (g == 0.0 && 0.0 * ({total}) == 0.0) return;"]
 
 
 # ------------------------------------------------------------------------------ the library
@@ -262,12 +277,14 @@ class Source:
             self._needs(t)
             if kind == "forward":
                 text = _CText(lambda i: f"V[a[{i}]]", "NAN", self.fcalls)
-                fn = _function(f"static double f{k}(const double *V, const int *a)", t, text,
+                fn = _function(f"static double f{k}(const double *restrict V, const int *restrict a)",
+                               t, text,
                                _returns)
             else:
                 text = _CText(lambda i: f"V[a[{i}]]", "V[o]", self.fcalls)
-                fn = _function(f"static void b{k}(const double *V, double *G, const int *a, "
-                               f"int o)", t, text, _accumulates)
+                fn = _function(f"static void b{k}(const double *restrict V, double *restrict G, "
+                               f"const int *restrict a, int o)", t, text, _accumulates,
+                               _skip(t, text))
         except _NoC:
             return -1
         self.parts.append(fn)

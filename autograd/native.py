@@ -15,7 +15,7 @@ from typing import Sequence
 from .csource import NativeUnavailable, Source, load
 from .trace import traceable
 from .engine import Value
-from .replay import Compiled, get_data, needs_grad, op_and_parents
+from .replay import Compiled, needs_grad, op_and_parents
 from .tape import TapeCompiled
 
 __all__ = ["NativeCompiled", "NativeUnavailable"]
@@ -133,19 +133,18 @@ class NativeCompiled(Compiled):
             setattr(self, "_c" + name[2:], fn)
         self._lib = lib
 
-    def _gather(self) -> array:
-        return array("d", map(get_data, self.leaves))
 
     def _python(self) -> TapeCompiled:
         if self._tape is None:
             self._tape = TapeCompiled(self.root, self._order)
         return self._tape
 
-    def _run_forward(self, data: array) -> Sequence[float]:
+    def _run_forward(self, data: list[float]) -> Sequence[float]:
+        L = array("d", data)  # one contiguous buffer for C
         self._errors.clear()
-        if self._c_forward(self._ref, data.buffer_info()[0]) or self._errors:
+        if self._c_forward(self._ref, L.buffer_info()[0]) or self._errors:
             # Redo in Python: raises the op's own error, or computes what eager computes.
-            vals = self._python()._run_forward(list(data))
+            vals = self._python()._run_forward(data)
             self._V[:] = array("d", vals)
         return self._V
 
@@ -164,7 +163,7 @@ class NativeCompiled(Compiled):
     def map(self, rows) -> list[float]:
         X, n = self._pack(rows)
         Y = _zeros(n)
-        L = self._gather()  # kept in a name: C reads it during the call
+        L = array("d", self._gather())  # kept in a name: C reads it during the call
         self._errors.clear()
         self._read = None  # V now holds the last row's values
         if self._c_map(self._ref, L.buffer_info()[0], n, len(self.inputs),
@@ -178,7 +177,7 @@ class NativeCompiled(Compiled):
         X, n = self._pack(rows)
         Y = _zeros(n)
         GW = array("d", [leaf.grad for leaf in self._params]) or _zeros(0)
-        L = self._gather()
+        L = array("d", self._gather())
         self._errors.clear()
         self._read = None
         if self._c_batch(self._ref, L.buffer_info()[0], n, len(self.inputs),
