@@ -277,8 +277,8 @@ class Source:
             self._needs(t)
             if kind == "forward":
                 text = _CText(lambda i: f"V[a[{i}]]", "NAN", self.fcalls)
-                fn = _function(f"static double f{k}(const double *restrict V, const int *restrict a)",
-                               t, text,
+                fn = _function(f"static double f{k}(const double *restrict V, "
+                               f"const int *restrict a)", t, text,
                                _returns)
             else:
                 text = _CText(lambda i: f"V[a[{i}]]", "V[o]", self.fcalls)

@@ -99,8 +99,8 @@ class Compiled:
             self._read = None
 
     def batch(self, rows, gradient: float = 1.0) -> list[float]:
-        """Forward and backward for each row: returns the root's values and adds
-        Σ over rows of ∂root/∂leaf × gradient into the ``grad`` of every leaf but the inputs."""
+        """Forward and backward for each row: returns the root's values and adds the sum over
+        rows of ∂root/∂leaf × gradient into the ``grad`` of every leaf but the inputs."""
         seed = self._seed_for_batch(gradient)
         rows = self._rows(rows)
         saved = [(x.data, x.grad) for x in self.inputs]

@@ -114,7 +114,8 @@ class _Sym:
             return self
         if name in OPS:
             def method(*args):
-                return self.tracer.emit(("call", f"F_{name}", tuple(_expr(a) for a in (self, *args))))
+                args = tuple(_expr(a) for a in (self, *args))
+                return self.tracer.emit(("call", f"F_{name}", args))
             return method
         raise _Untraceable(f"attribute {name!r}")
 
@@ -233,7 +234,10 @@ def _assemble(paths) -> tuple[list[tuple], list[tuple]]:
         lets = tracer.lets
         if depth == len(tracer.decisions):
             into += [("let", k, lets[k]) for k in range(start, len(lets))]
-            into += [("res", k, e) for k, e in enumerate(exprs)] if exprs is not None else [("fail",)]
+            if exprs is None:
+                into.append(("fail",))
+            else:
+                into += [("res", k, e) for k, e in enumerate(exprs)]
             continue
         cond, _, at = tracer.decisions[depth]
         into += [("let", k, lets[k]) for k in range(start, at)]

@@ -357,7 +357,7 @@ def test_branching_partials_are_traced_not_called():
             assert any(line.lstrip().startswith("if ") for line in lines), name
 
 
-# ------------------------------------------------------------------ defects from the adversarial sweep
+# ------------------------------------------------------------- defects from the adversarial sweep
 
 def _both(build, data, mode="code"):
     """(compiled value, compiled grads, eager value, eager grads) of ``build`` at ``data``."""
