@@ -8,7 +8,10 @@ The parts, each in its own module:
 - ``codegen``: the templates filled in for every node as straight-line Python (``mode="code"``);
 - ``tape``: a flat list of op-table calls, for graphs too large to generate code for
   (``mode="tape"``);
-- ``replay``: what both share (the ``Compiled`` interface, which inputs need gradients).
+- ``csource`` and ``native``: the templates as C, compiled once and cached, and the replay that
+  walks the graph as arrays in C (``backend="native"``);
+- ``replay``: what all share (the ``Compiled`` interface, which inputs need gradients, many
+  rows through ``map`` and ``batch``).
 
 No derivative exists anywhere but in the op table.
 """

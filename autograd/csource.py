@@ -252,21 +252,24 @@ class Source:
     plus the n-ary sizes a graph uses, in a fixed order, so that graphs made of the same ops
     share one library."""
 
-    def __init__(self, nary: set[tuple[Op, int]]) -> None:
+    def __init__(self, nary: list[tuple[Op, int]]) -> None:
         self.fcalls: dict[tuple[str, int], str] = {}  # value-argument forwards for F_ calls
         self.parts: list[list[str]] = []
         self.math: set[str] = set()
         keys = [(op, op.arity) for op in OPS.values() if op.arity is not None]
         keys += sorted(nary, key=lambda k: (k[0].name, k[1]))
-        self.fkinds = {k: self._add(*k, "forward", i) for i, k in enumerate(keys)}
-        self.bkinds = {k: self._add(*k, "partials", i) for i, k in enumerate(keys)}
+        # Keyed by (id(op), n): ops need not be hashable.
+        self.fkinds = {(id(op), n): self._add(op, n, "forward", i)
+                       for i, (op, n) in enumerate(keys)}
+        self.bkinds = {(id(op), n): self._add(op, n, "partials", i)
+                       for i, (op, n) in enumerate(keys)}
 
     def forward_kind(self, op: Op, n: int) -> int:
         """The C function number for ``op``'s forward with ``n`` inputs, -1 to call back."""
-        return self.fkinds.get((op, n), -1)
+        return self.fkinds.get((id(op), n), -1)
 
     def backward_kind(self, op: Op, n: int) -> int:
-        return self.bkinds.get((op, n), -1)
+        return self.bkinds.get((id(op), n), -1)
 
     def _add(self, op: Op, n: int, kind: str, k: int) -> int:
         """Write the C function for a template; -1 when the op is called back in Python."""

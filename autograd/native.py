@@ -48,15 +48,16 @@ class _Tables:
     def __init__(self, order: list[Value], index: dict, needs: list[bool]):
         nodes = [(i, op, ps) for i, (op, ps) in enumerate(map(op_and_parents, order))
                  if op is not None]
-        nary = {(op, len(ps)) for _, op, ps in nodes if op.arity is None and traceable(op)}
-        self.source = src = Source(nary)
+        nary = {(id(op), len(ps)): (op, len(ps)) for _, op, ps in nodes
+                if op.arity is None and traceable(op)}
+        self.source = src = Source(list(nary.values()))
         slot = index.__getitem__
         parents = [ps for _, _, ps in nodes]
         self.slots = array("i", map(slot, chain.from_iterable(parents)))
         self.off = array("i", accumulate(map(len, parents), initial=0))
         fkind, bkind = src.fkinds.get, src.bkinds.get
-        self.kind_f = array("i", [fkind((op, len(ps)), -1) for _, op, ps in nodes])
-        self.kind_b = array("i", [bkind((op, len(ps)), -1) if needs[i] else -1
+        self.kind_f = array("i", [fkind((id(op), len(ps)), -1) for _, op, ps in nodes])
+        self.kind_b = array("i", [bkind((id(op), len(ps)), -1) if needs[i] else -1
                                   for i, op, ps in nodes])
         # For the nodes called back in Python: op node number -> (op, input slots, output slot)
         self.calls = {k: (op, list(map(slot, ps)), i) for k, (i, op, ps) in enumerate(nodes)

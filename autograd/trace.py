@@ -3,8 +3,8 @@
 A stand-in (``_Sym``) is a symbolic float. Arithmetic on it records an expression; a comparison
 (relu's ``a > 0``, abs's sign, pow's special cases) asks the tracer which way to go, and the
 function is run again for every way, so a template is a small tree of ``if``/``else`` over
-straight-line steps. Templates are data (tuples), rendered to Python by ``codegen`` and to C by
-``native``; no derivative is written anywhere but in the op table.
+straight-line steps. Templates are data (tuples), rendered to Python here (for ``codegen``) and
+to C by ``csource``; no derivative is written anywhere but in the op table.
 
 Expressions are tuples::
 
@@ -24,7 +24,6 @@ import builtins
 import math
 import random
 import threading
-import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
@@ -441,8 +440,9 @@ def _validate(fn: Callable, t: Template, n: int, out_of: Callable | None, tuple_
 
 # ------------------------------------------------------------------------------ templates
 
-# Weak keys: nothing here keeps an op alive.
-_TEMPLATES: weakref.WeakKeyDictionary[Op, dict] = weakref.WeakKeyDictionary()
+# Keyed by id: only the op table's own entries are traced, and each value keeps its op alive, so
+# an id is never reused while it is a key. Ops need not be hashable or weakly referable.
+_TEMPLATES: dict[tuple, tuple[Op, Template | None]] = {}
 
 
 def traceable(op: Op) -> bool:
@@ -474,11 +474,10 @@ def template(op: Op, n: int, kind: str, target: str = "python") -> Template | No
     """
     if not traceable(op):
         return None
-    cache = _TEMPLATES.setdefault(op, {})
-    key = (n, kind, target)
-    if key not in cache:
-        cache[key] = _trace(op, n, kind, target)
-    return cache[key]
+    key = (id(op), n, kind, target)
+    if key not in _TEMPLATES:
+        _TEMPLATES[key] = (op, _trace(op, n, kind, target))
+    return _TEMPLATES[key][1]
 
 
 def _trace(op: Op, n: int, kind: str, target: str) -> Template | None:
