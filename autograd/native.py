@@ -101,7 +101,7 @@ class NativeCompiled(Compiled):
         index = self._index
         needs = needs_grad(order, index)
         tables = _Tables(order, index, needs)
-        lib = load(tables.source.code())
+        self._bind(load(tables.source.code()))
         self._keep = tables  # the C side points into these arrays
         self._V, self._G = _zeros(len(order)), _zeros(len(order))
         self._errors: list = []
@@ -113,21 +113,23 @@ class NativeCompiled(Compiled):
                              _ptr(tables.slots), _ptr(tables.border), _ptr(self._lslot),
                              _ptr(self._V, _DBL), _ptr(self._G, _DBL), *self._cbs)
         self._ref = ctypes.byref(self._graph)
-        self._bind(lib)
-        wanted = [leaf for leaf in self.leaves if needs[index[leaf]]]
-        self._wanted, self._wslot, self._GW = self._grad_out(wanted, index)
-        params = [leaf for leaf in wanted if leaf not in set(self.inputs)]
-        self._params, self._pslot, _ = self._grad_out(params, index)
-        self._islot = array("i", [index[x] for x in self.inputs])
+        self._gradient_buffers(needs)
         self._tape: TapeCompiled | None = None
         # The leaves' data for C: packed into one buffer allocated once (struct packs a list
         # of floats several times faster than array() builds one).
         self._L = (ctypes.c_double * max(len(self.leaves), 1))()
         self._pack_leaves = struct.Struct(f"{len(self.leaves)}d").pack_into
 
-    @staticmethod
-    def _grad_out(leaves: list[Value], index: dict):
-        return leaves, array("i", [index[leaf] for leaf in leaves]), _zeros(len(leaves))
+    def _gradient_buffers(self, needs: list[bool]) -> None:
+        """Which leaves get a gradient (all that need one; all but the inputs in batch())."""
+        index = self._index
+        self._wanted = [leaf for leaf in self.leaves if needs[index[leaf]]]
+        self._wslot = array("i", [index[leaf] for leaf in self._wanted])
+        self._GW = _zeros(len(self._wanted))
+        inputs = set(self.inputs)
+        self._params = [leaf for leaf in self._wanted if leaf not in inputs]
+        self._pslot = array("i", [index[leaf] for leaf in self._params])
+        self._islot = array("i", [index[x] for x in self.inputs])
 
     def _bind(self, lib: ctypes.CDLL) -> None:
         p, d, i = ctypes.c_void_p, ctypes.c_double, ctypes.c_int
@@ -138,7 +140,6 @@ class NativeCompiled(Compiled):
             fn.argtypes, fn.restype = args, ctypes.c_int
             setattr(self, "_c" + name[2:], fn)
         self._lib = lib
-
 
     def _python(self) -> TapeCompiled:
         if self._tape is None:
