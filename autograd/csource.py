@@ -151,8 +151,16 @@ def _skip(t: Template, text: _CText) -> list[str]:
     picked = list(dict.fromkeys(text.expr(e) for per_input in t.selects for e in per_input))
     if not picked:
         return lines + ["    if (g == 0.0) return;"]
-    total = " + ".join(picked)
-    return lines + [f"    if (g == 0.0 && 0.0 * ({total}) == 0.0) return;"]
+    return lines + [f"    if (g == 0.0 && 0.0 * {_tree_sum(picked)} == 0.0) return;"]
+
+
+def _tree_sum(terms: list[str]) -> str:
+    """A sum as a balanced tree: only its finiteness matters, so the order is free, and a
+    balanced tree is short to wait for where a chain of additions is not."""
+    while len(terms) > 1:
+        pairs = [f"({a} + {b})" for a, b in zip(terms[::2], terms[1::2])]
+        terms = pairs + (terms[-1:] if len(terms) % 2 else [])
+    return terms[0] if terms[0].startswith("(") else f"({terms[0]})"
 
 
 # ------------------------------------------------------------------------------ the library
