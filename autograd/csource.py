@@ -113,7 +113,7 @@ def _c_number(x) -> str:
         return "NAN"
     if math.isinf(x):
         return "INFINITY" if x > 0 else "(-INFINITY)"
-    return f"({x!r})" if x < 0 else repr(x)
+    return f"({x!r})" if math.copysign(1.0, x) < 0 else repr(x)
 
 
 def _uses_results(t: Template) -> int:

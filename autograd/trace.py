@@ -155,6 +155,8 @@ def _explore(fn: Callable, n: int, with_out: bool, tuple_out: bool, allow_fail: 
         paths.append((tracer, exprs))
         if len(paths) > MAX_PATHS:
             return None
+    if all(exprs is None for _, exprs in paths):
+        return None  # it always raises: nothing to replay but the call itself
     return paths
 
 
