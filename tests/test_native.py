@@ -432,3 +432,22 @@ def test_backend_and_mode_errors():
         autograd.compile(y, backend="native", mode="tape")
     assert autograd.compile(y, mode="tape").mode == "tape"
     assert autograd.compile(y, backend="python").mode == "code"
+
+
+@pytest.mark.parametrize("backend", ["native", "python"])
+def test_compiled_graph_is_freed_by_reference_counting(backend):
+    """No reference cycles: the C callbacks hold the buffers, not the compiled object."""
+    import gc
+    import weakref
+    prim = autograd.primitive("twice", lambda a: 2.0 * a, lambda a, out: (2.0,), arity=1)
+    x = Value(1.0)
+    graph = autograd.compile(prim(x).tanh() * x, backend=backend, inputs=[x])
+    graph.backward()
+    graph.map([[1.0], [2.0]])
+    ref = weakref.ref(graph)
+    gc.disable()
+    try:
+        del graph
+        assert ref() is None
+    finally:
+        gc.enable()
