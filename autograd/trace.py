@@ -447,9 +447,13 @@ def _validate(fn: Callable, t: Template, n: int, out_of: Callable | None, tuple_
 _TEMPLATES: dict[tuple, tuple[Op, Template | None]] = {}
 
 
+# The table as it was defined: a primitive registered later under its name is still a user's.
+_TABLE = {id(op) for op in OPS.values()}
+
+
 def traceable(op: Op) -> bool:
     """Whether ``op`` is the op table's own entry (user primitives are called at replay)."""
-    return OPS.get(op.name) is op
+    return id(op) in _TABLE and OPS.get(op.name) is op
 
 
 _ORIGINAL_MATH = {f: getattr(math, f) for f in MATH_FUNCTIONS + MATH_PREDICATES}
