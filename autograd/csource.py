@@ -381,7 +381,10 @@ def load(code: str) -> ctypes.CDLL:
     folder = cache_dir()
     lib = _load_checked(folder, key)
     if lib is None:
-        _build(folder, key, code, cc)
+        try:
+            _build(folder, key, code, cc)
+        except OSError as e:  # an unwritable cache directory, a full disk
+            raise NativeUnavailable(f"native: cannot build in {folder}: {e}") from e
         lib = _load_checked(folder, key)
         if lib is None:
             raise NativeUnavailable(f"native: the library built in {folder} does not load")

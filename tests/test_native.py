@@ -451,3 +451,11 @@ def test_compiled_graph_is_freed_by_reference_counting(backend):
         assert ref() is None
     finally:
         gc.enable()
+
+
+def test_unwritable_cache_falls_back(monkeypatch, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("AUTOGRAD_SCALAR_CACHE", str(blocker / "cache"))
+    with pytest.raises(autograd.NativeUnavailable, match="cannot build"):
+        autograd.compile(Value(1.0) * 3.0 + 1.5, backend="native")
