@@ -1,6 +1,6 @@
 """A scalar autograd engine that records every operation and shows how backprop flows."""
 from .check import GradcheckError, gradcheck
-from .compile import Compiled, compile
+from .compile import Compiled, NativeFallbackWarning, NativeUnavailable, compile
 from .drawing import draw
 from .engine import (Constant, Primitive, Value, apply, backprop, detect_anomaly, dot,
                      enable_grad, grad, is_grad_enabled, no_grad, primitive, sum, topological_order,
@@ -19,7 +19,7 @@ __all__ = [
     "Value", "Constant", "Op", "OPS", "apply", "primitive", "Primitive", "dot", "grad",
     "value_and_grad", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
     "gradcheck", "GradcheckError", "topological_order", "backprop",
-    "Compiled",
+    "Compiled", "NativeUnavailable", "NativeFallbackWarning",
     "jvp", "vjp", "jacfwd", "jacrev", "hessian", "hvp", "forwardprop", "count_passes", "Passes",
     "graph_data", "BackwardState", "backward_state", "draw", "explain", "Explanation",
     "explore", "Explorer", "backward_steps", "Step", "save_steps_html", "steps_widget",

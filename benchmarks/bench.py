@@ -1,8 +1,10 @@
-"""Benchmark: micrograd's demo training step, five ways, plus memory and a million-deep chain.
+"""Benchmark: micrograd's demo training step, several ways, plus memory and a million-deep chain.
 
 The workload is micrograd's demo: two moons (100 points), MLP(2, [16, 16, 1]), SVM max-margin
 loss + 1e-4·L2, full batch, forward + backward + SGD update. Every row starts from the same
-weights and the script checks that all of them compute the same first loss before timing.
+weights and the script checks that all of them compute the same first loss before timing. Rows
+are timed in interleaved rounds, so that a busy machine slows all of them alike; the table gives
+the median step and the range of the rounds' medians.
 
     python benchmarks/bench.py            # prints the table, writes benchmarks/results.json
     python benchmarks/bench.py --quick    # fewer repeats, a shorter chain (a smoke run)
@@ -17,6 +19,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -34,16 +37,31 @@ LR = 0.05
 SEED = 1
 
 
-def median_step(step: Callable[[], float], warmup: int, runs: int) -> tuple[float, list[float]]:
-    """Median wall time of ``step`` in seconds after ``warmup`` untimed calls, and all times."""
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), times
+def timed_rounds(rows: dict[str, Callable[[], float]], counts: dict[str, tuple[int, int]],
+                 rounds: int) -> dict[str, dict]:
+    """Per row: warm-up, then ``rounds`` rounds of its step count, the rows taking turns."""
+    for name, step in rows.items():
+        for _ in range(counts[name][0]):
+            step()
+    times: dict[str, list[list[float]]] = {name: [] for name in rows}
+    for _ in range(rounds):
+        for name, step in rows.items():
+            gc.collect()
+            batch = []
+            for _ in range(counts[name][1]):
+                t = time.perf_counter()
+                step()
+                batch.append(time.perf_counter() - t)
+            times[name].append(batch)
+    return {name: _summary(r) for name, r in times.items()}
+
+
+def _summary(rounds: list[list[float]]) -> dict:
+    every = [t for r in rounds for t in r]
+    per_round = [statistics.median(r) * 1e3 for r in rounds]
+    return {"median_ms": statistics.median(every) * 1e3, "steps": len(every),
+            "round_medians_ms": [min(per_round), max(per_round)],
+            "min_ms": min(every) * 1e3, "max_ms": max(every) * 1e3}
 
 
 # ------------------------------------------------------------------------------------ the rows
@@ -63,12 +81,12 @@ def eager_row(X, y, model: nn.MLP) -> Callable[[], float]:
     return step
 
 
-def compiled_row(X, y, model: nn.MLP) -> tuple[Callable[[], float], float]:
-    """The same graph built once, compiled, and replayed every step."""
+def compiled_row(X, y, model: nn.MLP, backend: str) -> tuple[Callable[[], float], float]:
+    """The same graph built once, compiled, and replayed every step; and its compile time."""
     params = model.parameters()
     loss = losses.hinge([model(x) for x in X], y) + losses.l2(params, ALPHA)
     t = time.perf_counter()
-    graph = autograd.compile(loss)
+    graph = autograd.compile(loss, backend=backend)
     compile_time = time.perf_counter() - t
 
     def step() -> float:
@@ -80,6 +98,70 @@ def compiled_row(X, y, model: nn.MLP) -> tuple[Callable[[], float], float]:
             p.data -= LR * p.grad
         return value
     return step, compile_time
+
+
+def native_compile_times(X, y, fresh_model: Callable[[], nn.MLP]) -> dict:
+    """Native compile of the demo graph with an empty library cache (C compiler included),
+    then again with the library cached, as every later compile of such a graph is."""
+    saved = os.environ.get("AUTOGRAD_SCALAR_CACHE")
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["AUTOGRAD_SCALAR_CACHE"] = cache
+        try:
+            _, cold = compiled_row(X, y, fresh_model(), "native")
+            _, warm = compiled_row(X, y, fresh_model(), "native")
+        finally:
+            if saved is None:
+                del os.environ["AUTOGRAD_SCALAR_CACHE"]
+            else:
+                os.environ["AUTOGRAD_SCALAR_CACHE"] = saved
+    return {"cold_s": cold, "cached_s": warm}
+
+
+def torch_row(X, y, weights) -> Callable[[], float] | None:
+    """PyTorch, vectorized: one matrix product per layer, float64, one thread."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    it = iter(weights)
+    params = []
+    for nin, nout in zip(SIZES, SIZES[1:]):
+        rows = [[next(it) for _ in range(nin + 1)] for _ in range(nout)]
+        params.append(torch.tensor([r[:-1] for r in rows], dtype=torch.float64,
+                                   requires_grad=True))
+        params.append(torch.tensor([r[-1] for r in rows], dtype=torch.float64,
+                                   requires_grad=True))
+    Xt = torch.tensor(X, dtype=torch.float64)
+    signs = torch.tensor([1.0 if t else -1.0 for t in y], dtype=torch.float64)
+
+    def step() -> float:
+        h = Xt
+        for k in range(0, len(params), 2):
+            h = h @ params[k].T + params[k + 1]
+            if k + 2 < len(params):
+                h = torch.relu(h)
+        loss = torch.relu(1.0 - signs * h[:, 0]).mean() + ALPHA * sum(
+            (p * p).sum() for p in params)
+        for p in params:
+            p.grad = None
+        loss.backward()
+        with torch.no_grad():
+            for p in params:
+                p -= LR * p.grad
+        return loss.item()
+    return step
+
+
+def gc_off(step: Callable[[], float]) -> Callable[[], float]:
+    """``step`` with the cycle collector off while it runs (cycles are collected between)."""
+    def wrapped() -> float:
+        gc.disable()
+        try:
+            return step()
+        finally:
+            gc.enable()
+    return wrapped
 
 
 def micrograd_row(X, y, weights, value_cls) -> Callable[[], float]:
@@ -204,26 +286,32 @@ def bytes_per_node(value_cls, n: int) -> float:
     return (after - before) / (3 * n)
 
 
-def deep_chain_backward(depth: int) -> dict:
-    """Backward time of an ``depth``-deep chain in this engine, eagerly and from compile's tape."""
+def deep_chain(depth: int) -> dict:
+    """An ``depth``-deep chain: eager backward, the Python tape's and the native replay's."""
     w = autograd.Value(0.999999)
     x = autograd.Value(1.0)
     for _ in range(depth):
         x = x * w
     t = time.perf_counter()
     x.backward()
-    eager = time.perf_counter() - t
-    w_grad = w.grad
-    graph = autograd.compile(x)
-    w.grad = 0.0
-    graph.forward()
-    t = time.perf_counter()
-    graph.backward()
-    replay = time.perf_counter() - t
-    if abs(w.grad - w_grad) > 1e-9 * abs(w_grad):
-        raise AssertionError(f"deep chain: compiled ∂x/∂w {w.grad!r} != eager {w_grad!r}")
-    return {"depth": depth, "backward_s": eager, "compiled_backward_s": replay,
-            "compiled_mode": graph.mode}
+    result = {"depth": depth, "backward_s": time.perf_counter() - t}
+    want = w.grad
+    for backend in ("python", "native"):
+        t = time.perf_counter()
+        graph = autograd.compile(x, backend=backend)
+        result[f"{backend}_compile_s"] = time.perf_counter() - t
+        graph.forward()
+        w.grad = 0.0
+        t = time.perf_counter()
+        graph.backward()
+        result[f"{backend}_backward_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        graph.forward()
+        result[f"{backend}_forward_s"] = time.perf_counter() - t
+        if abs(w.grad - want) > 1e-9 * abs(want):
+            raise AssertionError(f"deep chain: {backend} ∂x/∂w {w.grad!r} != eager {want!r}")
+    result["python_mode"] = "tape"
+    return result
 
 
 def micrograd_deep_chain(depth: int) -> str:
@@ -241,6 +329,94 @@ def micrograd_deep_chain(depth: int) -> str:
 
 # ---------------------------------------------------------------------------------- main
 
+def build_rows(X, y, MValue) -> tuple[dict[str, Callable[[], float]], dict]:
+    """Every row's step, from the same starting weights; and the compile times."""
+    def fresh_model() -> nn.MLP:
+        return nn.MLP(2, SIZES[1:], seed=SEED)
+
+    # Same starting weights everywhere, in micrograd's parameter order (w..., b per neuron).
+    weights = [p.data for p in fresh_model().parameters()]
+    rows: dict[str, Callable[[], float]] = {}
+    rows["micrograd"] = micrograd_row(X, y, weights, MValue)
+    rows["micrograd, gc off"] = gc_off(micrograd_row(X, y, weights, MValue))
+    rows["eager"] = eager_row(X, y, fresh_model())
+    rows["micrograd's graph"] = micrograd_row(X, y, weights, autograd.Value)
+    rows["python replay"], python_compile = compiled_row(X, y, fresh_model(), "python")
+    compile_times = {"python_s": python_compile, **native_compile_times(X, y, fresh_model)}
+    rows["native replay"], _ = compiled_row(X, y, fresh_model(), "native")
+    rows["hand-written"] = handwritten_row(X, y, weights)
+    torch_step = torch_row(X, y, weights)
+    if torch_step is not None:
+        rows["pytorch"] = torch_step
+    return rows, compile_times
+
+
+def check_same_step(rows: dict[str, Callable[[], float]]) -> None:
+    """One step of each row must give the same loss from the same weights."""
+    first = {name: step() for name, step in rows.items()}
+    ref = first["eager"]
+    for name, v in first.items():
+        if abs(v - ref) > 1e-9 * abs(ref):
+            raise AssertionError(f"{name} computes loss {v!r}, eager {ref!r}: not the same step")
+
+
+def time_rows(rows: dict[str, Callable[[], float]], quick: bool) -> dict[str, dict]:
+    rounds = 2 if quick else 5
+    slow, fast = (1, 1 if quick else 2), (3, 10 if quick else 40)
+    counts = {name: slow for name in rows}
+    counts.update({"eager": (2, 3 if quick else 6), "micrograd's graph": slow})
+    for name in ("python replay", "native replay", "hand-written", "pytorch"):
+        counts[name] = fast
+    results = timed_rounds(rows, counts, rounds)
+    base = results["micrograd"]["median_ms"]
+    for r in results.values():
+        r["speedup_vs_micrograd"] = base / r["median_ms"]
+    if "pytorch" in results:
+        torch_ms = results["pytorch"]["median_ms"]
+        for r in results.values():
+            r["ratio_to_pytorch"] = r["median_ms"] / torch_ms
+    return results
+
+
+def targets_met(results: dict, compile_times: dict, chain: dict, memory: dict) -> dict:
+    hand = results["hand-written"]["median_ms"]
+    out = {
+        "eager >= 30x micrograd": results["eager"]["speedup_vs_micrograd"] >= 30,
+        "micrograd's graph >= 6x micrograd": results["micrograd's graph"][
+            "speedup_vs_micrograd"] >= 6,
+        "bytes per node <= 1/4 of micrograd": memory["ratio"] <= 0.25,
+        "python replay <= 2x hand-written": results["python replay"]["median_ms"] <= 2 * hand,
+        "native compile <= 2 s (empty cache)": compile_times["cold_s"] <= 2.0,
+        "1,000,000-deep native replay <= 0.05 s": chain["depth"] < 1_000_000 or (
+            chain["native_forward_s"] + chain["native_backward_s"] <= 0.05),
+    }
+    if "pytorch" in results:
+        out["native replay <= 0.5x pytorch"] = results["native replay"]["ratio_to_pytorch"] <= 0.5
+    return out
+
+
+def print_report(report: dict) -> None:
+    results, ct, chain = report["steps"], report["compile"], report["deep_chain"]
+    print(f"{'row':<20}{'ms/step':>10}{'rounds':>18}{'vs micrograd':>14}{'vs pytorch':>12}")
+    for name, r in results.items():
+        lo, hi = r["round_medians_ms"]
+        vs_torch = f"{r['ratio_to_pytorch']:.2f}x" if "ratio_to_pytorch" in r else "-"
+        print(f"{name:<20}{r['median_ms']:>10.3f}{f'{lo:.3f}-{hi:.3f}':>18}"
+              f"{r['speedup_vs_micrograd']:>13.1f}x{vs_torch:>12}")
+    print(f"compile: python {ct['python_s']:.2f} s; native {ct['cold_s']:.2f} s with an empty "
+          f"cache, {ct['cached_s']:.2f} s cached")
+    mem = report["bytes_per_node"]
+    print(f"bytes per node: autograd {mem['autograd']:.0f}, micrograd {mem['micrograd']:.0f} "
+          f"(ratio {mem['ratio']:.2f})")
+    print(f"{chain['depth']:,}-deep chain: eager backward {chain['backward_s']:.2f} s; python "
+          f"tape forward {chain['python_forward_s']:.2f} s, backward "
+          f"{chain['python_backward_s']:.2f} s; native forward {chain['native_forward_s']:.4f} s,"
+          f" backward {chain['native_backward_s']:.4f} s; micrograd at 2,000 deep: "
+          f"{chain['micrograd']}")
+    for name, ok in report["targets"].items():
+        print(f"  [{'x' if ok else ' '}] {name}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, a shorter chain")
@@ -252,60 +428,16 @@ def main(argv: list[str] | None = None) -> int:
         print("micrograd is not installed: pip install micrograd==0.1.0 (or `make bench`)",
               file=sys.stderr)
         return 2
-
-    runs = 3 if args.quick else 7
     X, y = nn.datasets.make_moons(100, noise=0.1, seed=SEED)
+    rows, compile_times = build_rows(X, y, MValue)
+    check_same_step(rows)
+    results = time_rows(rows, args.quick)
 
-    def fresh_model() -> nn.MLP:
-        return nn.MLP(2, SIZES[1:], seed=SEED)
-
-    # Same starting weights everywhere, in micrograd's parameter order (w..., b per neuron).
-    weights = [p.data for p in fresh_model().parameters()]
-
-    rows: dict[str, Callable[[], float]] = {}
-    rows["micrograd"] = micrograd_row(X, y, weights, MValue)
-    rows["eager"] = eager_row(X, y, fresh_model())
-    rows["micrograd's graph"] = micrograd_row(X, y, weights, autograd.Value)
-    compiled, compile_time = compiled_row(X, y, fresh_model())
-    rows["compiled"] = compiled
-    rows["hand-written"] = handwritten_row(X, y, weights)
-
-    # Before timing: one step of each must give the same loss from the same weights.
-    first = {name: step() for name, step in rows.items()}
-    ref = first["eager"]
-    for name, v in first.items():
-        if abs(v - ref) > 1e-9 * abs(ref):
-            raise AssertionError(f"{name} computes loss {v!r}, eager {ref!r}: not the same step")
-
-    counts = {"micrograd": (1, runs), "micrograd's graph": (1, runs), "eager": (2, 3 * runs),
-              "compiled": (3, 10 * runs), "hand-written": (3, 10 * runs)}
-    results = {}
-    for name, step in rows.items():
-        gc.collect()
-        warmup, n = counts[name]
-        med, times = median_step(step, warmup, n)
-        results[name] = {"median_ms": med * 1e3, "runs": n,
-                         "min_ms": min(times) * 1e3, "max_ms": max(times) * 1e3}
-    base = results["micrograd"]["median_ms"]
-    for r in results.values():
-        r["speedup_vs_micrograd"] = base / r["median_ms"]
-    results["compiled"]["compile_s"] = compile_time
-
-    chain = 20_000 if args.quick else 100_000
-    ours = bytes_per_node(autograd.Value, chain)
-    theirs = bytes_per_node(MValue, chain)
-    depth = 100_000 if args.quick else 1_000_000
-    deep = deep_chain_backward(depth)
-    deep["micrograd"] = micrograd_deep_chain(2_000)
-
-    hand = results["hand-written"]["median_ms"]
-    targets = {
-        "eager >= 30x micrograd": results["eager"]["speedup_vs_micrograd"] >= 30,
-        "micrograd's graph >= 6x micrograd": results["micrograd's graph"][
-            "speedup_vs_micrograd"] >= 6,
-        "bytes per node <= 1/4 of micrograd": ours <= theirs / 4,
-        "compiled <= 2x hand-written": results["compiled"]["median_ms"] <= 2 * hand,
-    }
+    links = 20_000 if args.quick else 100_000
+    ours, theirs = bytes_per_node(autograd.Value, links), bytes_per_node(MValue, links)
+    memory = {"chain_links": links, "autograd": ours, "micrograd": theirs, "ratio": ours / theirs}
+    chain = deep_chain(100_000 if args.quick else 1_000_000)
+    chain["micrograd"] = micrograd_deep_chain(2_000)
     report = {
         "workload": "two moons (100 points), MLP(2, [16, 16, 1]), SVM loss + 1e-4 L2, full "
                     "batch, forward + backward + SGD update; median per step",
@@ -315,23 +447,12 @@ def main(argv: list[str] | None = None) -> int:
                     "cpus": os.cpu_count()},
         "quick": args.quick,
         "steps": results,
-        "bytes_per_node": {"chain_links": chain, "autograd": ours, "micrograd": theirs,
-                           "ratio": ours / theirs},
-        "deep_chain": deep,
-        "targets": targets,
+        "compile": compile_times,
+        "bytes_per_node": memory,
+        "deep_chain": chain,
+        "targets": targets_met(results, compile_times, chain, memory),
     }
-
-    print(f"{'row':<20}{'ms/step':>10}{'vs micrograd':>14}")
-    for name, r in results.items():
-        print(f"{name:<20}{r['median_ms']:>10.2f}{r['speedup_vs_micrograd']:>13.1f}x")
-    print(f"compile time {compile_time:.2f} s (once)")
-    print(f"bytes per node: autograd {ours:.0f}, micrograd {theirs:.0f} "
-          f"(ratio {ours / theirs:.2f})")
-    print(f"{depth:,}-deep chain backward: {deep['backward_s']:.2f} s eager, "
-          f"{deep['compiled_backward_s']:.2f} s compiled ({deep['compiled_mode']}); "
-          f"micrograd at 2,000 deep: {deep['micrograd']}")
-    for name, ok in targets.items():
-        print(f"  [{'x' if ok else ' '}] {name}")
+    print_report(report)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")
     return 0

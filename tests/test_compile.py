@@ -278,18 +278,24 @@ def test_clear_errors():
 
 
 def test_million_deep_chain_compiles_and_differentiates():
-    """Auto mode picks the tape past MAX_CODE_NODES; calculus: d(w^n x)/dw = n w^(n-1) x."""
+    """Auto mode picks the tape past MAX_CODE_NODES; calculus: d(w^n x)/dw = n w^(n-1) x.
+    The native replay walks the same graph (built once here, it is the slow part)."""
     n = 1_000_000
     w, x = Value(1.0 - 1e-7), Value(1.5)
     y = x
     for _ in range(n):
         y = y * w
-    graph = autograd.compile(y)
-    assert graph.mode == "tape"
-    assert close(graph.forward(), 1.5 * w.data ** n, 1e-9)
-    graph.backward()
-    assert close(w.grad, n * w.data ** (n - 1) * 1.5, 1e-6)
-    assert close(x.grad, w.data ** n, 1e-9)
+    for backend in ("python", "native"):
+        try:
+            graph = autograd.compile(y, backend=backend)
+        except autograd.NativeUnavailable:
+            continue
+        assert graph.mode == ("tape" if backend == "python" else "native")
+        w.grad = x.grad = 0.0
+        assert close(graph.forward(), 1.5 * w.data ** n, 1e-9)
+        graph.backward()
+        assert close(w.grad, n * w.data ** (n - 1) * 1.5, 1e-6)
+        assert close(x.grad, w.data ** n, 1e-9)
 
 
 def test_generated_code_stays_flat():
@@ -342,9 +348,174 @@ def test_benchmark_rows_compute_the_same_step():
 
 def test_branching_partials_are_traced_not_called():
     """relu, abs and pow become if/else in the generated code (the fast path), not calls."""
-    from autograd.compile import _template
+    from autograd.trace import template
     for name, n in [("relu", 1), ("abs", 1), ("pow", 2), ("dot", 7), ("mul", 2)]:
-        lines, outs = _template(autograd.OPS[name], n, "partials")
+        tpl = template(autograd.OPS[name], n, "partials")
+        lines, outs = tpl.py, tpl.py_outs
         assert len(outs) == n
         if name in ("relu", "abs", "pow"):
             assert any(line.lstrip().startswith("if ") for line in lines), name
+
+
+# ------------------------------------------------------------- defects from the adversarial sweep
+
+def _both(build, data, mode="code"):
+    """(compiled value, compiled grads, eager value, eager grads) of ``build`` at ``data``."""
+    xs = [Value(d) for d in data]
+    graph = autograd.compile(build(xs), mode=mode)
+    value = graph.forward()
+    graph.backward()
+    want_value, want_grads = eager(build, data)
+    return value, [x.grad for x in xs], want_value, want_grads
+
+
+@pytest.mark.parametrize("mode", ["code", "tape"])
+@pytest.mark.parametrize("name,build,data", [
+    # y - y sends exactly 0 back into y; 0 × an infinite or NaN partial is NaN in eager.
+    ("div", lambda v: (lambda y: y - y + v[0])(1.0 / v[0]), [1e-200]),
+    ("log", lambda v: (lambda y: y - y + v[0])(v[0].log()), [5e-324]),
+    ("tanh", lambda v: (lambda y: y - y + v[0])(v[0].tanh()), [math.nan]),
+    ("sigmoid", lambda v: (lambda y: y - y + v[0])(v[0].sigmoid()), [math.nan]),
+    ("mul", lambda v: (lambda y: y - y + v[1])(v[0] * v[1]), [math.inf, 2.0]),
+    ("dot", lambda v: (lambda y: y - y + v[1])(autograd.dot([v[0]], [v[1]])), [math.inf, 2.0]),
+    ("leaky", lambda v: (lambda y: y - y + v[1])(v[0].leaky_relu(v[1])), [-math.inf, 0.1]),
+])
+def test_zero_upstream_gradient_times_a_non_finite_partial_is_nan_like_eager(name, build, data,
+                                                                               mode):
+    value, grads, want_value, want_grads = _both(build, data, mode)
+    assert close(value, want_value)
+    assert any(math.isnan(g) for g in want_grads), "the case must reach a NaN in eager"
+    for got, want in zip(grads, want_grads):
+        assert close(got, want), (name, got, want)
+
+
+def test_zero_upstream_gradient_div_agrees_with_pytorch():
+    """The issue's case against an independent oracle: ∂(1/x - 1/x + x)/∂x is NaN at 1e-200."""
+    x = Value(1e-200)
+    y = 1.0 / x
+    graph = autograd.compile(y - y + x)
+    graph.forward()
+    graph.backward()
+    tx = torch.tensor(1e-200, dtype=torch.float64, requires_grad=True)
+    ty = 1.0 / tx
+    (ty - ty + tx).backward()
+    assert math.isnan(tx.grad.item()) and math.isnan(x.grad)
+
+
+def test_zero_upstream_gradient_still_skips_relu_that_is_off():
+    """The exact skip keeps the fast path: a dot behind an off relu is not differentiated."""
+    from autograd.codegen import python_source
+    w = [Value(0.5), Value(-0.25)]
+    out = autograd.dot(w, [1.0, 2.0], 0.0).relu() + w[0] * 2.0
+    src = python_source(autograd.topological_order(out))
+    assert any(line.strip().startswith("if g") for line in src.splitlines())
+
+
+def test_primitive_reading_mutable_state_follows_it_at_replay():
+    """Partials that read state are not frozen into the code at their first trace."""
+    state = {"k": 2.0}
+    scale = autograd.primitive("scale", lambda a: state["k"] * a,
+                               lambda a, out: (state["k"],), arity=1)
+    for mode in ("code", "tape"):
+        state["k"] = 2.0
+        x = Value(1.0)
+        graph = autograd.compile(scale(x) * 1.0, mode=mode)
+        state["k"] = 5.0
+        assert graph.forward() == 5.0
+        graph.backward()
+        assert x.grad == 5.0, mode
+
+
+def test_primitive_traced_by_an_earlier_compile_is_not_reused_stale():
+    state = {"k": 2.0}
+    scale = autograd.primitive("scale2", lambda a: state["k"] * a,
+                               lambda a, out: (state["k"],), arity=1)
+    x = Value(1.0)
+    autograd.compile(scale(x) + 0.0).backward()
+    state["k"] = 3.0
+    x.grad = 0.0
+    autograd.compile(scale(x) + 0.0).backward()
+    assert x.grad == 3.0
+
+
+@pytest.mark.parametrize("mode", ["code", "tape"])
+def test_backward_after_leaves_changed_uses_the_current_leaves(mode):
+    """x**3 compiled at 1, then x = 2 and backward() without forward(): 3·2² = 12."""
+    x = Value(1.0)
+    graph = autograd.compile(x ** 3, mode=mode)
+    x.data = 2.0
+    graph.backward()
+    assert x.grad == 12.0
+    assert graph.value(graph.root) == 8.0
+    # And after a forward, an unchanged leaf does not need another one.
+    x.grad = 0.0
+    graph.forward()
+    graph.backward()
+    assert x.grad == 12.0
+
+
+def test_backward_right_after_compile_of_a_graph_built_on_older_data():
+    """A graph built at x = 1 whose leaf changed before compile: backward sees x = 3."""
+    x = Value(1.0)
+    y = x ** 3
+    x.data = 3.0
+    graph = autograd.compile(y)
+    graph.backward()
+    assert x.grad == 27.0
+
+
+def _alarm(seconds: int):
+    """Fail (rather than hang) if the body runs far longer than a linear algorithm needs."""
+    import signal
+
+    def fail(*_):
+        raise TimeoutError(f"took over {seconds} s: compile is not linear in the input count")
+    old = signal.signal(signal.SIGALRM, fail)
+    signal.alarm(seconds)
+    return old
+
+
+def test_wide_nary_nodes_compile_in_linear_time():
+    """A dot of 20,000 inputs: 24 s to compile when filling templates was quadratic, about a
+    second now; the alarm is far above linear and far below quadratic."""
+    import signal
+    n = 10_000
+    w = [Value(0.001 * (i % 7)) for i in range(n)]
+    xs = [Value(1.0 + 0.001 * (i % 5)) for i in range(n)]
+    old = _alarm(20)
+    try:
+        graph = autograd.compile(autograd.dot(w, xs, 0.5) * 2.0, mode="code")
+        graph.backward()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert all(a.grad == 2.0 * b.data and b.grad == 2.0 * a.data for a, b in zip(w, xs))
+
+
+@pytest.mark.parametrize("mode", ["code", "tape"])
+@pytest.mark.parametrize("seed", [2, 2.5, "np.float32", "np.int64", "Fraction"])
+def test_backward_accepts_the_numbers_eager_accepts(seed, mode):
+    import fractions
+
+    import numpy as np
+    seed = {"np.float32": np.float32(2.0), "np.int64": np.int64(2),
+            "Fraction": fractions.Fraction(5, 2)}.get(seed, seed)
+    x = Value(3.0)
+    y = x * x
+    y.backward(seed)
+    want = x.grad
+    x.grad = 0.0
+    autograd.compile(y, mode=mode).backward(seed)
+    assert x.grad == want
+
+
+@pytest.mark.parametrize("mode", ["code", "tape"])
+@pytest.mark.parametrize("seed", [True, "1", None, "Value", 1j])
+def test_backward_rejects_what_eager_rejects(seed, mode):
+    seed = Value(1.0) if seed == "Value" else seed
+    x = Value(3.0)
+    y = x * x
+    with pytest.raises(TypeError):
+        y.backward(seed)
+    with pytest.raises(TypeError, match="gradient"):
+        autograd.compile(y, mode=mode).backward(seed)

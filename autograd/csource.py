@@ -1,0 +1,426 @@
+"""csource: the traced templates as C, compiled once with the system C compiler and cached.
+
+The C code holds one function per template (an op's forward or partials for a number of
+inputs), translated from the same traced steps as the Python replay; math functions map to libm.
+The graph itself is data: arrays of node kinds and input slots walked by a small loop, so the
+library depends only on which templates a graph uses, is compiled once per set and cached on
+disk, keyed by a hash of the code and the compiler command. An op that cannot be traced (a user
+primitive, whose functions may read state) is called back in Python at its place in the walk.
+
+Where Python would raise (a domain check in an op, ``math.exp`` overflowing, division by zero),
+the C code raises a flag instead and the step is redone by the Python tape, which raises the
+op's own error, or computes what eager computes.
+
+ctypes rather than cffi: it is in the standard library, and each replay is one call into C with
+a few pointers to buffers allocated once, so the per-call cost of ctypes does not matter.
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import math
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from .ops import OPS, Op
+from .trace import MATH_FUNCTIONS, MATH_PREDICATES, Template, template
+
+CFLAGS = ["-O2", "-fno-fast-math", "-ffp-contract=off", "-fPIC", "-shared"]
+CACHE_ENV = "AUTOGRAD_SCALAR_CACHE"
+
+
+class NativeUnavailable(RuntimeError):
+    """No working C compiler (or the build failed): the native replay cannot be used."""
+
+
+# ------------------------------------------------------------------------------ C expressions
+
+_C_BIN = {"+": "+", "-": "-", "*": "*"}
+
+
+class _CText:
+    """Renders template expressions as C, with ``inp(k)`` and ``out`` for the stand-ins."""
+
+    def __init__(self, inp, out: str, fcalls: dict) -> None:
+        self.inp, self.out, self.fcalls = inp, out, fcalls
+
+    def expr(self, e: tuple) -> str:
+        kind = e[0]
+        if kind == "in":
+            return self.inp(e[1])
+        if kind == "out":
+            return self.out
+        if kind == "tmp":
+            return f"t{e[1]}"
+        if kind == "res":
+            return f"r{e[1]}"
+        if kind == "num":
+            return _c_number(e[1])
+        if kind == "neg":
+            return f"(-{self.expr(e[1])})"
+        if kind in ("bin", "cmp"):
+            a, b = self.expr(e[2]), self.expr(e[3])
+            if kind == "cmp" or e[1] in _C_BIN:
+                return f"({a} {e[1]} {b})"
+            return f"ag_{'div' if e[1] == '/' else 'pow'}({a}, {b})"
+        if kind == "truth":
+            return f"({self.expr(e[1])} != 0.0)"
+        if kind == "call":
+            return self.call(e[1], [self.expr(a) for a in e[2]])
+        raise ValueError(f"native: unknown expression {e!r}")
+
+    def call(self, name: str, args: list[str]) -> str:
+        if name == "abs":
+            return f"fabs({args[0]})"
+        if name.startswith("m_"):
+            f = name[2:]
+            return f"{f}({args[0]})" if f in MATH_PREDICATES else f"m_{f}({args[0]})"
+        key = (name[2:], len(args))  # F_<op>: that op's forward, itself translated
+        if key not in self.fcalls:
+            raise _NoC(f"F_{key[0]}")
+        return f"{self.fcalls[key]}({', '.join(args)})"
+
+    def block(self, stmts: list, ind: str, on_fail: str) -> list[str]:
+        """C lines of template statements; nesting is bounded by an op's branch count."""
+        lines = []
+        for s in stmts:
+            if s[0] == "let":
+                lines.append(f"{ind}const double t{s[1]} = {self.expr(s[2])};")
+            elif s[0] == "res":
+                lines.append(f"{ind}r{s[1]} = {self.expr(s[2])};")
+            elif s[0] == "fail":
+                lines.append(f"{ind}{on_fail}")
+            else:
+                lines.append(f"{ind}if {self.expr(s[1])} {{")
+                lines += self.block(s[2], ind + "    ", on_fail)
+                lines.append(f"{ind}}} else {{")
+                lines += self.block(s[3], ind + "    ", on_fail)
+                lines.append(f"{ind}}}")
+        return lines
+
+
+class _NoC(Exception):
+    """A template refers to something that has no C translation (an untraceable op)."""
+
+
+def _c_number(x) -> str:
+    x = float(x)
+    if math.isnan(x):
+        return "NAN"
+    if math.isinf(x):
+        return "INFINITY" if x > 0 else "(-INFINITY)"
+    return f"({x!r})" if math.copysign(1.0, x) < 0 else repr(x)
+
+
+def _uses_results(t: Template) -> int:
+    return len(t.outs) if any(s[0] == "if" for s in t.stmts) else 0
+
+
+def _function(head: str, t: Template, text: _CText, finish, start=()) -> list[str]:
+    """A C function: ``start``, the template's statements, then ``finish(outputs)``."""
+    lines = [head + " {", *start]
+    n_res = _uses_results(t)
+    if n_res:
+        lines.append(f"    double {', '.join(f'r{k} = NAN' for k in range(n_res))};")
+    lines += text.block(t.stmts, "    ", "ag_err = 1;")
+    return lines + finish([text.expr(o) for o in t.outs]) + ["}"]
+
+
+def _returns(outs: list[str]) -> list[str]:
+    return [f"    return {outs[0]};"]
+
+
+def _accumulates(outs: list[str]) -> list[str]:
+    # Eager adds g·∂ into each input in input order; so does this, with no fused multiply-add.
+    return [f"    G[a[{i}]] += g * {d};" for i, d in enumerate(outs)]
+
+
+def _skip(t: Template, text: _CText) -> list[str]:
+    """The start of a partials function: its upstream gradient, and a return when it is 0 and
+    the partials only pick finite values (0·∂ would add 0 to every input: nothing to do).
+
+    A gradient accumulator starts at +0.0 and so never holds -0.0, which makes the skip exact.
+    """
+    lines = ["    const double g = G[o];"]
+    if t.selects is None:
+        return lines
+    picked = list(dict.fromkeys(text.expr(e) for per_input in t.selects for e in per_input))
+    if not picked:
+        return lines + ["    if (g == 0.0) return;"]
+    return lines + [f"    if (g == 0.0 && 0.0 * {_tree_sum(picked)} == 0.0) return;"]
+
+
+def _tree_sum(terms: list[str]) -> str:
+    """A sum as a balanced tree: only its finiteness matters, so the order is free, and a
+    balanced tree is short to wait for where a chain of additions is not."""
+    while len(terms) > 1:
+        pairs = [f"({a} + {b})" for a, b in zip(terms[::2], terms[1::2])]
+        terms = pairs + (terms[-1:] if len(terms) % 2 else [])
+    return terms[0] if terms[0].startswith("(") else f"({terms[0]})"
+
+
+# ------------------------------------------------------------------------------ the library
+
+_PRELUDE = r"""
+#include <math.h>
+#include <string.h>
+
+static _Thread_local int ag_err;  /* set where Python would raise; the step is redone there */
+typedef double (*ag_fcb)(int);
+typedef int (*ag_bcb)(int);
+
+static double ag_div(double a, double b) { if (b == 0.0) ag_err = 1; return a / b; }
+static double ag_pow(double a, double b) {
+    double r = pow(a, b);
+    if (!isfinite(r) && isfinite(a) && isfinite(b)) ag_err = 1;
+    return r;
+}
+/* Python's math functions raise where libm returns NaN from a number, or infinity from a
+   finite one: flag the same cases. */
+#define AG_MATH(f) static double m_##f(double x) { double r = f(x); \
+    if ((isnan(r) && !isnan(x)) || (isinf(r) && isfinite(x))) ag_err = 1; return r; }
+"""
+
+_RUNTIME = r"""
+typedef struct {
+    int m, nb, nl, root, n;
+    const int *kind_f, *kind_b, *out, *off, *slots, *border, *lslot;
+    double *V, *G;
+    ag_fcb fcb;
+    ag_bcb bcb;
+} ag_graph;
+
+static void ag_run_forward(const ag_graph *g) {
+    double *V = g->V;
+    for (int k = 0; k < g->m; k++) {
+        V[g->out[k]] = ag_fwd(g->kind_f[k], V, g->slots + g->off[k], k, g->fcb);
+    }
+}
+
+static void ag_run_backward(const ag_graph *g, double seed) {
+    memset(g->G, 0, sizeof(double) * (size_t)g->n);
+    g->G[g->root] = seed;
+    for (int j = 0; j < g->nb; j++) {
+        int k = g->border[j];
+        ag_bwd(g->kind_b[k], g->V, g->G, g->slots + g->off[k], g->out[k], k, g->bcb);
+    }
+}
+
+int ag_forward(const ag_graph *g, const double *L) {
+    ag_err = 0;
+    for (int k = 0; k < g->nl; k++) g->V[g->lslot[k]] = L[k];
+    ag_run_forward(g);
+    return ag_err;
+}
+
+int ag_backward(const ag_graph *g, double seed, int nw, const int *wslot, double *GW) {
+    ag_err = 0;
+    ag_run_backward(g, seed);
+    for (int j = 0; j < nw; j++) GW[j] = g->G[wslot[j]];
+    return ag_err;
+}
+
+/* Many input rows: the inputs' slots are overwritten per row, every other leaf read from L. */
+int ag_map(const ag_graph *g, const double *L, int rows, int ni, const int *islot,
+           const double *X, double *Y) {
+    ag_err = 0;
+    for (int k = 0; k < g->nl; k++) g->V[g->lslot[k]] = L[k];
+    for (int r = 0; r < rows && !ag_err; r++) {
+        for (int j = 0; j < ni; j++) g->V[islot[j]] = X[(size_t)r * ni + j];
+        ag_run_forward(g);
+        Y[r] = g->V[g->root];
+    }
+    return ag_err;
+}
+
+/* Forward and backward per row; the gradients of the wslot leaves are added into GW row by
+   row, in the order that calling backward once per row would add them into .grad. */
+int ag_batch(const ag_graph *g, const double *L, int rows, int ni, const int *islot,
+             const double *X, double *Y, double seed, int nw, const int *wslot, double *GW) {
+    ag_err = 0;
+    for (int k = 0; k < g->nl; k++) g->V[g->lslot[k]] = L[k];
+    for (int r = 0; r < rows && !ag_err; r++) {
+        for (int j = 0; j < ni; j++) g->V[islot[j]] = X[(size_t)r * ni + j];
+        ag_run_forward(g);
+        Y[r] = g->V[g->root];
+        ag_run_backward(g, seed);
+        for (int j = 0; j < nw; j++) GW[j] += g->G[wslot[j]];
+    }
+    return ag_err;
+}
+"""
+
+
+class Source:
+    """The C functions for a set of (op, number of inputs): every fixed-arity op of the table
+    plus the n-ary sizes a graph uses, in a fixed order, so that graphs made of the same ops
+    share one library."""
+
+    def __init__(self, nary: list[tuple[Op, int]]) -> None:
+        self.fcalls: dict[tuple[str, int], str] = {}  # value-argument forwards for F_ calls
+        self.parts: list[list[str]] = []
+        self.math: set[str] = set()
+        keys = [(op, op.arity) for op in OPS.values() if op.arity is not None]
+        keys += sorted(nary, key=lambda k: (k[0].name, k[1]))
+        # Keyed by (id(op), n): ops need not be hashable.
+        self.fkinds = {(id(op), n): self._add(op, n, "forward", i)
+                       for i, (op, n) in enumerate(keys)}
+        self.bkinds = {(id(op), n): self._add(op, n, "partials", i)
+                       for i, (op, n) in enumerate(keys)}
+
+    def forward_kind(self, op: Op, n: int) -> int:
+        """The C function number for ``op``'s forward with ``n`` inputs, -1 to call back."""
+        return self.fkinds.get((id(op), n), -1)
+
+    def backward_kind(self, op: Op, n: int) -> int:
+        return self.bkinds.get((id(op), n), -1)
+
+    def _add(self, op: Op, n: int, kind: str, k: int) -> int:
+        """Write the C function for a template; -1 when the op is called back in Python."""
+        t = template(op, n, kind, "c")
+        if t is None:
+            return -1
+        try:
+            self._needs(t)
+            if kind == "forward":
+                text = _CText(lambda i: f"V[a[{i}]]", "NAN", self.fcalls)
+                fn = _function(f"static double f{k}(const double *restrict V, "
+                               f"const int *restrict a)", t, text,
+                               _returns)
+            else:
+                text = _CText(lambda i: f"V[a[{i}]]", "V[o]", self.fcalls)
+                fn = _function(f"static void b{k}(const double *restrict V, double *restrict G, "
+                               f"const int *restrict a, int o)", t, text, _accumulates,
+                               _skip(t, text))
+        except _NoC:
+            return -1
+        self.parts.append(fn)
+        return k
+
+    def _needs(self, t: Template) -> None:
+        """Math wrappers and value-argument forwards that ``t`` calls, written first."""
+        stack: list = [t.outs, t.stmts]
+        while stack:
+            e = stack.pop()
+            if isinstance(e, list):
+                stack += e
+                continue
+            if e and e[0] == "call":
+                name = e[1]
+                if name.startswith("m_") and name[2:] in MATH_FUNCTIONS:
+                    self.math.add(name[2:])
+                elif name.startswith("F_"):
+                    self._value_forward(name[2:], len(e[2]))
+            stack += [x for x in e if isinstance(x, (tuple, list))]
+
+    def _value_forward(self, name: str, n: int) -> None:
+        key = (name, n)
+        if key in self.fcalls or name not in OPS:
+            return
+        t = template(OPS[name], n, "forward", "c")
+        if t is None:
+            raise _NoC(name)
+        self._needs(t)
+        fname = f"fv_{name}_{n}"
+        text = _CText(lambda i: f"x{i}", "NAN", self.fcalls)
+        params = ", ".join(f"double x{i}" for i in range(n))
+        self.parts.append(_function(f"static double {fname}({params})", t, text, _returns))
+        self.fcalls[key] = fname
+
+    def code(self) -> str:
+        """The whole C file (without its key function)."""
+        lines = [_PRELUDE] + [f"AG_MATH({f})" for f in sorted(self.math)]
+        for part in self.parts:
+            lines += part
+        lines += _dispatch("static double ag_fwd(int kind, const double *V, const int *a, "
+                           "int k, ag_fcb cb)", len(self.fkinds), "return f{0}(V, a);",
+                           "return cb(k);", self.fkinds.values())
+        lines += _dispatch("static void ag_bwd(int kind, const double *V, double *G, "
+                           "const int *a, int o, int k, ag_bcb cb)", len(self.bkinds),
+                           "b{0}(V, G, a, o); return;", "if (cb(k)) ag_err = 1; return;",
+                           self.bkinds.values())
+        return "\n".join(lines) + _RUNTIME
+
+
+def _dispatch(head: str, n: int, case: str, default: str, kinds) -> list[str]:
+    lines = [head + " {", "    switch (kind) {"]
+    for k in sorted(set(kinds) - {-1}):
+        lines.append(f"    case {k}: {case.format(k)}")
+    lines += [f"    default: {default}", "    }", "}"]
+    return lines
+
+
+# ------------------------------------------------------------------------------ build and cache
+
+def cache_dir() -> Path:
+    """Where compiled libraries are kept: $AUTOGRAD_SCALAR_CACHE, else the user cache dir."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "autograd-scalar"
+
+
+def compiler() -> list[str]:
+    """The C compiler command ($CC, else ``cc``); raises NativeUnavailable if it is missing."""
+    cmd = shlex.split(os.environ.get("CC") or "cc")
+    if not cmd or shutil.which(cmd[0]) is None:
+        raise NativeUnavailable(f"native: no C compiler ({(cmd or ['cc'])[0]!r} not found; "
+                                f"set CC)")
+    return cmd
+
+
+def load(code: str) -> ctypes.CDLL:
+    """The shared library for ``code``, from the cache or built now (atomically)."""
+    cc = compiler()
+    key = hashlib.sha256("\0".join([code, *cc, *CFLAGS]).encode()).hexdigest()[:32]
+    code += f'\nconst char *ag_key(void) {{ return "{key}"; }}\n'
+    folder = cache_dir()
+    lib = _load_checked(folder, key)
+    if lib is None:
+        try:
+            _build(folder, key, code, cc)
+        except OSError as e:  # an unwritable cache directory, a full disk
+            raise NativeUnavailable(f"native: cannot build in {folder}: {e}") from e
+        lib = _load_checked(folder, key)
+        if lib is None:
+            raise NativeUnavailable(f"native: the library built in {folder} does not load")
+    return lib
+
+
+def _load_checked(folder: Path, key: str) -> ctypes.CDLL | None:
+    """Load ``key``'s library if its bytes match the digest written with it; else None."""
+    so, digest = folder / f"{key}.so", folder / f"{key}.sha256"
+    try:
+        data = so.read_bytes()
+        if hashlib.sha256(data).hexdigest() != digest.read_text().strip():
+            return None
+        lib = ctypes.CDLL(str(so))
+        lib.ag_key.restype = ctypes.c_char_p
+        if lib.ag_key().decode() != key:
+            return None
+    except (OSError, AttributeError, UnicodeDecodeError):
+        return None
+    return lib
+
+
+def _build(folder: Path, key: str, code: str, cc: list[str]) -> None:
+    """Compile in a private temporary directory, then rename into place: another process
+    compiling the same code at the same time sees either no file or a whole one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=f".{key}-") as tmp:
+        (Path(tmp) / "graph.c").write_text(code)
+        cmd = [*cc, *CFLAGS, "-o", "graph.so", "graph.c", "-lm"]
+        try:
+            done = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=300)
+        except (OSError, subprocess.SubprocessError) as e:
+            raise NativeUnavailable(f"native: running {cc[0]!r} failed: {e}") from e
+        if done.returncode != 0:
+            raise NativeUnavailable(f"native: {cc[0]!r} failed:\n{done.stderr[-2000:]}")
+        built = Path(tmp) / "graph.so"
+        (Path(tmp) / "digest").write_text(hashlib.sha256(built.read_bytes()).hexdigest())
+        os.replace(built, folder / f"{key}.so")
+        os.replace(Path(tmp) / "digest", folder / f"{key}.sha256")

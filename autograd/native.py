@@ -1,0 +1,201 @@
+"""native: replay a graph in C; the graph is a few arrays, the code comes from ``csource``.
+
+Buffers are allocated once per compiled graph: ``V`` (every node's value), ``G`` (every node's
+gradient), the leaves' data packed into one ``array('d')`` per forward, and the gradients of the
+leaves that need one, added into their ``.grad`` after each backward.
+"""
+from __future__ import annotations
+
+import ctypes
+import math
+import struct
+from array import array
+from itertools import accumulate, chain
+from typing import Sequence
+
+from .csource import NativeUnavailable, Source, load
+from .trace import traceable
+from .engine import Value
+from .replay import Compiled, needs_grad, op_and_parents
+from .tape import TapeCompiled
+
+__all__ = ["NativeCompiled", "NativeUnavailable"]
+
+_INT = ctypes.POINTER(ctypes.c_int)
+_DBL = ctypes.POINTER(ctypes.c_double)
+_FCB = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_int)
+_BCB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)
+
+
+class _Graph(ctypes.Structure):
+    _fields_ = [("m", ctypes.c_int), ("nb", ctypes.c_int), ("nl", ctypes.c_int),
+                ("root", ctypes.c_int), ("n", ctypes.c_int),
+                ("kind_f", _INT), ("kind_b", _INT), ("out", _INT), ("off", _INT),
+                ("slots", _INT), ("border", _INT), ("lslot", _INT),
+                ("V", _DBL), ("G", _DBL), ("fcb", _FCB), ("bcb", _BCB)]
+
+
+def _ptr(buf: array, kind=_INT):
+    return ctypes.cast(buf.buffer_info()[0], kind)
+
+
+def _zeros(n: int) -> array:
+    return array("d", bytes(8 * max(n, 1)))
+
+
+class _Tables:
+    """The graph as arrays: per op node its kinds, output slot and input slots."""
+
+    def __init__(self, order: list[Value], index: dict, needs: list[bool]):
+        nodes = [(i, op, ps) for i, (op, ps) in enumerate(map(op_and_parents, order))
+                 if op is not None]
+        nary = {(id(op), len(ps)): (op, len(ps)) for _, op, ps in nodes
+                if op.arity is None and traceable(op)}
+        self.source = src = Source(list(nary.values()))
+        slot = index.__getitem__
+        parents = [ps for _, _, ps in nodes]
+        self.slots = array("i", map(slot, chain.from_iterable(parents)))
+        self.off = array("i", accumulate(map(len, parents), initial=0))
+        fkind, bkind = src.fkinds.get, src.bkinds.get
+        self.kind_f = array("i", [fkind((id(op), len(ps)), -1) for _, op, ps in nodes])
+        self.kind_b = array("i", [bkind((id(op), len(ps)), -1) if needs[i] else -1
+                                  for i, op, ps in nodes])
+        # For the nodes called back in Python: op node number -> (op, input slots, output slot)
+        self.calls = {k: (op, list(map(slot, ps)), i) for k, (i, op, ps) in enumerate(nodes)
+                      if self.kind_f[k] < 0 or (self.kind_b[k] < 0 and needs[i])}
+        self.out = array("i", [i for i, _, _ in nodes])
+        m = len(self.out)
+        self.border = array("i", [k for k in range(m - 1, -1, -1) if needs[self.out[k]]])
+
+
+def _callbacks(calls: dict, V: array, G: array, errors: list):
+    """Python functions the C walk calls for ops it has no code for (no reference to the
+    compiled object, so that it is freed by reference counting)."""
+
+    def forward(k: int) -> float:
+        op, ps, _ = calls[k]
+        try:
+            return op.forward(*[V[p] for p in ps])
+        except BaseException as e:  # noqa: BLE001 - re-raised by the Python redo of the step
+            errors.append(e)
+            return math.nan
+
+    def backward(k: int) -> int:
+        op, ps, i = calls[k]
+        try:
+            g = G[i]
+            for p, d in zip(ps, op.partials(*[V[p] for p in ps], V[i])):
+                G[p] += g * d
+            return 0
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+            return 1
+    return _FCB(forward), _BCB(backward)
+
+
+class NativeCompiled(Compiled):
+    """Replays the graph in C; steps the C code flags are redone by the Python tape."""
+
+    def __init__(self, root: Value, order: list[Value], inputs: Sequence[Value] = ()) -> None:
+        super().__init__(root, order, "native", inputs)
+        index = self._index
+        needs = needs_grad(order, index)
+        tables = _Tables(order, index, needs)
+        self._bind(load(tables.source.code()))
+        self._keep = tables  # the C side points into these arrays
+        self._V, self._G = _zeros(len(order)), _zeros(len(order))
+        self._errors: list = []
+        self._cbs = _callbacks(tables.calls, self._V, self._G, self._errors)
+        self._lslot = array("i", [index[leaf] for leaf in self.leaves])
+        self._graph = _Graph(len(tables.out), len(tables.border), len(self.leaves),
+                             len(order) - 1, len(order), _ptr(tables.kind_f),
+                             _ptr(tables.kind_b), _ptr(tables.out), _ptr(tables.off),
+                             _ptr(tables.slots), _ptr(tables.border), _ptr(self._lslot),
+                             _ptr(self._V, _DBL), _ptr(self._G, _DBL), *self._cbs)
+        self._ref = ctypes.byref(self._graph)
+        self._gradient_buffers(needs)
+        self._tape: TapeCompiled | None = None
+        # The leaves' data for C: packed into one buffer allocated once (struct packs a list
+        # of floats several times faster than array() builds one).
+        self._L = (ctypes.c_double * max(len(self.leaves), 1))()
+        self._pack_leaves = struct.Struct(f"{len(self.leaves)}d").pack_into
+
+    def _gradient_buffers(self, needs: list[bool]) -> None:
+        """Which leaves get a gradient (all that need one; all but the inputs in batch())."""
+        index = self._index
+        self._wanted = [leaf for leaf in self.leaves if needs[index[leaf]]]
+        self._wslot = array("i", [index[leaf] for leaf in self._wanted])
+        self._GW = _zeros(len(self._wanted))
+        inputs = set(self.inputs)
+        self._params = [leaf for leaf in self._wanted if leaf not in inputs]
+        self._pslot = array("i", [index[leaf] for leaf in self._params])
+        self._islot = array("i", [index[x] for x in self.inputs])
+
+    def _bind(self, lib: ctypes.CDLL) -> None:
+        p, d, i = ctypes.c_void_p, ctypes.c_double, ctypes.c_int
+        for name, args in [("ag_forward", [p, p]), ("ag_backward", [p, d, i, p, p]),
+                           ("ag_map", [p, p, i, i, p, p, p]),
+                           ("ag_batch", [p, p, i, i, p, p, p, d, i, p, p])]:
+            fn = getattr(lib, name)
+            fn.argtypes, fn.restype = args, ctypes.c_int
+            setattr(self, "_c" + name[2:], fn)
+        self._lib = lib
+
+    def _python(self) -> TapeCompiled:
+        if self._tape is None:
+            self._tape = TapeCompiled(self.root, self._order)
+        return self._tape
+
+    def _run_forward(self, data: list[float]) -> Sequence[float]:
+        self._pack_leaves(self._L, 0, *data)
+        self._errors.clear()
+        if self._c_forward(self._ref, self._L) or self._errors:
+            # Redo in Python: raises the op's own error, or computes what eager computes.
+            vals = self._python()._run_forward(data)
+            self._V[:] = array("d", vals)
+        return self._V
+
+    def _run_backward(self, seed: float) -> None:
+        self._errors.clear()
+        wslot, GW = self._wslot, self._GW
+        if self._c_backward(self._ref, seed, len(wslot), wslot.buffer_info()[0],
+                            GW.buffer_info()[0]) or self._errors:
+            tape = self._python()
+            tape._values = list(self._V)
+            tape._run_backward(seed)
+            return
+        for leaf, g in zip(self._wanted, GW):
+            leaf.grad += g
+
+    def map(self, rows) -> list[float]:
+        X, n = self._pack_rows(rows)
+        Y = _zeros(n)
+        self._pack_leaves(self._L, 0, *self._gather())
+        self._errors.clear()
+        self._read = None  # V now holds the last row's values
+        if self._c_map(self._ref, self._L, n, len(self.inputs),
+                       self._islot.buffer_info()[0], X.buffer_info()[0],
+                       Y.buffer_info()[0]) or self._errors:
+            return super().map(rows)
+        return Y.tolist()[:n]
+
+    def batch(self, rows, gradient: float = 1.0) -> list[float]:
+        seed = self._seed_for_batch(gradient)
+        X, n = self._pack_rows(rows)
+        Y = _zeros(n)
+        GW = array("d", [leaf.grad for leaf in self._params]) or _zeros(0)
+        self._pack_leaves(self._L, 0, *self._gather())
+        self._errors.clear()
+        self._read = None
+        if self._c_batch(self._ref, self._L, n, len(self.inputs),
+                         self._islot.buffer_info()[0], X.buffer_info()[0], Y.buffer_info()[0],
+                         seed, len(self._params), self._pslot.buffer_info()[0],
+                         GW.buffer_info()[0]) or self._errors:
+            return super().batch(rows, gradient)
+        for leaf, g in zip(self._params, GW):
+            leaf.grad = g
+        return Y.tolist()[:n]
+
+    def _pack_rows(self, rows) -> tuple[array, int]:
+        rows = self._rows(rows)
+        return array("d", chain.from_iterable(rows)) or _zeros(0), len(rows)

@@ -1,0 +1,155 @@
+"""replay: what every compiled graph shares, whichever way it is replayed."""
+from __future__ import annotations
+
+import numbers
+import operator
+from typing import Sequence
+
+from .engine import Constant, Value
+
+get_data = operator.attrgetter("data")
+
+
+def real(x, what: str) -> float:
+    """``x`` as a float if ``Value.backward`` would accept it (a real number, not a bool)."""
+    if not isinstance(x, numbers.Real) or isinstance(x, bool):
+        raise TypeError(f"compile: {what} must be a real number, got {type(x).__name__} {x!r}")
+    return float(x)
+
+
+def check_seed(gradient) -> float:
+    """The upstream gradient of ``backward``, as a float."""
+    return real(gradient, "backward gradient")
+
+
+op_and_parents = operator.attrgetter("operation", "parents")
+
+
+def needs_grad(order: list[Value], index: dict) -> list[bool]:
+    """Per node: whether a non-Constant leaf lies behind it (parents come first in order)."""
+    needs = [False] * len(order)
+    slot, need = index.__getitem__, needs.__getitem__
+    for i, (op, parents) in enumerate(map(op_and_parents, order)):
+        if op is None:
+            needs[i] = not isinstance(order[i], Constant)
+        else:
+            needs[i] = any(map(need, map(slot, parents)))
+    return needs
+
+
+class Compiled:
+    """A graph traced once: ``forward()`` and ``backward()`` replay it on the leaves' data."""
+
+    def __init__(self, root: Value, order: list[Value], mode: str,
+                 inputs: Sequence[Value] = ()) -> None:
+        self.root = root
+        self.mode = mode
+        self._order = order
+        self._index = dict(zip(order, range(len(order))))
+        self.leaves = [n for n in order if n.operation is None]
+        self.inputs = list(inputs)
+        self._values: Sequence[float] = [n.data for n in order]
+        self._read: Sequence | None = None  # the leaves' data the last forward() read
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __repr__(self) -> str:
+        return (f"Compiled({len(self._order)} nodes, {len(self.leaves)} leaves, "
+                f"mode={self.mode!r})")
+
+    def forward(self) -> float:
+        """Recompute every node from the leaves' current ``data``; returns the root's value."""
+        data = self._gather()
+        self._values = self._run_forward(data)
+        self._read = data
+        return self._values[-1]
+
+    def backward(self, gradient: float = 1.0) -> None:
+        """Add ∂root/∂leaf × gradient into each leaf's ``grad`` (Constants are skipped).
+
+        If a leaf changed since the last ``forward()`` (or none ran yet), forward runs first, so
+        the gradient is always that of the current leaves.
+        """
+        seed = check_seed(gradient)
+        if self._read is None or self._gather() != self._read:
+            self.forward()
+        self._run_backward(seed)
+
+    def _gather(self) -> Sequence:
+        return list(map(get_data, self.leaves))
+
+    # Many examples through one per-example graph: the leaves named ``inputs`` at compile time
+    # take each row's numbers in turn; every other leaf keeps its data.
+
+    def map(self, rows) -> list[float]:
+        """The root's value for each row of input values (one number per compiled input)."""
+        rows = self._rows(rows)
+        saved = [x.data for x in self.inputs]
+        try:
+            out = []
+            for row in rows:
+                for x, v in zip(self.inputs, row):
+                    x.data = v
+                out.append(self.forward())
+            return out
+        finally:
+            for x, v in zip(self.inputs, saved):
+                x.data = v
+            self._read = None
+
+    def batch(self, rows, gradient: float = 1.0) -> list[float]:
+        """Forward and backward for each row: returns the root's values and adds the sum over
+        rows of ∂root/∂leaf × gradient into the ``grad`` of every leaf but the inputs."""
+        seed = self._seed_for_batch(gradient)
+        rows = self._rows(rows)
+        saved = [(x.data, x.grad) for x in self.inputs]
+        try:
+            out = []
+            for row in rows:
+                for x, v in zip(self.inputs, row):
+                    x.data = v
+                out.append(self.forward())
+                self._run_backward(seed)
+            return out
+        finally:
+            for x, (d, g) in zip(self.inputs, saved):
+                x.data, x.grad = d, g
+            self._read = None
+
+    def _seed_for_batch(self, gradient) -> float:
+        if not self.inputs:
+            raise ValueError("compile: map() and batch() need the inputs, as in "
+                             "compile(root, inputs=[x1, x2, ...])")
+        return check_seed(gradient)
+
+    def _rows(self, rows) -> list:
+        """The rows as lists of floats, each as long as ``inputs``."""
+        if not self.inputs:
+            self._seed_for_batch(1.0)
+        k = len(self.inputs)
+        out = []
+        for r, row in enumerate(rows):
+            row = [real(v, f"row {r}: an input value") for v in row]
+            if len(row) != k:
+                raise ValueError(f"compile: row {r} has {len(row)} values, expected {k} "
+                                 f"(one per input)")
+            out.append(row)
+        return out
+
+    def _run_forward(self, data: list[float]) -> Sequence[float]:
+        raise NotImplementedError
+
+    def _run_backward(self, seed: float) -> None:
+        raise NotImplementedError
+
+    def value(self, node: Value) -> float:
+        """The value ``node`` had in the last ``forward()`` (its data at compile time before)."""
+        try:
+            return self._values[self._index[node]]
+        except (KeyError, TypeError):
+            raise KeyError(f"compile: {node!r} is not a node of the compiled graph") from None
+
+    def values(self, nodes: Sequence[Value]) -> list[float]:
+        """``value`` for each of ``nodes``."""
+        return [self.value(n) for n in nodes]

@@ -1,0 +1,506 @@
+"""trace: run an op's forward or partials once on stand-ins and keep what they did as a template.
+
+A stand-in (``_Sym``) is a symbolic float. Arithmetic on it records an expression; a comparison
+(relu's ``a > 0``, abs's sign, pow's special cases) asks the tracer which way to go, and the
+function is run again for every way, so a template is a small tree of ``if``/``else`` over
+straight-line steps. Templates are data (tuples), rendered to Python here (for ``codegen``) and
+to C by ``csource``; no derivative is written anywhere but in the op table.
+
+Expressions are tuples::
+
+    ("in", k)  input k        ("out",)  the op's output     ("tmp", k)  temporary k
+    ("num", x)  a constant    ("bin", "+", a, b)            ("neg", a)
+    ("call", name, (args...))  abs, F_<op> (an op's forward) or m_<name> (a math function)
+
+Statements: ("let", k, expr), ("res", k, expr) (output k), ("if", cond, then, else) with cond
+("cmp", "<", a, b) or ("truth", a).
+
+Only the op table's own entries are traced. A user primitive may read state that changes after
+the trace (a closure over a dict, a global), so it is called at replay instead of being frozen.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+import random
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable
+
+from .ops import OPS, Op
+
+MAX_NEST = 24  # temporaries folded into one expression before a new statement starts
+MAX_PATHS = 8  # branches an op may have before it is called instead of inlined
+
+_ATOMS = ("in", "out", "tmp", "num")
+
+
+class _Untraceable(Exception):
+    """Raised inside a trace when the function does something the stand-ins cannot follow."""
+
+
+class _Tracer:
+    """Records the steps and the branch decisions of one run through a function."""
+
+    def __init__(self, forced: tuple[bool, ...]) -> None:
+        self.forced = forced
+        self.decisions: list[tuple[tuple, bool, int]] = []  # (condition, taken, steps before)
+        self.lets: list[tuple] = []  # temporary k is lets[k]
+
+    def emit(self, expr: tuple) -> _Sym:
+        self.lets.append(expr)
+        return _Sym(("tmp", len(self.lets) - 1), self)
+
+    def decide(self, cond: tuple) -> bool:
+        k = len(self.decisions)
+        taken = self.forced[k] if k < len(self.forced) else False
+        self.decisions.append((cond, taken, len(self.lets)))
+        return taken
+
+
+def _expr(x) -> tuple:
+    if isinstance(x, _Sym):
+        return x.node
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise _Untraceable(f"a {type(x).__name__} in the computation")
+    return ("num", x)
+
+
+class _Sym:
+    """A symbolic float: arithmetic on it records a step; a comparison asks which way to go."""
+
+    __slots__ = ("node", "tracer")
+    __hash__ = None
+
+    def __init__(self, node: tuple, tracer: _Tracer) -> None:
+        self.node = node
+        self.tracer = tracer
+
+    def _bin(self, a, sym: str, b) -> _Sym:
+        return self.tracer.emit(("bin", sym, _expr(a), _expr(b)))
+
+    def _cmp(self, sym: str, other) -> bool:
+        return self.tracer.decide(("cmp", sym, self.node, _expr(other)))
+
+    def __add__(self, o): return self._bin(self, "+", o)
+    def __radd__(self, o): return self._bin(o, "+", self)
+    def __sub__(self, o): return self._bin(self, "-", o)
+    def __rsub__(self, o): return self._bin(o, "-", self)
+    def __mul__(self, o): return self._bin(self, "*", o)
+    def __rmul__(self, o): return self._bin(o, "*", self)
+    def __truediv__(self, o): return self._bin(self, "/", o)
+    def __rtruediv__(self, o): return self._bin(o, "/", self)
+    def __pow__(self, o): return self._bin(self, "**", o)
+    def __rpow__(self, o): return self._bin(o, "**", self)
+    def __neg__(self): return self.tracer.emit(("neg", self.node))
+    def __pos__(self): return self
+    def __abs__(self): return self.tracer.emit(("call", "abs", (self.node,)))
+    def __lt__(self, o): return self._cmp("<", o)
+    def __le__(self, o): return self._cmp("<=", o)
+    def __gt__(self, o): return self._cmp(">", o)
+    def __ge__(self, o): return self._cmp(">=", o)
+    def __eq__(self, o): return self._cmp("==", o)
+    def __ne__(self, o): return self._cmp("!=", o)
+
+    def __bool__(self):
+        return self.tracer.decide(("truth", self.node))
+
+    def __getattr__(self, name: str):
+        # Partials written for Values call methods such as x.log(); on floats at replay those are
+        # the op's own forward. ``.data`` of a float stand-in is the stand-in itself.
+        if name == "data":
+            return self
+        if name in OPS:
+            def method(*args):
+                args = tuple(_expr(a) for a in (self, *args))
+                return self.tracer.emit(("call", f"F_{name}", args))
+            return method
+        raise _Untraceable(f"attribute {name!r}")
+
+
+# ------------------------------------------------------------------------------ exploring
+
+_DOMAIN_ERRORS = (ValueError, ArithmeticError)  # what an op raises for inputs outside its domain
+
+
+def _explore(fn: Callable, n: int, with_out: bool, tuple_out: bool, allow_fail: bool = False):
+    """Run ``fn`` on stand-ins along every branch; returns the paths or None if untraceable.
+
+    With ``allow_fail`` a path on which ``fn`` raises a domain error (log of a non-positive
+    number) is kept, with None for its outputs: the replay reports an error there.
+    """
+    paths = []
+    pending: list[tuple[bool, ...]] = [()]
+    while pending:
+        forced = pending.pop()
+        tracer = _Tracer(forced)
+        args = [_Sym(("in", i), tracer) for i in range(n)]
+        if with_out:
+            args.append(_Sym(("out",), tracer))
+        try:
+            result = fn(*args)
+            outs = list(result) if tuple_out else [result]
+            if tuple_out and len(outs) != n:
+                return None
+            exprs = [_expr(r) for r in outs]
+        except _DOMAIN_ERRORS:
+            if not allow_fail:
+                return None
+            exprs = None
+        except Exception:  # anything the stand-ins cannot follow: call the function at replay
+            return None
+        for k in range(len(forced), len(tracer.decisions)):
+            pending.append(tuple(d[1] for d in tracer.decisions[:k]) + (True,))
+        paths.append((tracer, exprs))
+        if len(paths) > MAX_PATHS:
+            return None
+    if all(exprs is None for _, exprs in paths):
+        return None  # it always raises: nothing to replay but the call itself
+    return paths
+
+
+def _temps_in(expr: tuple, found: list) -> None:
+    """Append every ("tmp", k) of ``expr`` to ``found`` (iteratively: no recursion)."""
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        kind = e[0]
+        if kind == "tmp":
+            found.append(e[1])
+        elif kind == "bin":
+            stack += (e[2], e[3])
+        elif kind == "neg":
+            stack.append(e[1])
+        elif kind == "call":
+            stack += e[2]
+        elif kind in ("cmp",):
+            stack += (e[2], e[3])
+        elif kind == "truth":
+            stack.append(e[1])
+
+
+def _substitute(expr: tuple, folded: dict) -> tuple[tuple, int]:
+    """``expr`` with folded temporaries put in place, and its nesting depth of folds."""
+    kind = expr[0]
+    if kind == "tmp":
+        return folded.pop(expr[1], (expr, 0))
+    if kind == "bin":
+        (a, da), (b, db) = _substitute(expr[2], folded), _substitute(expr[3], folded)
+        return ("bin", expr[1], a, b), max(da, db)
+    if kind == "neg":
+        a, d = _substitute(expr[1], folded)
+        return ("neg", a), d
+    if kind == "call":
+        subs = [_substitute(a, folded) for a in expr[2]]
+        return ("call", expr[1], tuple(s[0] for s in subs)), max((s[1] for s in subs), default=0)
+    return expr, 0
+
+
+def _inline(lets: list[tuple], outs: list[tuple]) -> tuple[list[tuple], list[tuple]]:
+    """Fold temporaries used once into the expression that uses them, to a bounded depth.
+
+    The recursion in ``_substitute`` is bounded by ``MAX_NEST``, not by the graph, and Python's
+    own compiler also recurses on nesting, which is why long folds are cut into statements.
+    """
+    found: list[int] = []
+    for e in lets + outs:
+        _temps_in(e, found)
+    uses: dict[int, int] = {}
+    for k in found:
+        uses[k] = uses.get(k, 0) + 1
+    folded: dict[int, tuple[tuple, int]] = {}
+    kept: list[tuple] = []
+    for k, e in enumerate(lets):
+        e, depth = _substitute(e, folded)
+        if uses.get(k) == 1 and depth < MAX_NEST:
+            folded[k] = (e, depth + 1)
+        else:
+            kept.append(("let", k, e))
+    return kept, [_substitute(o, folded)[0] for o in outs]
+
+
+def _assemble(paths) -> tuple[list[tuple], list[tuple]]:
+    """Statements (with ifs for branches) and the output expressions, from the explored paths."""
+    if len(paths) == 1 and not paths[0][0].decisions and paths[0][1] is not None:
+        return _inline(paths[0][0].lets, paths[0][1])
+    n_out = max(len(p[1]) for p in paths if p[1] is not None)
+    top: list[tuple] = []
+    # Work list instead of recursion: (paths sharing the first `depth` decisions, depth, the
+    # statement list to fill, first step not yet written).
+    work = [(paths, 0, top, 0)]
+    while work:
+        group, depth, into, start = work.pop()
+        tracer, exprs = group[0]
+        lets = tracer.lets
+        if depth == len(tracer.decisions):
+            into += [("let", k, lets[k]) for k in range(start, len(lets))]
+            if exprs is None:
+                into.append(("fail",))
+            else:
+                into += [("res", k, e) for k, e in enumerate(exprs)]
+            continue
+        cond, _, at = tracer.decisions[depth]
+        into += [("let", k, lets[k]) for k in range(start, at)]
+        yes = [p for p in group if p[0].decisions[depth][1]]
+        no = [p for p in group if not p[0].decisions[depth][1]]
+        then, other = [], []
+        into.append(("if", cond, then, other))
+        work.append((yes, depth + 1, then, at))
+        work.append((no, depth + 1, other, at))
+    return top, [("res", k) for k in range(n_out)]
+
+
+def _selected(paths, n_out: int) -> tuple | None:
+    """For partials that only pick inputs, the output or finite constants: per input, the
+    stand-ins picked on any path (what a zero upstream gradient would multiply). Else None."""
+    picked: list[list[tuple]] = [[] for _ in range(n_out)]
+    for tracer, exprs in paths:
+        if tracer.lets or exprs is None:
+            return None
+        for k, e in enumerate(exprs):
+            if e[0] == "num":
+                if not math.isfinite(e[1]):
+                    return None
+            elif e[0] in ("in", "out"):
+                if e not in picked[k]:
+                    picked[k].append(e)
+            else:
+                return None
+    return tuple(tuple(p) for p in picked)
+
+
+# ------------------------------------------------------------------------------ Python text
+
+_PY_BIN = {"+", "-", "*", "/", "**"}
+
+
+def py_expr(e: tuple) -> str:
+    """Python text of an expression, with ``{a0}``, ``{out}``, ``{t}`` placeholders."""
+    kind = e[0]
+    if kind == "in":
+        return f"{{a{e[1]}}}"
+    if kind == "out":
+        return "{out}"
+    if kind == "tmp":
+        return f"{{t}}{e[1]}"
+    if kind == "res":
+        return f"{{r}}{e[1]}"
+    if kind == "num":
+        x = e[1]
+        if isinstance(x, float) and not math.isfinite(x):
+            return "NAN" if math.isnan(x) else ("INF" if x > 0 else "(-INF)")
+        s = repr(x)
+        return f"({s})" if s.startswith("-") else s
+    if kind == "bin":
+        return f"{_py_operand(e[2])} {e[1]} {_py_operand(e[3])}"
+    if kind == "neg":
+        return f"-{_py_operand(e[1])}"
+    if kind == "call":
+        return f"{e[1]}({', '.join(py_expr(a) for a in e[2])})"
+    if kind == "cmp":
+        return f"{_py_operand(e[2])} {e[1]} {_py_operand(e[3])}"
+    if kind == "truth":
+        return py_expr(e[1])
+    raise ValueError(f"trace: unknown expression {e!r}")
+
+
+def _py_operand(e: tuple) -> str:
+    s = py_expr(e)
+    return f"({s})" if e[0] in ("bin", "neg") else s
+
+
+def py_lines(stmts: list[tuple]) -> list[str]:
+    """Python lines of the statements, indented for their ifs (a work list, no recursion)."""
+    lines: list[str] = []
+    work: list = [(s, "") for s in reversed(stmts)]
+    while work:
+        item = work.pop()
+        if isinstance(item, str):
+            lines.append(item)
+            continue
+        s, ind = item
+        if s[0] == "let":
+            lines.append(f"{ind}{{t}}{s[1]} = {py_expr(s[2])}")
+        elif s[0] == "res":
+            lines.append(f"{ind}{{r}}{s[1]} = {py_expr(s[2])}")
+        elif s[0] == "fail":
+            lines.append(f"{ind}raise ArithmeticError('outside the domain')")
+        else:
+            inner = ind + "    "
+            lines.append(f"{ind}if {py_expr(s[1])}:")
+            work += [(x, inner) for x in reversed(s[3])]
+            work.append(f"{ind}else:")
+            work += [(x, inner) for x in reversed(s[2])]
+    return lines
+
+
+NAMESPACE = {"INF": math.inf, "NAN": math.nan, "abs": abs,
+             **{f"F_{name}": op.forward for name, op in OPS.items()}}
+
+# For C, math functions are followed too (each maps to libm); predicates become branches.
+MATH_FUNCTIONS = ("exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "sin", "cos", "tan",
+                  "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh",
+                  "fabs", "erf", "erfc")
+MATH_PREDICATES = ("isinf", "isnan", "isfinite")
+_PROBE_NAMESPACE = {**NAMESPACE, **{f"m_{f}": getattr(math, f) for f in MATH_FUNCTIONS
+                                    + MATH_PREDICATES}}
+_MATH_LOCK = threading.Lock()
+
+
+def _symbolic_math(name: str, original: Callable, predicate: bool) -> Callable:
+    def call(*args):
+        sym = next((a for a in args if isinstance(a, _Sym)), None)
+        if sym is None:
+            return original(*args)
+        if len(args) != 1:
+            raise _Untraceable(f"math.{name} with {len(args)} arguments")
+        expr = ("call", f"m_{name}", (sym.node,))
+        return sym.tracer.decide(("truth", expr)) if predicate else sym.tracer.emit(expr)
+    return call
+
+
+@contextmanager
+def _math_followed():
+    """While tracing for C: ``math.exp(stand-in)`` records a call instead of failing."""
+    with _MATH_LOCK:
+        saved = {f: getattr(math, f) for f in MATH_FUNCTIONS + MATH_PREDICATES}
+        try:
+            for f, fn in saved.items():
+                setattr(math, f, _symbolic_math(f, fn, f in MATH_PREDICATES))
+            yield
+        finally:
+            for f, fn in saved.items():
+                setattr(math, f, fn)
+
+
+@dataclass(frozen=True)
+class Template:
+    """One op's forward or partials for a number of inputs, traced."""
+
+    stmts: list
+    outs: list
+    selects: tuple | None  # see _selected
+    py: list[str]  # Python lines with placeholders, filled by ``str.format_map``
+    py_outs: list[str]
+
+
+# ------------------------------------------------------------------------------ checking
+
+def _same(a, b) -> bool:
+    return a == b or (a != a and b != b)
+
+
+def _probe(t: Template, n: int, with_out: bool) -> Callable | None:
+    names = {f"a{i}": f"a{i}" for i in range(n)} | {"out": "aout", "t": "t", "r": "r"}
+    params = [f"a{i}" for i in range(n)] + (["aout"] if with_out else [])
+    body = [s.format_map(names) for s in t.py]
+    body.append(f"return ({', '.join(o.format_map(names) for o in t.py_outs)},)")
+    src = f"def probe({', '.join(params)}):\n" + "".join(f"    {s}\n" for s in body)
+    ns = dict(_PROBE_NAMESPACE)
+    try:
+        exec(builtins.compile(src, "<autograd.compile probe>", "exec"), ns)
+    except SyntaxError:
+        return None
+    return ns["probe"]
+
+
+def _validate(fn: Callable, t: Template, n: int, out_of: Callable | None, tuple_out: bool) -> bool:
+    """Check the traced code against the function itself on sample inputs, bit for bit."""
+    probe = _probe(t, n, out_of is not None)
+    if probe is None:
+        return False
+    rng = random.Random(n)
+    pool = [0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.5, 3.7, 1e-3, 0.3]
+    checked = 0
+    # 40 samples for the usual few inputs; fewer for a very wide sum or dot, whose template is
+    # the same few steps repeated, so that checking stays linear in the width.
+    for trial in range(max(4, min(40, 100_000 // max(n, 1)))):
+        xs = rng.choices(pool, k=n) if trial % 2 else [8.0 * rng.random() - 4.0 for _ in range(n)]
+        try:
+            args = xs + ([out_of(*xs)] if out_of is not None else [])
+        except Exception:
+            continue
+        try:
+            want = fn(*args)
+        except Exception:
+            want = None
+        try:
+            got = probe(*args)
+        except Exception:
+            got = None
+        checked += 1
+        if want is None or got is None:  # both must fail, or neither
+            if (want is None) != (got is None):
+                return False
+            continue
+        want = tuple(want) if tuple_out else (want,)
+        if len(got) != len(want) or not all(_same(g, w) for g, w in zip(got, want)):
+            return False
+    return checked > 0
+
+
+# ------------------------------------------------------------------------------ templates
+
+# Keyed by id: only the op table's own entries are traced, and each value keeps its op alive, so
+# an id is never reused while it is a key. Ops need not be hashable or weakly referable.
+_TEMPLATES: dict[tuple, tuple[Op, Template | None]] = {}
+
+
+# The table as it was defined: a primitive registered later under its name is still a user's.
+_TABLE = {id(op) for op in OPS.values()}
+
+
+def traceable(op: Op) -> bool:
+    """Whether ``op`` is the op table's own entry (user primitives are called at replay)."""
+    return id(op) in _TABLE and OPS.get(op.name) is op
+
+
+_ORIGINAL_MATH = {f: getattr(math, f) for f in MATH_FUNCTIONS + MATH_PREDICATES}
+
+
+def _forward_fn(op: Op) -> Callable:
+    fwd = op.forward
+    name = getattr(fwd, "__name__", "")
+    if _ORIGINAL_MATH.get(name) is fwd:
+        # The forward is math.tanh itself: look it up at call time, where a trace for C
+        # follows it.
+        return lambda *a: getattr(math, name)(*a)
+    if getattr(fwd, "__objclass__", None) is float:
+        # float.__add__ and friends: the same-named operator on the stand-in.
+        return lambda *a: getattr(a[0], name)(*a[1:])
+    return fwd
+
+
+def template(op: Op, n: int, kind: str, target: str = "python") -> Template | None:
+    """Traced ``forward`` or ``partials`` of ``op`` for ``n`` inputs, or None to call it.
+
+    ``target="c"`` also follows math functions and keeps domain-error paths (a replay in C
+    reports those and the caller redoes the step in Python, which raises the op's own error).
+    """
+    if not traceable(op):
+        return None
+    key = (id(op), n, kind, target)
+    if key not in _TEMPLATES:
+        _TEMPLATES[key] = (op, _trace(op, n, kind, target))
+    return _TEMPLATES[key][1]
+
+
+def _trace(op: Op, n: int, kind: str, target: str) -> Template | None:
+    partials = kind == "partials"
+    fn = op.partials if partials else _forward_fn(op)
+    if target == "c":
+        with _math_followed():
+            paths = _explore(fn, n, partials, partials, allow_fail=True)
+    else:
+        paths = _explore(fn, n, partials, partials)
+    if paths is None:
+        return None
+    stmts, outs = _assemble(paths)
+    t = Template(stmts, outs, _selected(paths, len(outs)) if partials else None,
+                 py_lines(stmts), [_py_operand(o) for o in outs])
+    if partials:
+        ok = _validate(op.partials, t, n, op.forward, True)
+    else:
+        ok = _validate(op.forward, t, n, None, False)
+    return t if ok else None
