@@ -6,6 +6,7 @@ import operator
 from typing import Sequence
 
 from .engine import Constant, Value
+from .graph import dependents
 
 get_data = operator.attrgetter("data")
 
@@ -25,16 +26,12 @@ def check_seed(gradient) -> float:
 op_and_parents = operator.attrgetter("operation", "parents")
 
 
-def needs_grad(order: list[Value], index: dict) -> list[bool]:
-    """Per node: whether a non-Constant leaf lies behind it (parents come first in order)."""
-    needs = [False] * len(order)
-    slot, need = index.__getitem__, needs.__getitem__
-    for i, (op, parents) in enumerate(map(op_and_parents, order)):
-        if op is None:
-            needs[i] = not isinstance(order[i], Constant)
-        else:
-            needs[i] = any(map(need, map(slot, parents)))
-    return needs
+def needs_grad(order: list[Value], index: dict | None = None) -> list[bool]:
+    """Per node: whether a non-Constant leaf lies behind it (the graph layer's ``dependents``
+    of those leaves, as flags in ``order``)."""
+    leaves = [n for n in order if n.operation is None and not isinstance(n, Constant)]
+    found = dependents(order, leaves)
+    return [n in found for n in order]
 
 
 class Compiled:
