@@ -146,41 +146,66 @@ _PANELS = (
 )
 
 
-def plot_health(history, *, figsize: tuple[float, float] = (8.0, 5.0)):
-    """The four health figures of a ``fit(..., health=True)`` run (or a ``Health``), one
-    line per layer, norms and ratios on a log scale. Returns the matplotlib Figure."""
+def plot_health(history, *, title: str | None = None):
+    """The health figures of a ``fit(..., health=True)`` run (or a ``Health``): one panel per
+    figure the model has (no dead-ReLU panel without ReLUs), one line per layer, norms and
+    ratios on a log scale. Returns the matplotlib Figure."""
     import matplotlib.pyplot as plt
 
     health = history if isinstance(history, Health) else getattr(history, "health", None)
     if not isinstance(health, Health):
         raise TypeError("plot_health: expected the History of fit(..., health=True) or a "
                         f"Health, got {type(history).__name__}")
-    fig, axes = plt.subplots(2, 2, figsize=figsize, sharex=True)
-    for ax, (figure, title, log) in zip(axes.flat, _PANELS):
-        _panel(ax, getattr(health, figure), title, log)
+    panels = [p for p in _PANELS if p[2] or getattr(health, p[0])]
+    rows, cols = (2, 2) if len(panels) == 4 else (1, len(panels))
+    size = (3.6 * cols + 0.6, 2.6 * rows + 0.4 * bool(title))
+    fig, axes = plt.subplots(rows, cols, figsize=size, sharex=True, squeeze=False)
+    for ax, (figure, label, log) in zip(axes.flat, panels):
+        _panel(ax, getattr(health, figure), label, log)
         if figure == "update_ratio":
             ax.axhline(RULE_OF_THUMB, color="#777777", lw=0.8, ls=(0, (1, 3)))
             ax.annotate("1e-3", (0, RULE_OF_THUMB), xytext=(2, 2), textcoords="offset points",
                         fontsize=7, color="#555555")
-    for ax in axes[1]:
+    for ax in axes[-1]:
         ax.set_xlabel("step")
-    fig.tight_layout()
+    if title:
+        fig.suptitle(title, fontsize=10)
+    # One legend for all panels: a layer has the same colour, line style and marker in each.
+    fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="center right", fontsize=8,
+               title="layer", title_fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 0.93, 1))
     return fig
 
 
 def _panel(ax, series: dict[str, list[float]], title: str, log: bool) -> None:
+    from matplotlib.ticker import FuncFormatter, LogLocator
+    from matplotlib.transforms import blended_transform_factory
+
     ax.set_title(title, fontsize=9)
-    if not series:
-        ax.text(0.5, 0.5, "no such units", ha="center", va="center", transform=ax.transAxes,
-                color="#555555")
-        ax.set_yticks([])
-        return
+    zeros = False
     for k, (layer, ys) in enumerate(series.items()):
-        ax.plot(range(len(ys)), ys, label=layer, color=COLORS[k % len(COLORS)],
-                ls=STYLES[k % len(STYLES)], marker=MARKERS[k % len(MARKERS)],
+        color = COLORS[k % len(COLORS)]
+        ax.plot(range(len(ys)), [v if v > 0 or not log else math.nan for v in ys], label=layer,
+                color=color, ls=STYLES[k % len(STYLES)], marker=MARKERS[k % len(MARKERS)],
                 markevery=max(1, len(ys) // 6), markersize=3.5, lw=1.3)
+        at_zero = [i for i, v in enumerate(ys) if v == 0.0]
+        if log and at_zero:
+            # A log axis has no 0: such steps get a mark on the bottom edge instead.
+            zeros = True
+            ax.plot(at_zero, [0.0] * len(at_zero), ls="none", marker="|", color=color,
+                    markersize=6, clip_on=False,
+                    transform=blended_transform_factory(ax.transData, ax.transAxes))
     if log:
         ax.set_yscale("log")
+        lo, hi = ax.get_ylim()
+        if hi < 100 * lo:
+            # Two decades or less: label 1, 2 and 5 of each as plain numbers, or too few show.
+            plain = FuncFormatter(lambda v, _: f"{v:g}")
+            ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+            ax.yaxis.set_minor_formatter(plain)
+            ax.yaxis.set_major_formatter(plain)
     else:
         ax.set_ylim(-0.03, 1.03)
-    ax.legend(fontsize=7, ncol=2 if len(series) > 4 else 1)
+    if zeros:
+        ax.text(0.99, 0.06, "| on the axis: exactly 0", ha="right", va="bottom", fontsize=7,
+                color="#555555", transform=ax.transAxes)

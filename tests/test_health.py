@@ -142,12 +142,25 @@ def test_six_sigmoid_layers_starve_the_first_layer_and_relu_does_not():
 def test_plot_health_draws_one_line_per_layer():
     model = nn.MLP(2, [4, 4, 1], "relu", seed=0)
     health = sgd_steps(model, 0.1, 3)
-    fig = plot_health(health)
-    grad_ax, ratio_ax, dead_ax, sat_ax = fig.axes[:4]
+    fig = plot_health(health, title="relu")
+    # No sigmoid or tanh units: no saturation panel.
+    grad_ax, ratio_ax, dead_ax = fig.axes
     assert [line.get_label() for line in grad_ax.get_lines()] == ["L1", "L2", "L3"]
     assert grad_ax.get_yscale() == "log" and ratio_ax.get_yscale() == "log"
     assert [line.get_label() for line in dead_ax.get_lines()] == ["L1", "L2"]
-    assert sat_ax.texts and sat_ax.texts[0].get_text() == "no such units"
+    assert dead_ax.get_title() == "dead ReLUs (fraction of units)"
     assert len({line.get_linestyle() for line in grad_ax.get_lines()}) == 3  # not colour alone
+    tanh = sgd_steps(nn.MLP(2, [3, 1], "tanh", seed=0), 0.1, 2)
+    assert [ax.get_title() for ax in plot_health(tanh).axes][2:] == [
+        "saturated σ/tanh (fraction of outputs)"]
+
+
+def test_plot_health_marks_a_zero_on_a_log_axis():
+    h = Health(grad_norm={"L1": [1.0, 0.0, 0.5]}, update_ratio={"L1": [1e-3, 0.0, 1e-3]})
+    ax = plot_health(h).axes[0]
+    line, ticks = ax.get_lines()
+    assert math.isnan(line.get_ydata()[1])                 # not drawn at some fake height
+    assert list(ticks.get_xdata()) == [1]                  # but marked on the axis
+    assert any("exactly 0" in t.get_text() for t in ax.texts)
     with pytest.raises(TypeError, match="health=True"):
         plot_health(object())
