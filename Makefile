@@ -4,13 +4,15 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: test demo bench system-deps install-graphviz clean
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q
 
-demo: $(STAMP) system-deps
+# The demo needs only the package and its demo extra, not the test tools.
+demo: $(DEMO_STAMP) system-deps
 	$(BIN)/python -m nn.demo
 
 bench: $(STAMP) system-deps
@@ -24,6 +26,10 @@ $(BIN)/python:
 # Packages are listed too: an editable install maps the top-level packages it saw when made.
 $(STAMP): $(BIN)/python setup.cfg pyproject.toml $(wildcard */__init__.py)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+$(DEMO_STAMP): $(BIN)/python setup.cfg pyproject.toml $(wildcard */__init__.py)
+	$(BIN)/python -m pip install --quiet -e '.[demo]'
 	touch $@
 
 # System graphviz provides the `dot` program the Python package drives.

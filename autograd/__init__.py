@@ -5,6 +5,8 @@ from .drawing import draw
 from .engine import (Constant, Value, apply, detect_anomaly, dot, enable_grad, grad,
                      is_grad_enabled, no_grad, primitive, sum, topological_order, value_and_grad)
 from .explaining import Explanation, explain
+from .forward import (Passes, count_passes, forwardprop, hessian, hvp, jacfwd, jacrev, jvp,
+                      vjp)
 from .graph import graph_data
 from .ops import OPS, Op
 from .steps import Step, backward_steps, save_steps_html, steps_widget
@@ -14,5 +16,7 @@ __all__ = [
     "value_and_grad", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
     "gradcheck", "GradcheckError", "topological_order",
     "compile", "Compiled",
-    "graph_data", "draw", "explain", "Explanation", "backward_steps", "Step", "save_steps_html", "steps_widget",
+    "jvp", "vjp", "jacfwd", "jacrev", "hessian", "hvp", "forwardprop", "count_passes", "Passes",
+    "graph_data", "draw", "explain", "Explanation", "backward_steps", "Step", "save_steps_html",
+    "steps_widget",
 ]

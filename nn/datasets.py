@@ -2,14 +2,24 @@
 from __future__ import annotations
 
 import math
+import numbers
 import random
 
 
 def _check(name: str, n_samples: int, noise: float) -> None:
     if not isinstance(n_samples, int) or isinstance(n_samples, bool) or n_samples < 2:
         raise ValueError(f"{name}: n_samples must be an int ≥ 2, got {n_samples!r}")
+    _real(name, "noise", noise)
     if not noise >= 0:
         raise ValueError(f"{name}: noise must be ≥ 0, got {noise!r}")
+
+
+def _real(name: str, what: str, value) -> None:
+    """A finite real number: inf or nan would make every point inf or nan."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: {what} must be a number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name}: {what} must be finite, got {value!r}")
 
 
 def _finish(points: list[tuple[float, float, int]], noise: float,
@@ -60,6 +70,7 @@ def make_spiral(n_samples: int = 100, noise: float = 0.1, seed: int | None = Non
                 turns: float = 1.0) -> tuple[list[list[float]], list[int]]:
     """Two interleaved spiral arms, one per class, each winding ``turns`` times out to radius 1."""
     _check("make_spiral", n_samples, noise)
+    _real("make_spiral", "turns", turns)
     rng = random.Random(seed)
     pts = []
     for cls, n in ((0, n_samples // 2), (1, n_samples - n_samples // 2)):

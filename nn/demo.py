@@ -8,8 +8,10 @@ forward and backward graph) and model.json.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import os
+import shutil
 import sys
 import time
 from typing import Sequence
@@ -46,6 +48,28 @@ def train(dataset: str = "moons", steps: int = 100, seed: int = 1, n_samples: in
     return model, X, y, history
 
 
+def check_dependencies() -> None:
+    """Fail before training, not after it, when a picture library or ``dot`` is missing."""
+    missing = [name for name in ("matplotlib", "graphviz")
+               if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ImportError(f"python -m nn.demo needs {' and '.join(missing)}; install it with "
+                          f"pip install 'autograd-scalar[demo]'")
+    if shutil.which("dot") is None:
+        raise FileNotFoundError("python -m nn.demo needs Graphviz's 'dot' program to draw a "
+                                "neuron; install graphviz with your system's package manager")
+
+
+def _figure(**kwargs):
+    """A matplotlib Figure, drawn off-screen; matplotlib is an optional extra."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError("plotting needs matplotlib; install it with "
+                          "pip install 'autograd-scalar[plot]'") from None
+    return Figure(**kwargs)
+
+
 def _scores(model: MLP, points: Sequence[Sequence[float]]) -> list[float]:
     # Evaluation only: no graph is recorded, so each forward pass is cheap and freed at once.
     with no_grad():
@@ -54,8 +78,8 @@ def _scores(model: MLP, points: Sequence[Sequence[float]]) -> list[float]:
 
 def plot_decision_boundary(model: MLP, X, y, path: str, title: str = "", n: int = 70) -> None:
     """Data points over the model's score field, with the decision boundary (score 0) drawn."""
+    fig = _figure(figsize=(7.4, 4.8), dpi=110)
     from matplotlib.colors import TwoSlopeNorm
-    from matplotlib.figure import Figure
 
     xs0, xs1 = [p[0] for p in X], [p[1] for p in X]
     pad = 0.5
@@ -67,7 +91,6 @@ def plot_decision_boundary(model: MLP, X, y, path: str, title: str = "", n: int 
     # Clip the colour scale so a few large scores far from the data do not wash out the rest.
     lim = math.ceil(max(1.0, sorted(abs(z) for z in flat)[int(0.95 * len(flat))]))
 
-    fig = Figure(figsize=(7.4, 4.8), dpi=110)
     ax = fig.add_subplot()
     levels = [lim * (k / 8 - 1) for k in range(17)]
     field = ax.contourf(g0, g1, Z, levels=levels, cmap="RdBu_r",
@@ -90,10 +113,8 @@ def plot_decision_boundary(model: MLP, X, y, path: str, title: str = "", n: int 
 
 def plot_training(history: History, path: str) -> None:
     """Loss (log scale) and accuracy per step, side by side."""
-    from matplotlib.figure import Figure
-
     steps = list(range(1, len(history) + 1))
-    fig = Figure(figsize=(9.0, 3.6), dpi=110)
+    fig = _figure(figsize=(9.0, 3.6), dpi=110)
     ax_loss, ax_acc = fig.subplots(1, 2)
     ax_loss.plot(steps, history.loss, color="#b2182b")
     ax_loss.set_yscale("log")
@@ -152,6 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.steps < 1:
         ap.error("--steps must be at least 1")
+    check_dependencies()
 
     os.makedirs(args.out, exist_ok=True)
     start = time.perf_counter()
@@ -177,4 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (ImportError, FileNotFoundError) as e:
+        sys.exit(f"error: {e}")

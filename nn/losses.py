@@ -1,7 +1,9 @@
 """Losses on Values: each returns one Value, the mean over the examples given."""
 from __future__ import annotations
 
+import math
 import numbers
+import operator
 from typing import Sequence
 
 import autograd
@@ -68,11 +70,9 @@ def softmax_cross_entropy(logits: Sequence[Sequence], labels: Sequence[int]) -> 
     """
     logits, labels = _pairs("softmax_cross_entropy", logits, labels)
     terms = []
-    for zs, k in zip(logits, labels):
-        zs = list(zs)
-        if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k < len(zs):
-            raise ValueError(f"softmax_cross_entropy: label {k!r} is not a class index "
-                             f"in 0..{len(zs) - 1}")
+    for i, (zs, k) in enumerate(zip(logits, labels), 1):
+        zs = _class_scores(i, zs)
+        k = _class_index(k, len(zs))
         # Shifting by the largest logit (a constant) keeps every exp ≤ 1 and leaves the loss
         # and its gradient unchanged.
         m = max(z.data if isinstance(z, Value) else float(z) for z in zs)
@@ -80,6 +80,28 @@ def softmax_cross_entropy(logits: Sequence[Sequence], labels: Sequence[int]) -> 
                             for z in zs]).log() + m
         terms.append(lse - zs[k])
     return _mean(terms)
+
+
+def _class_scores(i: int, zs) -> list:
+    """Example ``i``'s scores, one per class; a lone score means a binary model."""
+    zs = [zs] if isinstance(zs, (Value, numbers.Real)) else list(zs)
+    if len(zs) < 2:
+        plural = "" if len(zs) == 1 else "s"
+        raise ValueError(f"softmax_cross_entropy: example {i} has {len(zs)} score{plural}; it "
+                         f"needs one per class (at least 2). For one output per example use "
+                         f"hinge or bce_with_logits")
+    return zs
+
+
+def _class_index(k, n: int) -> int:
+    # Any integral number is an index (NumPy's integers too); bools and floats are not.
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"softmax_cross_entropy: label {k!r} ({type(k).__name__}) is not an "
+                        f"integer class index")
+    k = operator.index(k)
+    if not 0 <= k < n:
+        raise ValueError(f"softmax_cross_entropy: label {k} is not a class index in 0..{n - 1}")
+    return k
 
 
 def l2(params: Sequence[Value], alpha: float) -> Value:
@@ -91,10 +113,33 @@ def l2(params: Sequence[Value], alpha: float) -> Value:
 
 
 def accuracy(scores: Sequence, labels: Sequence[int]) -> float:
-    """Fraction of examples whose score is on the side of 0 that its 0/1 label says."""
+    """Fraction of examples whose score is on the side of 0 that its 0/1 label says.
+
+    A nan score is on neither side, so it counts as wrong whatever the label.
+    """
     scores, labels = _pairs("accuracy", scores, labels)
     hits = 0
     for s, y in zip(scores, labels):
-        positive = float(s) > 0
-        hits += positive == bool(_label01("accuracy", y))
+        hits += sign_decision(s, _label01("accuracy", y))
     return hits / len(labels)
+
+
+# Decision rules: whether one output predicts its target. fit() reports accuracy with the rule
+# that belongs to its loss. Each counts a nan output as wrong.
+
+def sign_decision(score, label) -> bool:
+    """Score above 0 predicts label 1, below or at 0 predicts 0 (hinge, bce, accuracy)."""
+    s = float(score)
+    return not math.isnan(s) and (s > 0) == bool(label)
+
+
+def threshold_decision(output, target) -> bool:
+    """Regression onto 0/1 targets (mse): the nearer of 0 and 1 is the prediction."""
+    o = float(output)
+    return not math.isnan(o) and (o > 0.5) == bool(target)
+
+
+def argmax_decision(scores, label) -> bool:
+    """The class with the highest score is the prediction (cross-entropy)."""
+    s = [float(z) for z in scores]
+    return not any(map(math.isnan, s)) and max(range(len(s)), key=s.__getitem__) == label

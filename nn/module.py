@@ -1,11 +1,13 @@
 """Modules: Neuron, Layer and MLP built from autograd Values, with save, load and to_torch."""
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import numbers
 import os
 import random
+import reprlib
 import tempfile
 from typing import Any, Sequence
 
@@ -41,9 +43,24 @@ def _check_size(what: str, n) -> int:
     return n
 
 
+def _check_name(owner: str, name) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"{owner} name: expected a str, got {type(name).__name__} {name!r}")
+    return name
+
+
+def _check_nouts(nouts) -> list[int]:
+    if isinstance(nouts, (int, str)) or not isinstance(nouts, Sequence) or not nouts:
+        raise TypeError(f"MLP nouts: expected a non-empty list of layer sizes, "
+                        f"got {reprlib.repr(nouts)}")
+    return [_check_size("MLP layer size", n) for n in nouts]
+
+
 def _inputs(owner: str, x: Sequence, nin: int) -> list[Value]:
     """Validate one example and turn plain numbers into leaves labelled x1, x2, ..."""
-    if isinstance(x, (Value, numbers.Real)) or not isinstance(x, Sequence):
+    # A NumPy row (anything with __array__) is as good as a list.
+    if isinstance(x, (Value, numbers.Real)) or not (isinstance(x, Sequence)
+                                                    or hasattr(x, "__array__")):
         raise TypeError(f"{owner}: expected a sequence of {nin} numbers or Values, "
                         f"got {type(x).__name__} {x!r}")
     if len(x) != nin:
@@ -151,7 +168,7 @@ class Neuron(Module):
                  seed: int | random.Random | None = None, name: str = "N1") -> None:
         self.nin = _check_size("Neuron nin", nin)
         self.activation = _check_activation(activation)
-        self.name = name
+        self.name = _check_name("Neuron", name)
         rng = _rng(seed)
         # Uniform in [−1, 1] with zero bias, micrograd's initialisation: the benchmark compares
         # the same network, and on two moons it trains more reliably than the ±1/√nin fan-in
@@ -198,7 +215,7 @@ class Layer(Module):
         self.nin = _check_size("Layer nin", nin)
         self.nout = _check_size("Layer nout", nout)
         self.activation = _check_activation(activation)
-        self.name = name
+        self.name = _check_name("Layer", name)
         rng = _rng(seed)
         self.neurons = [Neuron(nin, activation, seed=rng, name=f"{name}.N{j}")
                         for j in range(1, nout + 1)]
@@ -231,9 +248,7 @@ class MLP(Module):
     def __init__(self, nin: int, nouts: Sequence[int], activation: str = "relu", *,
                  seed: int | random.Random | None = None) -> None:
         self.nin = _check_size("MLP nin", nin)
-        if isinstance(nouts, (int, str)) or not isinstance(nouts, Sequence) or not nouts:
-            raise TypeError(f"MLP nouts: expected a non-empty list of layer sizes, got {nouts!r}")
-        self.nouts = [_check_size("MLP layer size", n) for n in nouts]
+        self.nouts = _check_nouts(nouts)
         self.activation = _check_activation(activation)
         rng = _rng(seed)
         sizes = [nin, *self.nouts]
@@ -264,44 +279,124 @@ class MLP(Module):
 
 _MODULES = {"Neuron": Neuron, "Layer": Layer, "MLP": MLP}
 
+# load() reads at most this much. A saved parameter takes about 38 bytes, so 16 MiB holds some
+# 400,000 parameters (loaded in under 2 s): far more than a scalar engine trains. The demo's MLP
+# has 337, about 12 kB.
+MAX_LOAD_BYTES = 16 * 2 ** 20
 
-def load(path: str | os.PathLike) -> Module:
-    """Read a module written by ``Module.save``; a damaged or foreign file is a ValueError."""
+
+def load(path: str | os.PathLike, *, max_bytes: int = MAX_LOAD_BYTES) -> Module:
+    """Read a module written by ``Module.save``; a damaged or foreign file is a ValueError.
+
+    Nothing is built until the number of parameters in the file fits the size its config
+    declares, and reading stops at ``max_bytes``: a longer file (or an endless device) is refused.
+    """
     path = os.fspath(path)
-    with open(path, "rb") as f:
-        raw = f.read()
+    doc = _parse(path, _read_capped(path, _check_size("load max_bytes", max_bytes)))
+    cls, config, params = _header(path, doc)
+    declared = _declared_count(path, cls, config)
+    # Building costs time and memory in proportion to the declared size; allow only what the
+    # file itself could pay for. A near miss is built, so the error can name the parameters.
+    if declared > 2 * len(params) + 100:
+        raise ValueError(f"load: {path}: its {cls.__name__} config declares "
+                         f"{_count_text(declared)} parameters but the file holds {len(params)}")
     try:
-        doc = json.loads(raw.decode("utf-8"))
+        module = cls(**config)
+    except (TypeError, ValueError) as e:  # e.g. a bad seed, which the count does not read
+        raise ValueError(f"load: {path} has an invalid {cls.__name__} config: {e}") from None
+    _fill(path, module, params)
+    return module
+
+
+def _read_capped(path: str, max_bytes: int) -> bytes:
+    with open(path, "rb") as f:
+        # Ask for one byte more than allowed: that tells "exactly at the cap" from "over it"
+        # without trusting st_size, which devices and pipes do not report.
+        raw = f.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise ValueError(f"load: {path} is larger than {max_bytes} bytes, more than any saved "
+                         f"model this nn reads; pass max_bytes= to raise the cap")
+    return raw
+
+
+def _parse(path: str, raw: bytes) -> Any:
+    try:
+        return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"load: {path} is not valid JSON (truncated or not a saved model?): "
                          f"{e}") from None
+    except RecursionError:
+        # The json parser recurses once per level; a saved model is three levels deep.
+        raise ValueError(f"load: {path} is nested too deeply to be a saved model") from None
+    except ValueError as e:
+        # Python refuses to parse integers of more than 4300 digits.
+        raise ValueError(f"load: {path} holds a number too long to read: {e}") from None
+
+
+def _header(path: str, doc: Any) -> tuple[type[Module], dict, dict]:
+    """The module class, its config and its parameters, each checked for type."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ValueError(f"load: {path} is not a saved nn module (no \"format\": {FORMAT!r})")
-    if doc.get("version") != FORMAT_VERSION:
-        raise ValueError(f"load: {path} has format version {doc.get('version')!r}; "
+    version = doc.get("version")
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        raise ValueError(f"load: {path} has format version {reprlib.repr(version)}; "
                          f"this nn reads version {FORMAT_VERSION}")
-    cls = _MODULES.get(doc.get("module"))
+    name = doc.get("module")
+    cls = _MODULES.get(name) if isinstance(name, str) else None
     if cls is None:
-        raise ValueError(f"load: {path} holds an unknown module type {doc.get('module')!r}")
+        raise ValueError(f"load: {path} holds an unknown module type {reprlib.repr(name)}")
     config, params = doc.get("config"), doc.get("parameters")
     if not isinstance(config, dict) or not isinstance(params, dict):
         raise ValueError(f"load: {path} lacks a \"config\" or \"parameters\" object")
+    return cls, config, params
+
+
+def _declared_count(path: str, cls: type[Module], config: dict) -> int:
+    """How many parameters ``cls(**config)`` would have, found without building it."""
     try:
-        module = cls(**config)
+        # The constructor's own signature decides which keys a config may have.
+        args = inspect.signature(cls).bind(**config).arguments
+        if cls is MLP:
+            return _mlp_count(args)
+        nin = _check_size(f"{cls.__name__} nin", args["nin"])
+        nout = _check_size("Layer nout", args["nout"]) if cls is Layer else 1
+        _check_activation(args.get("activation", "relu"))
+        _check_name(cls.__name__, args.get("name", "N1"))
+        return nout * (nin + 1)
     except (TypeError, ValueError) as e:
         raise ValueError(f"load: {path} has an invalid {cls.__name__} config "
-                         f"{config!r}: {e}") from None
+                         f"{reprlib.repr(config)}: {e}") from None
+
+
+def _mlp_count(args: dict) -> int:
+    sizes = [_check_size("MLP nin", args["nin"]), *_check_nouts(args["nouts"])]
+    _check_activation(args.get("activation", "relu"))
+    return sum(b * (a + 1) for a, b in zip(sizes, sizes[1:]))
+
+
+def _count_text(n: int) -> str:
+    # Declared sizes can be thousands of digits long; no use printing them.
+    return f"{n:,}" if n < 10 ** 15 else "more than 10^15"
+
+
+def _fill(path: str, module: Module, params: dict) -> None:
+    """Copy the file's numbers into the module's parameters, names and values checked."""
     named = module.named_parameters()
-    expected = [name for name, _ in named]
-    if sorted(params) != sorted(expected):
-        missing = sorted(set(expected) - set(params))
-        extra = sorted(set(params) - set(expected))
+    expected = {name for name, _ in named}
+    if set(params) != expected:
+        missing = sorted(expected - set(params))
+        extra = sorted(set(params) - expected)
         raise ValueError(f"load: {path} parameters do not match the architecture "
                          f"(missing {missing[:5]}, unexpected {extra[:5]})")
     for name, p in named:
-        v = params[name]
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
-            raise ValueError(f"load: {path} parameter {name} is not a finite number: {v!r}")
-        p.data = float(v)
-    return module
+        p.data = _finite(path, name, params[name])
 
+
+def _finite(path: str, name: str, v: Any) -> float:
+    try:
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            return float(v)
+    except OverflowError:
+        pass  # an integer too large for a float
+    raise ValueError(f"load: {path} parameter {name} is not a finite number: "
+                     f"{reprlib.repr(v)}")

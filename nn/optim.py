@@ -2,9 +2,24 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Iterable, Sequence
 
 from autograd import Value
+
+
+def _setting(owner: str, what: str, value, low: float, high: float = math.inf, *,
+             low_open: bool = False, high_open: bool = True) -> float:
+    """``value`` as a float, checked to be a real number in the given interval (never nan)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: {what} must be a number, got {type(value).__name__} {value!r}")
+    v = float(value)
+    above = v > low if low_open else v >= low
+    below = v < high if high_open else v <= high
+    if not (above and below and math.isfinite(v)):
+        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
+        raise ValueError(f"{owner}: {what} must lie in {lo}{low:g}, {high:g}{hi}, got {value!r}")
+    return v
 
 
 class Optimizer:
@@ -26,10 +41,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
-                or not math.isfinite(value):
-            raise ValueError(f"{type(self).__name__}: lr must be a positive number, got {value!r}")
-        self._lr = float(value)
+        self._lr = _setting(type(self).__name__, "lr", value, 0.0, low_open=True)
 
     def zero_grad(self) -> None:
         """Set every parameter's grad to 0."""
@@ -49,12 +61,9 @@ class SGD(Optimizer):
     def __init__(self, params: Iterable[Value], lr: float, momentum: float = 0.0,
                  weight_decay: float = 0.0) -> None:
         super().__init__(params, lr)
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum!r}")
-        if weight_decay < 0.0:
-            raise ValueError(f"SGD: weight_decay must be ≥ 0, got {weight_decay!r}")
-        self.momentum = float(momentum)
-        self.weight_decay = float(weight_decay)
+        self.momentum = _setting("SGD", "momentum", momentum, 0.0, 1.0)
+        # Finite: an infinite decay turns every weight into nan at the first step.
+        self.weight_decay = _setting("SGD", "weight_decay", weight_decay, 0.0)
         self._velocity: list[float] | None = None
 
     def step(self) -> None:
@@ -81,12 +90,10 @@ class Adam(Optimizer):
                  betas: Sequence[float] = (0.9, 0.999), eps: float = 1e-8) -> None:
         super().__init__(params, lr)
         b1, b2 = betas
-        if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
-            raise ValueError(f"Adam: betas must lie in [0, 1), got {tuple(betas)!r}")
-        if not eps > 0:
-            raise ValueError(f"Adam: eps must be positive, got {eps!r}")
-        self.betas = (float(b1), float(b2))
-        self.eps = float(eps)
+        self.betas = (_setting("Adam", "betas[0]", b1, 0.0, 1.0),
+                      _setting("Adam", "betas[1]", b2, 0.0, 1.0))
+        # Finite: an infinite eps divides every update down to zero, silently.
+        self.eps = _setting("Adam", "eps", eps, 0.0, low_open=True)
         self.t = 0
         self._m = [0.0] * len(self.params)
         self._v = [0.0] * len(self.params)

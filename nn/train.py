@@ -1,11 +1,17 @@
-"""fit: the training loop users would otherwise write by hand."""
+"""fit: the training loop users would otherwise write by hand.
+
+Four parts: resolve the loss together with the decision rule that scores accuracy for it; build
+one step, either eager (a fresh graph each step) or replayed (one graph compiled once); then loop,
+recording History and stopping before an update that would spread nan or inf into the weights.
+"""
 from __future__ import annotations
 
 import math
+import numbers
 import random
 import sys
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import autograd
 from autograd import Value
@@ -14,13 +20,28 @@ from . import losses
 from .module import Module
 from .optim import SGD, Optimizer
 
+Loss = Callable[[Sequence, Sequence], Value]
+# decide(output, target) -> whether the output predicts the target; output is what the model
+# returns for one example (a Value or a list of Values, or floats when replayed).
+Decide = Callable[[Any, Any], bool]
+# step(k) -> (loss before the update, accuracy on the step's batch)
+Step = Callable[[int], tuple[float, float]]
+
 # The losses fit knows by name; each takes (outputs, targets) and returns the mean as a Value.
-LOSSES: dict[str, Callable[[Sequence, Sequence], Value]] = {
+LOSSES: dict[str, Loss] = {
     "hinge": losses.hinge,
     "bce": losses.bce_with_logits,
     "mse": losses.mse,
     "cross_entropy": losses.softmax_cross_entropy,
 }
+
+# How each known loss turns an output into a prediction, whether given by name or as a function.
+DECISIONS: list[tuple[Loss, Decide]] = [
+    (losses.hinge, losses.sign_decision),
+    (losses.bce_with_logits, losses.sign_decision),
+    (losses.mse, losses.threshold_decision),
+    (losses.softmax_cross_entropy, losses.argmax_decision),
+]
 
 
 @dataclass
@@ -35,109 +56,177 @@ class History:
         return len(self.loss)
 
 
-def _correct(loss: str, out, y) -> bool:
-    """Whether one prediction is right; the decision rule follows from the loss."""
-    if loss == "cross_entropy":
-        scores = [float(o) for o in out]
-        return max(range(len(scores)), key=scores.__getitem__) == y
-    if loss == "mse":
-        # Regression onto 0/1 targets: the nearer target is the prediction.
-        return (float(out) > 0.5) == bool(y)
-    return (float(out) > 0) == bool(y)
-
-
 def fit(model: Module, X: Sequence[Sequence[float]], y: Sequence, *,
-        loss: str | Callable[[Sequence, Sequence], Value] = "hinge",
-        optimizer: Optimizer | None = None, steps: int = 100, batch_size: int | None = None,
-        l2: float = 0.0, schedule: Callable[[int], float] | None = None,
-        progress: bool | None = None, seed: int | None = None,
-        compile: bool = False) -> History:  # noqa: A002 - the name users expect
+        loss: str | Loss = "hinge", optimizer: Optimizer | None = None, steps: int = 100,
+        batch_size: int | None = None, l2: float = 0.0,
+        schedule: Callable[[int], float] | None = None, progress: bool | None = None,
+        seed: int | None = None, compile: bool = False,  # noqa: A002 - the name users expect
+        decide: Decide | None = None) -> History:
     """Train ``model`` on (X, y) for ``steps`` optimizer steps and return the History.
 
     ``loss`` is "hinge" (0/1 labels as ±1 margins), "bce" (logits), "mse" or "cross_entropy"
-    (one output per class), or a callable ``loss(outputs, targets) -> Value``. With
-    ``batch_size`` each step uses a fresh random mini-batch, else the full data. ``l2`` adds
-    α·Σ p² over all parameters. ``schedule(step)`` sets the optimizer's lr before each step.
-    The progress bar shows on a terminal unless ``progress=False``. With ``compile=True`` the
+    (one output per class), one of those functions, or any ``loss(outputs, targets) -> Value``.
+    ``decide(output, target) -> bool`` scores accuracy; it defaults to the loss's own rule, and
+    for other losses to argmax over several outputs, or the sign of one. With ``batch_size`` each
+    step uses a fresh random mini-batch, else the full data. ``l2`` adds α·Σ p² over all
+    parameters. ``schedule(step)`` sets the optimizer's lr before each step. The progress bar
+    (tqdm) shows on a terminal, or always with ``progress=True``. With ``compile=True`` the
     full-batch graph is built once and replayed by ``autograd.compile`` at every step.
     """
     X, y = list(X), list(y)
+    _check_arguments(X, y, steps, batch_size, l2)
+    loss_fn, decide = resolve_loss(loss, decide)
+    objective = _objective(loss_fn, model.parameters(), l2)
+    if optimizer is None:
+        optimizer = SGD(model.parameters(), lr=0.1)
+    if compile:
+        if batch_size is not None and batch_size < len(X):
+            raise ValueError(f"fit: compile=True replays one full-batch graph; batch_size "
+                             f"{batch_size!r} < {len(X)} examples would need a new graph each "
+                             f"step")
+        step = _replayed_step(model, X, y, objective, decide, optimizer)
+    else:
+        batches = _batches(len(X), batch_size, random.Random(seed))
+        step = _eager_step(model, X, y, batches, objective, decide, optimizer)
+    return _loop(step, optimizer, steps, schedule, progress)
+
+
+def _check_arguments(X: list, y: list, steps, batch_size, l2) -> None:
     if len(X) != len(y):
         raise ValueError(f"fit: {len(X)} examples but {len(y)} labels")
     if not X:
         raise ValueError("fit: no examples")
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
-        raise ValueError(f"fit: steps must be a non-negative int, got {steps!r}")
-    if batch_size is not None and not 1 <= batch_size:
-        raise ValueError(f"fit: batch_size must be ≥ 1, got {batch_size!r}")
-    if callable(loss):
-        loss_fn, loss_name = loss, getattr(loss, "__name__", "custom")
-    elif loss in LOSSES:
-        loss_fn, loss_name = LOSSES[loss], loss
-    else:
-        raise ValueError(f"fit: unknown loss {loss!r}; expected one of {', '.join(LOSSES)} "
-                         f"or a callable")
-    params = model.parameters()
-    if optimizer is None:
-        optimizer = SGD(params, lr=0.1)
-    if progress is None:
-        progress = sys.stderr.isatty()
-    rng = random.Random(seed)
+    _check_count("steps", steps, 0)
+    if batch_size is not None:
+        _check_count("batch_size", batch_size, 1)
+    if isinstance(l2, bool) or not isinstance(l2, numbers.Real):
+        raise TypeError(f"fit: l2 must be a number, got {type(l2).__name__} {l2!r}")
+    if not 0 <= l2 < math.inf:
+        raise ValueError(f"fit: l2 must be a finite number ≥ 0, got {l2!r}")
+
+
+def _check_count(what: str, n, low: int) -> None:
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise TypeError(f"fit: {what} must be an int, got {type(n).__name__} {n!r}")
+    if n < low:
+        raise ValueError(f"fit: {what} must be ≥ {low}, got {n!r}")
+
+
+def resolve_loss(loss: str | Loss, decide: Decide | None = None) -> tuple[Loss, Decide]:
+    """The loss function and the decision rule that scores accuracy under it."""
+    if isinstance(loss, str):
+        if loss not in LOSSES:
+            raise ValueError(f"fit: unknown loss {loss!r}; expected one of {', '.join(LOSSES)} "
+                             f"or a callable")
+        loss = LOSSES[loss]
+    elif not callable(loss):
+        raise TypeError(f"fit: loss must be a name or a callable, got {type(loss).__name__} "
+                        f"{loss!r}")
+    if decide is None:
+        # By identity: a loss function need not be hashable.
+        decide = next((d for fn, d in DECISIONS if fn is loss), _decide_by_shape)
+    elif not callable(decide):
+        raise TypeError(f"fit: decide must be callable, got {type(decide).__name__} {decide!r}")
+    return loss, decide
+
+
+def _decide_by_shape(output, target) -> bool:
+    """A custom loss's default rule: the largest of several outputs, or the sign of one."""
+    if isinstance(output, (list, tuple)):
+        return losses.argmax_decision(output, target)
+    return losses.sign_decision(output, target)
+
+
+def _objective(loss_fn: Loss, params: list[Value], l2: float) -> Loss:
+    """What each step minimises: the loss, plus α·Σ p² when ``l2`` is set."""
+    def objective(outputs: Sequence, targets: Sequence) -> Value:
+        total = loss_fn(outputs, targets)
+        if not isinstance(total, Value):
+            raise TypeError(f"fit: the loss returned {type(total).__name__} {total!r}; "
+                            f"it must return a Value to backpropagate from")
+        return total + losses.l2(params, l2) if l2 else total
+    return objective
+
+
+def _batches(n: int, batch_size: int | None, rng: random.Random) -> Callable[[], Sequence[int]]:
+    """Indices of each step's examples: all of them, or a fresh random sample."""
+    if batch_size is None or batch_size >= n:
+        return lambda: range(n)
+    return lambda: rng.sample(range(n), batch_size)
+
+
+def _eager_step(model: Module, X: list, y: list, batches: Callable[[], Sequence[int]],
+                objective: Loss, decide: Decide, optimizer: Optimizer) -> Step:
+    """One step on a new graph: forward the batch, check the loss, backward, update."""
+    def step(k: int) -> tuple[float, float]:
+        idx = batches()
+        xb, yb = [X[i] for i in idx], [y[i] for i in idx]
+        outs = [model(x) for x in xb]
+        total = objective(outs, yb)
+        _guard(k, total.data, model)
+        _update(model, optimizer, total.backward)
+        return total.data, _accuracy(decide, outs, yb)
+    return step
+
+
+def _replayed_step(model: Module, X: list, y: list, objective: Loss, decide: Decide,
+                   optimizer: Optimizer) -> Step:
+    """One step by replaying the full-batch graph, built and compiled here once."""
+    outs = [model(x) for x in X]
+    replay = autograd.compile(objective(outs, y))
+
+    def step(k: int) -> tuple[float, float]:
+        value = replay.forward()
+        _guard(k, value, model)
+        _update(model, optimizer, replay.backward)
+        # The replay still holds this step's forward values: the outputs before the update.
+        preds = [replay.values(o) if isinstance(o, list) else replay.value(o) for o in outs]
+        return value, _accuracy(decide, preds, y)
+    return step
+
+
+def _update(model: Module, optimizer: Optimizer, backward: Callable[[], None]) -> None:
+    # Zero through the model as well, in case the optimizer holds only some parameters.
+    model.zero_grad()
+    optimizer.zero_grad()
+    backward()
+    optimizer.step()
+
+
+def _accuracy(decide: Decide, outputs: Sequence, targets: Sequence) -> float:
+    return sum(bool(decide(o, t)) for o, t in zip(outputs, targets)) / len(targets)
+
+
+def _guard(k: int, value: float, model: Module) -> None:
+    """Stop before an update that would spread nan or inf into every weight."""
+    if math.isfinite(value) and k > 0:
+        return
+    # Step 0 looks at the weights even when the loss is finite: a relu can hide a nan weight.
+    for name, p in model.named_parameters():
+        if not math.isfinite(p.data):
+            why = "before training" if k == 0 else "after the last update: try a smaller " \
+                                                   "learning rate"
+            raise FloatingPointError(f"fit: loss is {value!r} at step {k}: parameter {name} "
+                                     f"is {p.data!r} {why}")
+    if not math.isfinite(value):
+        raise FloatingPointError(f"fit: loss is {value!r} at step {k}, before its update; "
+                                 f"check the data for nan or inf, or try a smaller learning "
+                                 f"rate")
+
+
+def _loop(step: Step, optimizer: Optimizer, steps: int,
+          schedule: Callable[[int], float] | None, progress: bool | None) -> History:
+    """Run ``steps`` steps, setting the lr from ``schedule`` and recording each one."""
     history = History()
-    n = len(X)
-    full = batch_size is None or batch_size >= n
-    replay = None
-    if compile:
-        if not full:
-            raise ValueError(f"fit: compile=True replays one full-batch graph; batch_size "
-                             f"{batch_size!r} < {n} examples would need a new graph each step")
-        outs = [model(x) for x in X]
-        total = loss_fn(outs, y)
-        if l2:
-            total = total + losses.l2(params, l2)
-        replay = autograd.compile(total)
-
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=steps, desc="fit", unit="step", leave=True)
+    bar = _progress_bar(steps, progress)
     try:
-        for step in range(steps):
+        for k in range(steps):
             if schedule is not None:
-                optimizer.lr = schedule(step)
-            if replay is not None:
-                value = replay.forward()
-                model.zero_grad()
-                optimizer.zero_grad()
-                replay.backward()
-                optimizer.step()
-                yb = y
-                preds = [replay.values(o) if isinstance(o, list) else replay.value(o)
-                         for o in outs]
-                acc = sum(_correct(loss_name, o, t) for o, t in zip(preds, yb)) / len(yb)
-            else:
-                idx = range(n) if full else rng.sample(range(n), batch_size)
-                xb, yb = [X[i] for i in idx], [y[i] for i in idx]
-
-                outs = [model(x) for x in xb]
-                total = loss_fn(outs, yb)
-                if l2:
-                    total = total + losses.l2(params, l2)
-                # Zero through the model as well, in case the optimizer holds only some
-                # parameters.
-                model.zero_grad()
-                optimizer.zero_grad()
-                total.backward()
-                optimizer.step()
-
-                value = total.data
-                acc = sum(_correct(loss_name, o, t) for o, t in zip(outs, yb)) / len(yb)
+                optimizer.lr = schedule(k)
+            value, acc = step(k)
             history.loss.append(value)
             history.accuracy.append(acc)
             history.lr.append(optimizer.lr)
-            if not math.isfinite(value):
-                raise FloatingPointError(f"fit: loss became {value!r} at step {step}; "
-                                         f"try a smaller learning rate")
             if bar is not None:
                 bar.set_postfix(loss=f"{value:.4f}", acc=f"{acc:.0%}", refresh=False)
                 bar.update(1)
@@ -145,3 +234,18 @@ def fit(model: Module, X: Sequence[Sequence[float]], y: Sequence, *,
         if bar is not None:
             bar.close()
     return history
+
+
+def _progress_bar(steps: int, progress: bool | None):
+    """A tqdm bar if asked for (True) or on a terminal (None); tqdm is an optional extra."""
+    asked = progress is not None and bool(progress)
+    if not (asked or (progress is None and sys.stderr.isatty())):
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        if not asked:
+            return None  # the default on a terminal: train without a bar rather than fail
+        raise ImportError("fit(progress=True) needs tqdm; install it with "
+                          "pip install 'autograd-scalar[progress]'") from None
+    return tqdm(total=steps, desc="fit", unit="step", leave=True)

@@ -73,3 +73,17 @@ def test_bad_arguments(make):
         make(n_samples=1)
     with pytest.raises(ValueError):
         make(n_samples=10, noise=-0.1)
+
+
+@pytest.mark.parametrize("make", GENERATORS)
+def test_non_finite_noise_is_refused(make):
+    for noise in (math.inf, math.nan):
+        with pytest.raises(ValueError, match=f"{make.__name__}: noise .*{noise}"):
+            make(n_samples=10, noise=noise)
+    with pytest.raises(TypeError, match=f"{make.__name__}: noise"):
+        make(n_samples=10, noise="0.1")
+
+
+def test_spiral_turns_must_be_finite():
+    with pytest.raises(ValueError, match="make_spiral: turns .*inf"):
+        datasets.make_spiral(n_samples=10, turns=math.inf)

@@ -6,6 +6,8 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 import nn
 from nn import demo, losses
 
@@ -56,3 +58,38 @@ def test_neuron_graph_leaves_model_grads_alone():
     assert out.data > 0
     assert [w.grad for w in neuron.w] == X[0]
     assert neuron.b.grad == 1.0
+
+
+# Picture libraries are optional extras: without one the demo says what to install, and says it
+# before training rather than after.
+
+def hide(monkeypatch, package):
+    """Make ``package`` look uninstalled: None in sys.modules makes importing it fail."""
+    for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, package, None)
+
+
+@pytest.mark.parametrize("missing", ["matplotlib", "graphviz"])
+def test_demo_without_a_picture_library_names_the_install_command(tmp_path, monkeypatch,
+                                                                   missing):
+    hide(monkeypatch, missing)
+    monkeypatch.setattr(demo, "train", lambda *a, **k: pytest.fail("trained before checking"))
+    with pytest.raises(ImportError, match=rf"{missing}.*pip install 'autograd-scalar\[demo\]'"):
+        demo.main(["--out", str(tmp_path / "out"), "--steps", "1", "--no-progress"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_demo_without_dot_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(demo.shutil, "which", lambda name: None)
+    with pytest.raises(FileNotFoundError, match="Graphviz's 'dot' program"):
+        demo.main(["--out", str(tmp_path / "out"), "--steps", "1", "--no-progress"])
+
+
+def test_plots_without_matplotlib_name_the_install_command(tmp_path, monkeypatch):
+    model, X, y, history = demo.train(steps=1, progress=False)
+    hide(monkeypatch, "matplotlib")
+    with pytest.raises(ImportError, match=r"pip install 'autograd-scalar\[plot\]'"):
+        demo.plot_training(history, str(tmp_path / "t.png"))
+    with pytest.raises(ImportError, match=r"pip install 'autograd-scalar\[plot\]'"):
+        demo.plot_decision_boundary(model, X, y, str(tmp_path / "d.png"))

@@ -1,4 +1,6 @@
 """fit: the loop trains, records history, handles mini-batches, and the progress bar."""
+import sys
+
 import pytest
 import torch
 
@@ -127,3 +129,135 @@ def test_divergence_is_reported():
     with pytest.raises((FloatingPointError, OverflowError)):
         nn.fit(model, X, y, loss="mse", optimizer=nn.optim.SGD(model.parameters(), lr=1e6),
                steps=50, progress=False)
+
+
+# Defects from an adversarial sweep and from review.
+
+def test_batch_size_must_be_a_positive_int():
+    X, y = moons()
+    model = nn.MLP(2, [4, 1], seed=0)
+    for bad in (2.5, True, "8"):
+        with pytest.raises(TypeError, match=f"fit: batch_size must be an int, got .*{bad}"):
+            nn.fit(model, X, y, batch_size=bad, progress=False)
+    with pytest.raises(ValueError, match="fit: batch_size must be ≥ 1, got 0"):
+        nn.fit(model, X, y, batch_size=0, progress=False)
+
+
+def test_cross_entropy_on_a_one_output_model_says_so():
+    X, y = moons()
+    model = nn.MLP(2, [4, 1], seed=0)
+    with pytest.raises(ValueError, match="softmax_cross_entropy: example 1 has 1 score"):
+        nn.fit(model, X, y, loss="cross_entropy", progress=False)
+
+
+def test_numpy_labels_with_cross_entropy():
+    import numpy as np
+
+    X, y = nn.datasets.make_circles(n_samples=40, noise=0.0, seed=0)
+    model = nn.MLP(2, [8, 2], activation="tanh", seed=0)
+    history = nn.fit(model, np.array(X), np.array(y), loss="cross_entropy",
+                     optimizer=nn.optim.Adam(model.parameters(), lr=0.05), steps=150,
+                     progress=False)
+    assert history.accuracy[-1] == 1.0
+
+
+def run(loss, outputs=1, steps=5, **kw):
+    X, y = nn.datasets.xor(n_samples=24, noise=0.05, seed=0)
+    model = nn.MLP(2, [6, outputs], activation="tanh", seed=3)
+    return nn.fit(model, X, y, loss=loss, steps=steps, progress=False,
+                  optimizer=nn.optim.Adam(model.parameters(), lr=0.05), **kw)
+
+
+@pytest.mark.parametrize("name, fn, outputs", [
+    ("cross_entropy", losses.softmax_cross_entropy, 2),
+    ("hinge", losses.hinge, 1),
+    ("bce", losses.bce_with_logits, 1),
+    ("mse", losses.mse, 1),
+])
+def test_a_loss_given_as_its_function_works_like_its_name(name, fn, outputs):
+    by_name, by_function = run(name, outputs), run(fn, outputs)
+    assert by_function.loss == by_name.loss
+    assert by_function.accuracy == by_name.accuracy
+
+
+def test_mse_decides_at_one_half():
+    # The known functions keep their own rule even when passed as functions: mse's is 0.5.
+    assert run(losses.mse).accuracy == run("mse").accuracy != run(
+        lambda o, t: losses.mse(o, t)).accuracy
+
+
+def test_custom_loss_decides_by_output_shape_unless_told():
+    def my_ce(outputs, targets):
+        return losses.softmax_cross_entropy(outputs, targets)
+
+    def my_hinge(outputs, targets):
+        return losses.hinge(outputs, targets)
+
+    # Several outputs: the largest is the class; one output: its sign.
+    assert run(my_ce, 2).accuracy == run("cross_entropy", 2).accuracy
+    assert run(my_hinge).accuracy == run("hinge").accuracy
+    always = run(my_hinge, decide=lambda out, target: True)
+    assert always.accuracy == [1.0] * 5
+    with pytest.raises(TypeError, match="fit: decide must be callable"):
+        run(my_hinge, decide="sign")
+
+
+def test_nan_weight_is_reported_naming_the_step_and_parameter():
+    X, y = moons()
+    model = nn.MLP(2, [4, 1], seed=0)
+    model.layers[0].neurons[1].w[0].data = float("nan")
+    with pytest.raises(FloatingPointError, match=r"fit: .*step 0.*L1\.N2\.w1 is nan"):
+        nn.fit(model, X, y, steps=3, progress=False)
+
+
+def test_nan_input_is_reported_naming_the_step():
+    X, y = moons()
+    X[5] = [float("nan"), 0.0]
+    model = nn.MLP(2, [1], seed=0)  # linear, and mse has no relu: nothing can hide the nan
+    with pytest.raises(FloatingPointError, match=r"fit: loss is nan at step 0.*data"):
+        nn.fit(model, X, y, loss="mse", steps=3, progress=False)
+
+
+@pytest.mark.parametrize("compile", [False, True])
+def test_divergence_names_the_step_and_keeps_the_last_finite_weights(compile):
+    X, y = moons()
+    model = nn.MLP(2, [4, 1], seed=0)
+    with pytest.raises(FloatingPointError, match=r"fit: loss is (inf|nan) at step \d+.*learning "
+                                                 r"rate"):
+        nn.fit(model, X, y, loss="mse", optimizer=nn.optim.SGD(model.parameters(), lr=1e6),
+               steps=50, progress=False, compile=compile)
+
+
+def hide_tqdm(monkeypatch):
+    # None in sys.modules makes `import tqdm` raise ImportError, as if it were not installed.
+    for name in ("tqdm", "tqdm.auto"):
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+def test_progress_without_tqdm_names_the_install_command(monkeypatch):
+    hide_tqdm(monkeypatch)
+    X, y = moons()
+    model = nn.MLP(2, [4, 1], seed=0)
+    with pytest.raises(ImportError, match=r"pip install 'autograd-scalar\[progress\]'"):
+        nn.fit(model, X, y, steps=1, progress=True)
+
+
+def test_default_progress_without_tqdm_trains_quietly(monkeypatch, capsys):
+    hide_tqdm(monkeypatch)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    X, y = moons()
+    model = nn.MLP(2, [4, 1], seed=0)
+    assert len(nn.fit(model, X, y, steps=2)) == 2
+    assert capsys.readouterr().err == ""
+
+
+def test_steps_and_l2_are_checked():
+    X, y = moons()
+    model = nn.MLP(2, [4, 1], seed=0)
+    with pytest.raises(TypeError, match="fit: steps must be an int, got float 2.0"):
+        nn.fit(model, X, y, steps=2.0, progress=False)
+    for bad in (float("inf"), float("nan"), -1e-4):
+        with pytest.raises(ValueError, match=f"fit: l2 must be a finite number ≥ 0, got {bad}"):
+            nn.fit(model, X, y, l2=bad, progress=False)
+    with pytest.raises(TypeError, match="fit: l2 must be a number"):
+        nn.fit(model, X, y, l2="1e-4", progress=False)

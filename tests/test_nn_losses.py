@@ -90,3 +90,39 @@ def test_length_mismatch_and_empty():
 def test_accuracy():
     assert losses.accuracy([2.0, -1.0, 0.5, -0.1], [1, 0, 0, 1]) == 0.5
     assert losses.accuracy([Value(3.0)], [1]) == 1.0
+
+
+# Defects from an adversarial sweep: labels of any integral type, clear errors, nan scores.
+
+def test_softmax_cross_entropy_takes_any_integral_label():
+    import numpy as np
+
+    rows = [[0.5, -1.0, 2.0], [1.5, 0.0, -0.5], [0.1, 0.2, 0.3]]
+    expected = losses.softmax_cross_entropy([[Value(z) for z in r] for r in rows], [2, 0, 1]).data
+    for labels in (np.array([2, 0, 1]), [np.int32(2), np.uint8(0), np.int64(1)]):
+        got = losses.softmax_cross_entropy([[Value(z) for z in r] for r in rows], labels)
+        assert got.data == expected
+
+
+@pytest.mark.parametrize("label", [True, 1.0, "1", None])
+def test_softmax_cross_entropy_refuses_labels_that_are_not_integers(label):
+    import numpy as np
+
+    for bad in (label, np.float64(1.0), np.bool_(True)):
+        with pytest.raises(TypeError, match=r"softmax_cross_entropy: label .* not an integer"):
+            losses.softmax_cross_entropy([[Value(1.0), Value(2.0)]], [bad])
+
+
+@pytest.mark.parametrize("rows", [[Value(1.0)], [2.0], [[Value(1.0)]]])
+def test_softmax_cross_entropy_needs_a_score_per_class(rows):
+    # One output per example is a binary model: the message points at the right loss.
+    with pytest.raises(ValueError, match=r"softmax_cross_entropy: example 1 has 1 score; "
+                                         r"it needs one per class \(at least 2\)"):
+        losses.softmax_cross_entropy(rows, [0])
+
+
+def test_accuracy_counts_nan_scores_as_wrong():
+    nan = float("nan")
+    assert losses.accuracy([nan], [0]) == 0.0
+    assert losses.accuracy([nan], [1]) == 0.0
+    assert losses.accuracy([Value(nan), 1.0], [0, 1]) == 0.5

@@ -151,3 +151,13 @@ def test_to_torch_of_layer_and_neuron():
     neuron = nn.Neuron(2, "sigmoid", seed=1)
     assert neuron(x).data == pytest.approx(
         neuron.to_torch()(torch.tensor(x, dtype=torch.float64)).item(), rel=1e-12)
+
+
+def test_numpy_rows_are_inputs():
+    import numpy as np
+
+    model = nn.MLP(3, [4, 2], seed=0)
+    row = [0.5, -1.0, 2.0]
+    assert [o.data for o in model(np.array(row))] == [o.data for o in model(row)]
+    with pytest.raises(TypeError, match="input 1 must be a number"):
+        model(np.array([row, row, row]))

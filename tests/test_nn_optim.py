@@ -86,3 +86,28 @@ def test_zero_grad():
     assert x.grad == 3.0
     opt.zero_grad()
     assert x.grad == 0.0
+
+
+@pytest.mark.parametrize("make, name, value", [
+    (lambda v: nn.optim.SGD([Value(1.0)], lr=0.1, weight_decay=v), "SGD: weight_decay", math.inf),
+    (lambda v: nn.optim.SGD([Value(1.0)], lr=0.1, weight_decay=v), "SGD: weight_decay", math.nan),
+    (lambda v: nn.optim.SGD([Value(1.0)], lr=0.1, momentum=v), "SGD: momentum", math.nan),
+    (lambda v: nn.optim.Adam([Value(1.0)], eps=v), "Adam: eps", math.inf),
+    (lambda v: nn.optim.Adam([Value(1.0)], eps=v), "Adam: eps", math.nan),
+    (lambda v: nn.optim.Adam([Value(1.0)], betas=(v, 0.9)), r"Adam: betas\[0\]", math.nan),
+])
+def test_non_finite_settings_are_refused(make, name, value):
+    with pytest.raises(ValueError, match=f"{name} .*{value}"):
+        make(value)
+
+
+@pytest.mark.parametrize("make, name", [
+    (lambda v: nn.optim.SGD([Value(1.0)], lr=0.1, weight_decay=v), "SGD: weight_decay"),
+    (lambda v: nn.optim.SGD([Value(1.0)], lr=0.1, momentum=v), "SGD: momentum"),
+    (lambda v: nn.optim.Adam([Value(1.0)], eps=v), "Adam: eps"),
+    (lambda v: nn.optim.SGD([Value(1.0)], lr=v), "SGD: lr"),
+])
+def test_settings_of_the_wrong_type_are_type_errors(make, name):
+    for bad in ("0.1", None, True):
+        with pytest.raises(TypeError, match=name):
+            make(bad)

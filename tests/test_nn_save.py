@@ -102,3 +102,114 @@ def test_non_finite_parameter_is_refused(tmp_path):
     with pytest.raises(ValueError, match="not finite"):
         m.save(tmp_path / "m.json")
     assert not os.listdir(tmp_path)
+
+
+# Defects from an adversarial sweep: load must check sizes before building, cap what it reads,
+# and turn every kind of bad input into a ValueError.
+
+def write_doc(tmp_path, config, parameters=None, module="MLP"):
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"format": nn_module.FORMAT, "version": nn_module.FORMAT_VERSION,
+                                "module": module, "config": config,
+                                "parameters": parameters or {}}))
+    return path
+
+
+@pytest.mark.parametrize("module, config", [
+    ("MLP", {"nin": 100000, "nouts": [100000, 1]}),
+    ("MLP", {"nin": 10 ** 7, "nouts": [1]}),
+    ("Layer", {"nin": 10 ** 9, "nout": 10 ** 9}),
+    ("Neuron", {"nin": 10 ** 12}),
+])
+def test_declared_size_is_checked_before_building(tmp_path, monkeypatch, module, config):
+    # Building would allocate the declared network; refusing must not get that far.
+    def no_building(*args, **kwargs):
+        raise AssertionError("load built a module before checking its size")
+
+    monkeypatch.setattr(nn_module, "Value", no_building)
+    path = write_doc(tmp_path, config, {"L1.N1.w1": 0.5}, module=module)
+    with pytest.raises(ValueError, match="declares .* parameters but the file holds 1"):
+        nn.load(path)
+
+
+def test_reading_is_capped(tmp_path):
+    path = tmp_path / "big.json"
+    with open(path, "wb") as f:
+        f.truncate(nn_module.MAX_LOAD_BYTES + 1)  # sparse: costs no disk
+    with pytest.raises(ValueError, match="larger than"):
+        nn.load(path)
+    small = tmp_path / "small.json"
+    nn.MLP(2, [3, 1], seed=0).save(small)
+    with pytest.raises(ValueError, match="larger than 100 bytes"):
+        nn.load(small, max_bytes=100)
+
+
+def test_endless_stream_is_refused():
+    # /dev/zero never ends: load must stop at its cap instead of reading forever.
+    if not os.path.exists("/dev/zero"):
+        pytest.skip("no /dev/zero")
+    with pytest.raises(ValueError, match="larger than 1000 bytes"):
+        nn.load("/dev/zero", max_bytes=1000)
+
+
+def test_cap_fits_a_large_model(tmp_path):
+    # The default cap must hold any model this engine could reasonably train.
+    path = tmp_path / "m.json"
+    nn.MLP(64, [256, 256, 10], seed=0).save(path)  # 85,002 parameters
+    assert os.path.getsize(path) < nn_module.MAX_LOAD_BYTES / 2
+    assert nn.load(path).num_parameters() == 85002
+
+
+@pytest.mark.parametrize("text", [
+    "[" * 100000 + "]" * 100000,                       # deeper than the parser's recursion
+    '{"a": ' * 100000 + "1" + "}" * 100000,
+])
+def test_deep_json_is_a_value_error(tmp_path, text):
+    path = tmp_path / "deep.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match="nested too deeply"):
+        nn.load(path)
+
+
+def test_huge_numbers_are_value_errors(tmp_path):
+    saved = json.loads(edit(tmp_path, lambda d: None).read_text())
+    saved["parameters"]["L1.N1.w1"] = 10 ** 1000
+    path = tmp_path / "huge.json"
+    path.write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match="L1.N1.w1 is not a finite number"):
+        nn.load(path)
+    # A number written as 1e999 parses to infinity.
+    path.write_text(json.dumps(saved).replace("1" + "0" * 1000, "1e999"))
+    with pytest.raises(ValueError, match="L1.N1.w1 is not a finite number"):
+        nn.load(path)
+    with pytest.raises(ValueError, match=r"declares more than 10\^15 parameters but the file "
+                                         r"holds 0"):
+        nn.load(write_doc(tmp_path, {"nin": 10 ** 1000, "nouts": [1]}))
+    # Python refuses to read integers of more than 4300 digits.
+    path.write_text(json.dumps(saved).replace("1" + "0" * 1000, "1" + "0" * 5000))
+    with pytest.raises(ValueError, match="number too long"):
+        nn.load(path)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.update(module=["MLP"]), "unknown module type"),
+    (lambda d: d.update(module={"MLP": 1}), "unknown module type"),
+    (lambda d: d.update(format=["x"]), "not a saved nn module"),
+    (lambda d: d.update(version=[1]), "version"),
+    (lambda d: d["config"].update(nouts="31"), "invalid MLP config"),
+    (lambda d: d["config"].update(nouts=[3.0, 1]), "invalid MLP config"),
+    (lambda d: d["config"].update(nin=True), "invalid MLP config"),
+    (lambda d: d["config"].update(extra=1), "invalid MLP config"),
+    (lambda d: d["config"].update(activation=["relu"]), "invalid MLP config"),
+    (lambda d: d.update(config=[]), "config"),
+    (lambda d: d.update(parameters=[1, 2]), "parameters"),
+])
+def test_wrong_types_are_value_errors(tmp_path, change, message):
+    with pytest.raises(ValueError, match=message):
+        nn.load(edit(tmp_path, change))
+
+
+def test_module_name_must_be_text(tmp_path):
+    path = write_doc(tmp_path, {"nin": 1, "name": 5}, {"5.w1": 1.0, "5.b": 0.0}, "Neuron")
+    with pytest.raises(ValueError, match="invalid Neuron config"):
+        nn.load(path)
