@@ -29,7 +29,12 @@ COLOR_BY = ("grad", "data")
 # Either way the local slope is below 6% of its largest value.
 SATURATION = 0.97
 ZERO_FILL = "#e8e8e8"  # exactly 0: off the log scale, a neutral light grey
-CMAP = "viridis"
+# matplotlib's viridis sampled at 0, 1/16, ..., 1 (its published table): perceptually uniform,
+# readable under the common colour-vision deficiencies and in grey; kept here so that drawing
+# does not need matplotlib.
+VIRIDIS = ("#440154", "#48186a", "#472d7b", "#424086", "#3b528b", "#33638d", "#2c728e",
+           "#26828e", "#21918c", "#1fa088", "#28ae80", "#3fbc73", "#5ec962", "#84d44b",
+           "#addc30", "#d8e219", "#fde725")
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,18 @@ def _ink(rgb: tuple[float, float, float]) -> str:
     return "#000000" if (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) else "#ffffff"
 
 
+def _viridis(t: float) -> tuple[float, float, float]:
+    # Linear between the two nearest samples of the table.
+    t = min(max(t, 0.0), 1.0) * (len(VIRIDIS) - 1)
+    i = min(int(t), len(VIRIDIS) - 2)
+    a, b = _rgb(VIRIDIS[i]), _rgb(VIRIDIS[i + 1])
+    return tuple(x + (y - x) * (t - i) for x, y in zip(a, b))
+
+
+def _rgb(h: str) -> tuple[float, float, float]:
+    return tuple(int(h[k:k + 2], 16) / 255 for k in (1, 3, 5))
+
+
 def _hex(rgb: tuple[float, float, float]) -> str:
     return "#" + "".join(f"{round(255 * c):02x}" for c in rgb)
 
@@ -140,12 +157,10 @@ def _hex(rgb: tuple[float, float, float]) -> str:
 class Scale:
     """|x| on a log scale from the smallest to the largest nonzero finite magnitude."""
 
-    def __init__(self, values: Iterable[float], cmap: str = CMAP) -> None:
+    def __init__(self, values: Iterable[float]) -> None:
         logs = [math.log10(abs(x)) for x in values if x != 0.0 and math.isfinite(x)]
         self.lo = min(logs, default=0.0)
         self.hi = max(logs, default=0.0)
-        from matplotlib import colormaps  # only drawings that shade need matplotlib
-        self._cmap = colormaps[cmap]
 
     def position(self, x: float) -> float:
         """Where |x| lies between the smallest (0) and the largest (1) magnitude."""
@@ -157,7 +172,7 @@ class Scale:
         """(fill, ink) for a value; None when it is 0 or not finite (off the scale)."""
         if x == 0.0 or not math.isfinite(x):
             return None
-        rgb = tuple(float(c) for c in self._cmap(self.position(x))[:3])
+        rgb = _viridis(self.position(x))
         return _hex(rgb), _ink(rgb)
 
     def ticks(self, most: int = 5) -> list[float]:

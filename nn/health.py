@@ -150,7 +150,11 @@ def plot_health(history, *, title: str | None = None):
     """The health figures of a ``fit(..., health=True)`` run (or a ``Health``): one panel per
     figure the model has (no dead-ReLU panel without ReLUs), one line per layer, norms and
     ratios on a log scale. Returns the matplotlib Figure."""
-    import matplotlib.pyplot as plt
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError("plot_health needs matplotlib; install it with "
+                          "pip install 'autograd-scalar[plot]'") from None
 
     health = history if isinstance(history, Health) else getattr(history, "health", None)
     if not isinstance(health, Health):

@@ -85,6 +85,31 @@ def test_recorded_figures_equal_pytorch_over_a_few_steps(activation):
     assert any(0 < f < 1 for fs in fractions.values() for f in fs), fractions
 
 
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+def test_fit_health_equals_pytorch_over_a_few_steps(activation):
+    model = nn.MLP(2, [6, 5, 1], activation, seed=5)
+    for p in model.parameters():
+        p.data *= 3.0
+    expected = torch_health(model, 0.5, 4)
+    history = nn.fit(model, X, Y, loss="mse", optimizer=nn.optim.SGD(model.parameters(), 0.5),
+                     steps=4, health=True, progress=False)
+    assert len(history.health) == len(history) == 4
+    fractions = history.health.dead if activation == "relu" else history.health.saturated
+    assert any(0 < f < 1 for fs in fractions.values() for f in fs), fractions
+    for figure, series in expected.items():
+        got = getattr(history.health, figure)
+        assert list(got) == list(series), figure
+        for layer, values in series.items():
+            assert got[layer] == pytest.approx(values, rel=1e-9, abs=1e-12), (figure, layer)
+
+
+def test_fit_records_health_only_when_asked_and_not_with_compile():
+    model = nn.MLP(2, [3, 1], seed=0)
+    assert nn.fit(model, X, Y, steps=1, progress=False).health is None
+    with pytest.raises(ValueError, match="health=True .* compile=True"):
+        nn.fit(model, X, Y, steps=1, progress=False, compile=True, health=True)
+
+
 def test_update_ratio_by_hand():
     assert update_ratio([3.0, 4.0], [3.0, 4.5]) == pytest.approx(0.1)
     assert update_ratio([0.0], [0.0]) == 0.0
@@ -129,11 +154,9 @@ def test_six_sigmoid_layers_starve_the_first_layer_and_relu_does_not():
         ratios = {}
         for act in ("sigmoid", "relu"):
             model = nn.MLP(2, [8] * 6 + [1], act, seed=seed)
-            rec = HealthRecorder(model)
-            total = losses.mse([model(x) for x in Xm], ym)
-            total.backward()
-            rec.record(total, rec.before())
-            g = rec.health.grad_norm
+            g = nn.fit(model, Xm, ym, loss="mse", steps=1, health=True,
+                       progress=False).health.grad_norm
+            assert list(g) == [f"L{k}" for k in range(1, 8)]
             ratios[act] = g["L1"][0] / g["L7"][0]
         assert ratios["sigmoid"] < 1e-2, ratios
         assert ratios["relu"] > 0.1, ratios

@@ -87,6 +87,18 @@ def test_scale_runs_from_viridis_low_to_high_and_ink_stays_readable():
     assert [t for _, _, t in s.swatches()] == ["1e-6", "1e-4", "1e-2", "1"]
 
 
+def test_the_palette_is_matplotlibs_viridis():
+    from matplotlib import colormaps
+    viridis = colormaps["viridis"]
+    s = Scale([1.0, 1e8])
+    for k in range(0, 101, 5):
+        x = 10.0 ** (8 * k / 100)
+        fill = s.colors(x)[0]
+        got = [int(fill[i:i + 2], 16) for i in (1, 3, 5)]
+        want = [255 * c for c in viridis(k / 100)[:3]]
+        assert max(abs(a - b) for a, b in zip(got, want)) <= 3, (k, fill)
+
+
 def test_color_by_grad_shades_and_marks_a_dead_relu():
     x = Value(-2.0, label="x")
     w = Value(0.5, label="w")
