@@ -24,8 +24,8 @@ __all__ = ["COLOR_BY", "SATURATION", "ZERO_FILL", "Mark", "MARKS", "Shade", "Leg
            "is_dead", "is_saturated", "unit_marks", "differing", "magnitudes", "shade"]
 
 COLOR_BY = ("grad", "data")
-# A tanh unit is saturated when |out| > 0.97, the threshold used in Karpathy's "makemore" lecture
-# on activations; a sigmoid unit when its output, rescaled to (−1, 1) as 2·out − 1, is past it.
+# A tanh unit is saturated when |out| > 0.97, the threshold of Karpathy's makemore lecture on
+# activations and gradients; a sigmoid unit when its output rescaled to (−1, 1), 2·out − 1, is.
 # Either way the local slope is below 6% of its largest value.
 SATURATION = 0.97
 ZERO_FILL = "#e8e8e8"  # exactly 0: off the log scale, a neutral light grey

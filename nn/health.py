@@ -25,7 +25,9 @@ from autograd.shading import is_dead, is_saturated
 from .module import Module
 
 FIGURES = ("grad_norm", "update_ratio", "dead", "saturated")
-RULE_OF_THUMB = 1e-3  # update-to-data ratio around which training usually goes well
+# The update-to-data ratio around which training usually goes well (the heuristic of Stanford's
+# CS231n notes on babysitting the learning process).
+RULE_OF_THUMB = 1e-3
 
 
 @dataclass
