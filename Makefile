@@ -15,6 +15,12 @@ test: $(STAMP) system-deps
 demo: $(DEMO_STAMP) system-deps
 	$(BIN)/python -m nn.demo
 
+# The live training page: installs its web library (tornado) and serves it on a free local port.
+.PHONY: playground
+playground: $(BIN)/python system-deps
+	$(BIN)/python -m pip install --quiet -e '.[playground,draw]'
+	$(BIN)/python -m nn.playground $(ARGS)
+
 bench: $(STAMP) system-deps
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/bench.py

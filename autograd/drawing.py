@@ -1,21 +1,28 @@
 """draw: the computation graph with the chain rule written on every edge.
 
 Each value is a box (label, data, grad) and each op its own small node. The edge from an input
-into an op carries the op table's formula of that input's local partial derivative and its value;
-once gradients exist it also carries what flows back along it: the output's gradient times the
-local partial. A node's grad is then visibly the sum of what its outgoing edges bring back.
+into an op carries the op table's formula of that input's local partial derivative and its value,
+and what flows back along it: the output's gradient times the local partial. A node's grad is
+then visibly the sum of what its outgoing edges bring back.
+
+Gradients come from the engine's own walk (``backprop``), never from ``.grad``, so the picture
+is the same before ``backward()``, after it and after ``zero_grad()``. The graph is read through
+``autograd.graph`` only; a step-through passes its ``BackwardState`` in as ``state``.
+Every piece of user text goes through ``autograd.escape`` into graphviz's HTML-like labels.
 """
 from __future__ import annotations
 
-import html
-import math
 import re
 from collections import deque
-from typing import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-import graphviz
+from .escape import MAX_SHOWN, html_text, shown
+from .graph import (BackwardState, Names, backward_state, dependents, fill, fmt, local_partials,
+                    partial_formula, same_number)
+from .engine import Constant, Value
 
-from .engine import Constant, Value, topological_order
+if TYPE_CHECKING:
+    import graphviz
 
 _CONSTANT_MODES = ("inline", "node", "hide")
 _HL = "#d62728"        # highlighted path
@@ -23,69 +30,126 @@ _FLOW = "#1f5fbf"      # gradient flowing back
 _DONE = "#d9f2d9"      # step-through: node already visited
 _CURRENT = "#ffd27f"   # step-through: node being visited
 _READY = "#fff7d6"     # step-through: gradient complete, waiting for its turn
+_LINE = "#666666"
+_TEXT_LIMIT = 4 * MAX_SHOWN  # a formula holds several names, each already cut to MAX_SHOWN
+_CLUSTER_DEPTH = 8     # label prefixes nest at most this deep ("a.b.c. ... .z" stops there)
+_CHEAP_LAYOUT_BENDS = 2000
+"""Above this many estimated bends (virtual nodes of long edges), dot's optimal placement and
+spline routing take minutes; draw then asks for a bounded, straight-edged layout instead."""
+_CHEAP_LAYOUT = {"nslimit": "0.2", "nslimit1": "0.2", "mclimit": "0.2", "splines": "line"}
 
 
-def fmt(x: float, precision: int = 4) -> str:
-    """A number with ``precision`` significant digits, as shown on drawings and in text."""
-    if isinstance(x, Value):
-        x = x.data
-    if not math.isfinite(x):
-        return str(x)
-    s = f"{x:.{precision}g}"
-    return "0" if s == "-0" else s
+def require_graphviz(tool: str = "draw"):
+    """The graphviz package, imported only when a picture is made, so that importing autograd
+    needs nothing beyond Python; without it, an ImportError saying how to install it."""
+    try:
+        import graphviz
+    except ImportError as e:
+        raise ImportError(
+            f"{tool} needs the graphviz Python package and the Graphviz programs: "
+            "pip install graphviz, plus the system package (apt-get install graphviz, "
+            "brew install graphviz or conda install graphviz)") from e
+    return graphviz
 
 
-class Names:
-    """Display names: a node's label, a Constant's number, else a short id ``v1, v2, ...``."""
+def _h(text: object, limit: int = _TEXT_LIMIT) -> str:
+    return html_text(text, limit)
 
-    def __init__(self, precision: int = 4, unlabelled: str = "id") -> None:
-        self.precision = precision
-        self.unlabelled = unlabelled
-        self._ids: dict[Value, str] = {}
 
-    def __call__(self, v: Value) -> str:
+class _TooBig(Exception):
+    def __init__(self, seen: int) -> None:
+        self.seen = seen
+
+
+# ------------------------------------------------------------------------------- draw
+
+def draw(root: Value, *, rankdir: str = "LR", precision: int = 4, constants: str = "inline",
+         highlight: Value | None = None, group: bool = False, depth: int | None = None,
+         max_nodes: int = 300, flows: bool = True, step: int | None = None,
+         state: BackwardState | None = None,
+         format: str = "svg") -> graphviz.Digraph:  # noqa: A002 - graphviz's own name
+    """The graph behind ``root`` as a ``graphviz.Digraph``, the chain rule on every edge.
+
+    ``constants``: "inline" (numbers written into the op node), "node" (small plaintext nodes) or
+    "hide". ``highlight``: a value whose paths from the root stand out. ``group``: cluster nodes
+    by their labels' dotted prefix (``L1.N3.w2`` in L1 > L1.N3). ``depth``: draw only what is at
+    most that many ops away from ``root``. ``flows``: write on each edge what flows back along it.
+    ``state``: a ``BackwardState`` to show (see ``autograd.backward_state``); ``step=k`` is short
+    for ``state=backward_state(root, k)``. A graph with more than ``max_nodes`` drawn nodes raises
+    ``ValueError`` at once instead of hanging the layout; with ``group=True`` it is first drawn
+    with each cluster collapsed to a single node.
+    """
+    gv = require_graphviz()
+    _check_options(root, rankdir, constants, depth, step, state, highlight)
+    try:
+        nodes, cut, dist = _nearby(root, depth, max_nodes, _cost(constants))
+    except _TooBig as big:
+        return _too_big(gv, root, big.seen, group and step is None and state is None
+                        and highlight is None, max_nodes, rankdir, format, precision)
+    styled = step is not None or state is not None
+    if state is None:
+        state = backward_state(root, step)
+    pic = _Picture(gv, root, nodes, dist, precision, constants, flows, state, styled, rankdir,
+                   format)
+    on_path = dependents(_parents_first(nodes, cut), [highlight]) if highlight else set()
+    for v in nodes:
+        if not isinstance(v, Constant):  # a constant is drawn by the op that uses it
+            pic.value(v, v in cut, on_path, group)
+    return pic.finish(_layout_bends(nodes, cut))
+
+
+def _check_options(root, rankdir, constants, depth, step, state, highlight) -> None:
+    if not isinstance(root, Value):
+        raise TypeError(f"draw: root must be a Value, got {type(root).__name__}")
+    if rankdir not in ("LR", "TB", "RL", "BT"):
+        raise ValueError(f"draw: rankdir must be LR, TB, RL or BT, got {rankdir!r}")
+    if constants not in _CONSTANT_MODES:
+        raise ValueError(f"draw: constants must be one of {_CONSTANT_MODES}, got {constants!r}")
+    if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool)
+                              or depth < 0):
+        raise ValueError(f"draw: depth must be a non-negative int, got {depth!r}")
+    if state is not None and not isinstance(state, BackwardState):
+        raise TypeError(f"draw: state must be a BackwardState (from autograd.backward_state), "
+                        f"got {type(state).__name__}")
+    if state is not None and step is not None:
+        raise ValueError("draw: pass step or state, not both")
+    if step is not None and (not isinstance(step, int) or isinstance(step, bool)):
+        raise ValueError(f"draw: step must be an int, got {step!r}")
+    if highlight is not None and not isinstance(highlight, Value):
+        raise TypeError(f"draw: highlight must be a Value, got {type(highlight).__name__}")
+
+
+def _cost(constants: str) -> Callable[[Value], int]:
+    def count(v: Value) -> int:
+        # A value box plus its op node; a constant drawn as a node is drawn once per use.
         if isinstance(v, Constant):
-            return fmt(v.data, self.precision)
-        if v.label:
-            return v.label
-        if self.unlabelled == "value":
-            return fmt(v.data, self.precision)
-        name = self._ids.get(v)
-        if name is None:
-            name = self._ids[v] = f"v{len(self._ids) + 1}"
-        return name
+            return 0
+        if v.operation is None:
+            return 1
+        uses = sum(isinstance(p, Constant) for p in v.parents) if constants == "node" else 0
+        return 2 + uses
+    return count
 
 
-def local_partials(node: Value) -> tuple[float, ...]:
-    """∂node/∂parent for each parent, evaluated on floats by the op table."""
-    return tuple(float(d) for d in node._op.partials(*[p.data for p in node._parents], node.data))
-
-
-def partial_formula(node: Value, i: int, names: Callable[[Value], str]) -> str:
-    """The op table's formula of ∂node/∂(input i) with the inputs' and output's names put in."""
-    parents = node._parents
-    template = node._op.formula(i, len(parents))
-    return template.format(*[names(p) for p in parents], out=names(node))
-
-
-def _ancestors_with_depth(root: Value, depth: int | None, budget: float,
-                          count: Callable[[Value], int]
-                          ) -> tuple[list[Value], set[Value], dict[Value, int]]:
+def _nearby(root: Value, depth: int | None, budget: float, count: Callable[[Value], int]
+            ) -> tuple[list[Value], set[Value], dict[Value, int]]:
     """Breadth-first over parents up to ``depth`` ops from root; stops as soon as the node
     count passes ``budget`` (so a huge graph is refused without being walked)."""
     dist = {root: 0}
     order = [root]
     cut: set[Value] = set()
     total = count(root)
+    if total > budget:
+        raise _TooBig(total)
     queue = deque([root])
     while queue:
         n = queue.popleft()
-        if n._op is None:
+        if n.operation is None:
             continue
         if depth is not None and dist[n] >= depth:
             cut.add(n)
             continue
-        for p in n._parents:
+        for p in n.parents:
             if p not in dist:
                 dist[p] = dist[n] + 1
                 order.append(p)
@@ -96,280 +160,162 @@ def _ancestors_with_depth(root: Value, depth: int | None, budget: float,
     return order, cut, dist
 
 
-class _TooBig(Exception):
-    def __init__(self, seen: int) -> None:
-        self.seen = seen
+def _drawn_inputs(v: Value, cut: set[Value]) -> tuple[Value, ...]:
+    return () if v in cut else v.parents
 
 
-def _on_paths(nodes: Iterable[Value], target: Value) -> set[Value]:
-    """Nodes (among ``nodes``) that depend on ``target``: exactly those on a root-to-target path."""
-    nodes = list(nodes)
+def _parents_first(nodes: list[Value], cut: set[Value]) -> list[Value]:
+    """The drawn nodes with every drawn input before its users (Kahn's order, iterative)."""
     members = set(nodes)
-    children: dict[Value, list[Value]] = {}
-    for n in nodes:
-        for p in n._parents:
+    waiting = {v: 0 for v in nodes}
+    users: dict[Value, list[Value]] = {}
+    for v in nodes:
+        for p in set(_drawn_inputs(v, cut)):
             if p in members:
-                children.setdefault(p, []).append(n)
-    found = {target} if target in members else set()
-    stack = list(found)
-    while stack:
-        for c in children.get(stack.pop(), ()):
-            if c not in found:
-                found.add(c)
-                stack.append(c)
-    return found
+                waiting[v] += 1
+                users.setdefault(p, []).append(v)
+    ready = [v for v in nodes if waiting[v] == 0]
+    out = []
+    while ready:
+        v = ready.pop()
+        out.append(v)
+        for u in users.get(v, ()):
+            waiting[u] -= 1
+            if waiting[u] == 0:
+                ready.append(u)
+    return out
 
 
-def _number(nodes: list[Value], dist: Mapping[Value, int], names: Names) -> Names:
-    # Unlabelled values get their v1, v2, ... farthest from the root first, so that they count
-    # up in the direction the forward pass ran.
-    for v in sorted(nodes, key=lambda v: -dist[v]):
-        names(v)
-    return names
+def _layout_bends(nodes: list[Value], cut: set[Value]) -> int:
+    """How many bends dot will add for edges spanning several ranks (an upper estimate: ranks
+    by longest path, two per op since edge labels take a rank of their own)."""
+    rank: dict[Value, int] = {}
+    bends = 0
+    for v in _parents_first(nodes, cut):
+        ins = [p for p in _drawn_inputs(v, cut) if p in rank]
+        rank[v] = 2 * (1 + max((rank[p] for p in ins), default=-1))
+        bends += sum(rank[v] - rank[p] - 2 for p in ins)
+    return bends
 
 
-def graph_names(root: Value, precision: int = 4) -> Names:
-    """The names ``draw(root)`` gives its values (v1, v2, ... for unlabelled ones)."""
-    nodes, _, dist = _ancestors_with_depth(root, None, math.inf, lambda v: 0)
-    return _number(nodes, dist, Names(precision))
+def _too_big(gv, root: Value, seen: int, collapse: bool, max_nodes: int, rankdir: str,
+             format: str, precision: int) -> graphviz.Digraph:  # noqa: A002
+    also = ""
+    if collapse:
+        try:
+            return _collapsed(gv, root, max_nodes, rankdir, format, precision)
+        except _TooBig as big:
+            also = (f" even with each cluster collapsed to one node (stopped counting at "
+                    f"{big.seen} boxes)")
+    raise ValueError(
+        f"draw: the graph of {shown(repr(root))} has more than {max_nodes} nodes "
+        f"(stopped counting at {seen}), too many to lay out readably{also}; draw the part near "
+        "a node with draw(node, depth=3), hide constants with constants='hide', or pass a "
+        "larger max_nodes")
 
 
-def same_number(formula: str, value: str) -> bool:
-    """Whether a formula is just the number it evaluates to (so "= value" would repeat it)."""
-    return formula.replace("−", "-") == value
+# --------------------------------------------------------------------------- the picture
+
+class _Picture:
+    """One drawing under construction: the graph object, names, state and styles."""
+
+    def __init__(self, gv, root: Value, nodes: list[Value], dist: Mapping[Value, int],
+                 precision: int, constants: str, flows: bool, state: BackwardState,
+                 styled: bool, rankdir: str, format: str) -> None:  # noqa: A002
+        self.gv = gv
+        self.dot = _digraph(gv, rankdir, format)
+        self.names = Names(precision, limit=MAX_SHOWN).number(nodes, dist)
+        self.ids = {v: f"n{k}" for k, v in enumerate(nodes)}
+        self.precision, self.constants, self.flows = precision, constants, flows
+        self.state, self.styled = state, styled
+        self.clusters: dict[tuple[str, ...], Any] = {}
+
+    def fmt(self, x: float) -> str:
+        return fmt(x, self.precision)
+
+    def value(self, v: Value, cut: bool, on_path: set[Value], group: bool) -> None:
+        """The value's box, and unless it is a leaf or cut off, its op node and input edges."""
+        g = self.cluster(_cluster_key(v)) if group else self.dot
+        g.node(self.ids[v], _value_label(self, v, cut), shape="plaintext",
+               **_value_style(self, v, v in on_path))
+        if v.operation is None or cut:
+            return
+        op_id = "op" + self.ids[v]
+        hl = v in on_path
+        text = _op_label(v, self.names, self.constants)
+        g.node(op_id, f"<{_h(text)}>", shape="circle" if len(text) <= 3 else "ellipse",
+               width="0.3", height="0.3", margin="0.02", fontsize="11", style="filled",
+               fillcolor=_CURRENT if self.styled and v is self.state.current else "#eeeeee",
+               color=_HL if hl else _LINE, penwidth="2" if hl else "1")
+        self.dot.edge(op_id, self.ids[v], color=_HL if hl else _LINE, penwidth="2" if hl else "1")
+        _input_edges(self, g, v, op_id, on_path)
+
+    def cluster(self, key: tuple[str, ...]):
+        """The subgraph for a label prefix, creating it and its enclosing ones as needed."""
+        if not key:
+            return self.dot
+        for k in range(1, len(key) + 1):
+            sub = key[:k]
+            if sub not in self.clusters:
+                self.clusters[sub] = self.gv.Digraph(
+                    name=f"cluster_{len(self.clusters)}", graph_attr={
+                        "label": f"<{_h('.'.join(sub))}>", "style": "rounded,dashed",
+                        "color": "#888888", "fontsize": "11"})
+        return self.clusters[key]
+
+    def finish(self, bends: int) -> graphviz.Digraph:
+        # Inner clusters go into their parents first, so each arrives complete.
+        for key in sorted(self.clusters, key=len, reverse=True):
+            parent = self.clusters[key[:-1]] if len(key) > 1 else self.dot
+            parent.subgraph(self.clusters[key])
+        if bends > _CHEAP_LAYOUT_BENDS:
+            self.dot.graph_attr.update(_CHEAP_LAYOUT)
+        return self.dot
+
+
+def _digraph(gv, rankdir: str, format: str, **extra: str):  # noqa: A002
+    return gv.Digraph(name="autograd", format=format, graph_attr={
+        "rankdir": rankdir, "fontname": "Helvetica", "nodesep": "0.25", "ranksep": "0.5",
+        **extra},
+        node_attr={"fontname": "Helvetica", "fontsize": "11"},
+        edge_attr={"fontname": "Helvetica", "fontsize": "10", "arrowsize": "0.7"})
 
 
 def _cluster_key(v: Value) -> tuple[str, ...]:
     # "L1.N3.w2" lives in cluster L1 > L1.N3; a label without a dot is in no cluster.
-    if isinstance(v, Constant) or not v.label or "." not in v.label:
+    if isinstance(v, Constant) or not v.label:
         return ()
-    return tuple(v.label.split(".")[:-1])
+    label = v.label if isinstance(v.label, str) else str(v.label)
+    if "." not in label:
+        return ()
+    # maxsplit bounds the work on a label with a million dots.
+    return tuple(label.split(".", _CLUSTER_DEPTH)[:-1])
 
 
-def _e(s: str) -> str:
-    return html.escape(s, quote=False)
-
-
-class _View:
-    """What to show for each node and edge: gradients, flows and step-through styling."""
-
-    def __init__(self, grads: Mapping[Value, float] | None, flows: bool,
-                 complete: set[Value] | None = None, visited: set[Value] | None = None,
-                 current: Value | None = None) -> None:
-        self.grads = grads            # None: read .grad; else only the nodes present have a grad
-        self.flows = flows
-        self.complete = complete
-        self.visited = visited
-        self.current = current
-
-    def grad(self, v: Value) -> tuple[float | None, bool]:
-        """(gradient or None, whether it is final)."""
-        if self.grads is None:
-            return v.grad, True
-        if v not in self.grads:
-            return None, False
-        return self.grads[v], self.complete is None or v in self.complete
-
-    def sends(self, node: Value) -> bool:
-        if self.grads is None:
-            return self.flows
-        return self.visited is not None and node in self.visited
-
-
-def draw(root: Value, *, rankdir: str = "LR", precision: int = 4, constants: str = "inline",
-         highlight: Value | None = None, group: bool = False, depth: int | None = None,
-         max_nodes: int = 300, flows: bool | None = None, step: int | None = None,
-         format: str = "svg") -> graphviz.Digraph:  # noqa: A002 - graphviz's own name
-    """The graph behind ``root`` as a ``graphviz.Digraph``, the chain rule on every edge.
-
-    ``constants``: "inline" (numbers written into the op node), "node" (small plaintext nodes) or
-    "hide". ``highlight``: a value whose paths from the root stand out. ``group``: cluster nodes
-    by their labels' dotted prefix (``L1.N3.w2`` in L1 > L1.N3). ``depth``: draw only what is at
-    most that many ops away from ``root``. ``flows``: show what flows back along each edge (by
-    default once ``backward`` has run, i.e. when ``root.grad`` is nonzero). ``step``: the graph
-    after that many steps of the backward pass (see ``backward_steps``). A graph with more than
-    ``max_nodes`` drawn nodes raises ``ValueError`` at once instead of hanging the layout; with
-    ``group=True`` it is first drawn with each cluster collapsed to a single node.
-    """
-    if not isinstance(root, Value):
-        raise TypeError(f"draw: root must be a Value, got {type(root).__name__}")
-    if rankdir not in ("LR", "TB", "RL", "BT"):
-        raise ValueError(f"draw: rankdir must be LR, TB, RL or BT, got {rankdir!r}")
-    if constants not in _CONSTANT_MODES:
-        raise ValueError(f"draw: constants must be one of {_CONSTANT_MODES}, got {constants!r}")
-    if depth is not None and (not isinstance(depth, int) or depth < 0):
-        raise ValueError(f"draw: depth must be a non-negative int, got {depth!r}")
-
-    def count(v: Value) -> int:
-        # A value box plus its op node; constants cost a node only when drawn as one.
-        if isinstance(v, Constant):
-            return 1 if constants == "node" else 0
-        return 1 if v._op is None else 2
-
-    try:
-        nodes, cut, dist = _ancestors_with_depth(root, depth, max_nodes, count)
-    except _TooBig as big:
-        if group and step is None and highlight is None:
-            collapsed = _collapsed(root, max_nodes, rankdir, format, precision)
-            if collapsed is not None:
-                return collapsed
-        raise ValueError(
-            f"draw: the graph of {root!r} has more than {max_nodes} nodes (stopped counting at "
-            f"{big.seen}), too many to lay out readably"
-            + (" even with each cluster collapsed to one node" if group else "")
-            + "; draw the part near a node with draw(node, depth=3), hide constants with "
-            "constants='hide', or pass a larger max_nodes") from None
-
-    if step is not None:
-        from .steps import _state_after
-        view = _View(*_state_after(root, step))
-    else:
-        view = _View(None, bool(root.grad) if flows is None else flows)
-
-    names = Names(precision)
-    on_path = _on_paths(nodes, highlight) if highlight is not None else set()
-    dot = graphviz.Digraph(name="autograd", format=format, graph_attr={
-        "rankdir": rankdir, "fontname": "Helvetica", "nodesep": "0.25", "ranksep": "0.5"},
-        node_attr={"fontname": "Helvetica", "fontsize": "11"},
-        edge_attr={"fontname": "Helvetica", "fontsize": "10", "arrowsize": "0.7"})
-
-    ids = {v: f"n{k}" for k, v in enumerate(nodes)}
-    names = _number(nodes, dist, names)
-    clusters: dict[tuple[str, ...], graphviz.Digraph] = {}
-
-    def body(key: tuple[str, ...]) -> graphviz.Digraph:
-        if not group or not key:
-            return dot
-        for k in range(1, len(key) + 1):
-            sub = key[:k]
-            if sub not in clusters:
-                clusters[sub] = graphviz.Digraph(name="cluster_" + ".".join(sub), graph_attr={
-                    "label": ".".join(sub), "style": "rounded,dashed", "color": "#888888",
-                    "fontsize": "11"})
-        return clusters[key]
-
-    for v in nodes:
-        if isinstance(v, Constant):
-            continue  # drawn by the op that uses it, inside that op's cluster
-        g = body(_cluster_key(v))
-        g.node(ids[v], _value_label(v, names, view, precision, v in cut), shape="plaintext",
-               **_value_style(v, view, v in on_path))
-        if v._op is None or v in cut:
-            continue
-        op_id = "op" + ids[v]
-        hl = v in on_path
-        g.node(op_id, _e(_op_label(v, names, constants)), shape="circle" if len(
-            _op_label(v, names, constants)) <= 3 else "ellipse", width="0.3", height="0.3",
-            margin="0.02", fontsize="11", style="filled",
-            fillcolor=_CURRENT if v is view.current else "#eeeeee",
-            color=_HL if hl else "#666666", penwidth="2" if hl else "1")
-        dot.edge(op_id, ids[v], color=_HL if hl else "#666666", penwidth="2" if hl else "1")
-        _input_edges(dot, g, v, op_id, ids, names, view, constants, on_path, precision)
-    for key in sorted(clusters, key=len, reverse=True):
-        parent = clusters[key[:-1]] if len(key) > 1 else dot
-        parent.subgraph(clusters[key])
-    return dot
-
-
-def _collapsed(root: Value, max_nodes: int, rankdir: str, format: str,  # noqa: A002
-               precision: int) -> graphviz.Digraph | None:
-    """The graph with every cluster (``L1.N3``) drawn as one node, or None if still too big.
-
-    Edges between clusters stand for many edges at once, so they carry no partials.
-    """
-    order = topological_order(root)
-    unit: dict[Value, tuple[str, ...]] = {}
-    members: dict[tuple[str, ...], list[Value]] = {}
-    loose: list[Value] = []
-    for v in order:
-        if isinstance(v, Constant):
-            continue
-        key = _cluster_key(v)
-        if key:
-            unit[v] = key
-            members.setdefault(key, []).append(v)
-        else:
-            loose.append(v)
-    size = len(members) + sum(1 if v._op is None else 2 for v in loose)
-    if size > max_nodes:
-        return None
-    dot = graphviz.Digraph(name="autograd", format=format, graph_attr={
-        "rankdir": rankdir, "fontname": "Helvetica", "compound": "true"},
-        node_attr={"fontname": "Helvetica", "fontsize": "11"},
-        edge_attr={"arrowsize": "0.7", "color": "#666666"})
-    names = Names(precision)
-    ids = {key: f"u{k}" for k, key in enumerate(members)}
-    ids.update({v: f"n{k}" for k, v in enumerate(loose)})
-    outer: dict[tuple[str, ...], graphviz.Digraph] = {}
-    for key in sorted(members, key=_natural):
-        vs = members[key]
-        params = sum(1 for v in vs if v._op is None)
-        text = f"<b>{_e('.'.join(key))}</b><br/>{len(vs)} values, {params} leaves"
-        outs = [v for v in vs if v.label.endswith(".out")]
-        if len(outs) == 1:
-            text += (f"<br/>out {_e(fmt(outs[0].data, precision))}, "
-                     f"grad {_e(fmt(outs[0].grad, precision))}")
-        # A collapsed cluster sits inside its enclosing cluster (a neuron inside its layer).
-        g = dot
-        if len(key) > 1:
-            g = outer.setdefault(key[:-1], graphviz.Digraph(
-                name="cluster_" + ".".join(key[:-1]), graph_attr={
-                    "label": ".".join(key[:-1]), "style": "rounded,dashed",
-                    "color": "#888888"}))
-        g.node(ids[key], f"<{text}>", shape="box", style="rounded,filled",
-               fillcolor="#eef3fb")
-    for sub in outer.values():
-        dot.subgraph(sub)
-    for v in loose:
-        dot.node(ids[v], _value_label(v, names, _View(None, False), precision, False),
-                 shape="plaintext")
-        if v._op is not None:
-            dot.node("op" + ids[v], _e(v._op.symbol), shape="circle", width="0.3",
-                     height="0.3", margin="0.02", style="filled", fillcolor="#eeeeee")
-            dot.edge("op" + ids[v], ids[v])
-    drawn: set[tuple[str, str]] = set()
-    for v in order:
-        if v._op is None or isinstance(v, Constant):
-            continue
-        head = ids[unit[v]] if v in unit else "op" + ids[v]
-        for p in v._parents:
-            if isinstance(p, Constant):
-                continue
-            tail = ids[unit[p]] if p in unit else ids[p]
-            if tail != head and (tail, head) not in drawn:
-                drawn.add((tail, head))
-                dot.edge(tail, head)
-    return dot
-
-
-def _natural(key: tuple[str, ...]) -> list:
-    # L1.N2 before L1.N10.
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", ".".join(key))]
-
-
-def _value_label(v: Value, names: Names, view: _View, precision: int, cut: bool) -> str:
-    name = names(v)
-    shown = f"<b>{_e(name)}</b>" if v.label else f"<font color='#777777'><i>{_e(name)}</i></font>"
+def _value_label(pic: _Picture, v: Value, cut: bool) -> str:
+    name = _h(pic.names(v))
+    shown = f"<b>{name}</b>" if v.label else f"<font color='#777777'><i>{name}</i></font>"
     if cut:
         shown = "… → " + shown
-    g, final = view.grad(v)
+    g, final = pic.state.grad(v)
     if g is None:
         grad = "grad &nbsp; &nbsp; &nbsp;"
     else:
-        grad = f"grad {_e(fmt(g, precision))}" + ("" if final else " <i>so far</i>")
+        grad = f"grad {_h(pic.fmt(g))}" + ("" if final else " <i>so far</i>")
     return (f"<<table border='0' cellborder='1' cellspacing='0' cellpadding='3'><tr>"
-            f"<td>{shown}</td><td>data {_e(fmt(v.data, precision))}</td>"
+            f"<td>{shown}</td><td>data {_h(pic.fmt(v.data))}</td>"
             f"<td>{grad}</td></tr></table>>")
 
 
-def _value_style(v: Value, view: _View, hl: bool) -> dict[str, str]:
+def _value_style(pic: _Picture, v: Value, hl: bool) -> dict[str, str]:
     style: dict[str, str] = {}
-    if view.visited is not None:
-        if v is view.current:
+    st = pic.state
+    if pic.styled:
+        if v is st.current:
             style["fillcolor"] = _CURRENT
-        elif v in view.visited or (v._op is None and v in view.complete):
+        elif v in st.visited or (v.operation is None and v in st.complete):
             style["fillcolor"] = _DONE
-        elif v in view.complete:
+        elif v in st.complete:
             style["fillcolor"] = _READY
         if "fillcolor" in style:
             style["style"] = "filled"
@@ -379,42 +325,146 @@ def _value_style(v: Value, view: _View, hl: bool) -> dict[str, str]:
 
 
 def _op_label(v: Value, names: Names, constants: str) -> str:
-    op, parents = v._op, v._parents
+    op, parents = v.operation, v.parents
     consts = [isinstance(p, Constant) for p in parents]
     if constants != "inline" or not any(consts):
         return op.symbol
     if op.arity is not None:
         # The op's own expression with the constant written in and a dot for each other input.
-        return op.expression(len(parents)).format(
-            *["∘" if not c else names(p) for p, c in zip(parents, consts)], out="")
+        return fill(op.expression(len(parents)),
+                    ["∘" if not c else names(p) for p, c in zip(parents, consts)], "")
     return op.symbol + " " + ", ".join(names(p) for p, c in zip(parents, consts) if c)
 
 
-def _input_edges(dot: graphviz.Digraph, g: graphviz.Digraph, v: Value, op_id: str,
-                 ids: Mapping[Value, str], names: Names, view: _View, constants: str,
-                 on_path: set[Value], precision: int) -> None:
+def _input_edges(pic: _Picture, g, v: Value, op_id: str, on_path: set[Value]) -> None:
     local = local_partials(v)
-    sends = view.sends(v)
-    g_out, _ = view.grad(v)
-    current = v is view.current
-    for i, p in enumerate(v._parents):
+    sends = pic.flows and pic.state.sends(v)
+    g_out, _ = pic.state.grad(v)
+    current = pic.styled and v is pic.state.current
+    for i, p in enumerate(v.parents):
         if isinstance(p, Constant):
-            if constants == "node":
+            if pic.constants == "node":
                 cid = f"{op_id}c{i}"
-                g.node(cid, _e(names(p)), shape="plaintext", fontsize="10", fontcolor="#555555",
-                       width="0", height="0", margin="0.02")
-                dot.edge(cid, op_id, color="#aaaaaa", arrowsize="0.5")
+                g.node(cid, f"<{_h(pic.names(p))}>", shape="plaintext", fontsize="10",
+                       fontcolor="#555555", width="0", height="0", margin="0.02")
+                pic.dot.edge(cid, op_id, color="#aaaaaa", arrowsize="0.5")
             continue
-        formula = partial_formula(v, i, names)
-        value = fmt(local[i], precision)
-        text = f"∂{names(v)}/∂{names(p)} = {formula}"
-        if not same_number(formula, value):
-            text += f" = {value}"
-        label = _e(text)
+        label = _h(_partial_text(pic, v, i, p, local[i]))
         if sends and g_out is not None:
-            label += (f"<br/><font color='{_FLOW}'>{_e(fmt(g_out, precision))} × {_e(value)} "
-                      f"→ {_e(fmt(g_out * local[i], precision))}</font>")
+            label += (f"<br/><font color='{_FLOW}'>{_h(pic.fmt(g_out))} × "
+                      f"{_h(pic.fmt(local[i]))} → {_h(pic.fmt(g_out * local[i]))}</font>")
         hl = v in on_path and p in on_path
-        color = _HL if hl else ("#e08a00" if current else "#666666")
-        dot.edge(ids[p], op_id, label=f"<{label}>", color=color,
-                 penwidth="2" if hl or current else "1", fontcolor=_HL if hl else "black")
+        color = _HL if hl else ("#e08a00" if current else _LINE)
+        pic.dot.edge(pic.ids[p], op_id, label=f"<{label}>", color=color,
+                     penwidth="2" if hl or current else "1", fontcolor=_HL if hl else "black")
+
+
+def _partial_text(pic: _Picture, v: Value, i: int, p: Value, local: float) -> str:
+    # "∂net_o1/∂w5 = out_h1 = 0.5933", leaving out "= value" when the formula is that number.
+    formula = partial_formula(v, i, pic.names)
+    value = pic.fmt(local)
+    text = f"∂{pic.names(v)}/∂{pic.names(p)} = {formula}"
+    return text if same_number(formula, value) else f"{text} = {value}"
+
+
+# ------------------------------------------------------------- clusters collapsed to boxes
+
+def _collapsed(gv, root: Value, max_nodes: int, rankdir: str, format: str,  # noqa: A002
+               precision: int) -> graphviz.Digraph:
+    """The graph with every cluster (``L1.N3``) drawn as one node; ``_TooBig`` if still too big.
+
+    Edges between clusters stand for many edges at once, so they carry no partials.
+    """
+    members, loose = _units(root, max_nodes)
+    unit = {v: key for key, vs in members.items() for v in vs}
+    dot = _digraph(gv, rankdir, format, compound="true")
+    dot.edge_attr.update(color=_LINE)
+    ids: dict[Any, str] = {key: f"u{k}" for k, key in enumerate(members)}
+    ids.update({v: f"n{k}" for k, v in enumerate(loose)})
+    _unit_boxes(gv, dot, members, ids, precision, backward_state(root).grads)
+    _loose_values(dot, loose, ids, Names(precision, limit=MAX_SHOWN), precision)
+    _unit_edges(dot, list(unit) + loose, unit, ids)
+    return dot
+
+
+def _units(root: Value, max_nodes: int) -> tuple[dict[tuple[str, ...], list[Value]], list[Value]]:
+    """Cluster members by key and the values in no cluster, counting boxes as it walks so that
+    a graph too big even when collapsed is refused after ``max_nodes`` boxes, not a full walk."""
+    members: dict[tuple[str, ...], list[Value]] = {}
+    loose: list[Value] = []
+    seen = {root}
+    queue = deque([root])
+    size = 0
+    while queue:
+        v = queue.popleft()
+        if not isinstance(v, Constant):
+            key = _cluster_key(v)
+            if key:
+                size += key not in members
+                members.setdefault(key, []).append(v)
+            else:
+                loose.append(v)
+                size += 1 if v.operation is None else 2
+            if size > max_nodes:
+                raise _TooBig(size)
+        for p in v.parents:
+            if p not in seen:
+                seen.add(p)
+                queue.append(p)
+    return members, loose
+
+
+def _unit_boxes(gv, dot, members: Mapping[tuple[str, ...], list[Value]], ids, precision: int,
+                grads: Mapping[Value, float]) -> None:
+    outer: dict[tuple[str, ...], Any] = {}
+    for key in sorted(members, key=_natural):
+        vs = members[key]
+        params = sum(1 for v in vs if v.operation is None)
+        text = f"<b>{_h('.'.join(key))}</b><br/>{len(vs)} values, {params} leaves"
+        outs = [v for v in vs if str(v.label).endswith(".out")]
+        if len(outs) == 1:
+            out = outs[0]
+            text += (f"<br/>out {_h(fmt(out.data, precision))}, "
+                     f"grad {_h(fmt(grads[out], precision))}")
+        # A collapsed cluster sits inside its enclosing cluster (a neuron inside its layer).
+        g = dot
+        if len(key) > 1:
+            if key[:-1] not in outer:
+                outer[key[:-1]] = gv.Digraph(name=f"cluster_{len(outer)}", graph_attr={
+                    "label": f"<{_h('.'.join(key[:-1]))}>", "style": "rounded,dashed",
+                    "color": "#888888"})
+            g = outer[key[:-1]]
+        g.node(ids[key], f"<{text}>", shape="box", style="rounded,filled", fillcolor="#eef3fb")
+    for sub in outer.values():
+        dot.subgraph(sub)
+
+
+def _loose_values(dot, loose: list[Value], ids, names: Names, precision: int) -> None:
+    for v in loose:
+        dot.node(ids[v], f"<{_h(names(v))}<br/>data {_h(fmt(v.data, precision))}>",
+                 shape="box")
+        if v.operation is not None:
+            dot.node("op" + ids[v], f"<{_h(v.operation.symbol)}>", shape="circle", width="0.3",
+                     height="0.3", margin="0.02", style="filled", fillcolor="#eeeeee")
+            dot.edge("op" + ids[v], ids[v])
+
+
+def _unit_edges(dot, values: Iterable[Value], unit, ids) -> None:
+    drawn: set[tuple[str, str]] = set()
+    for v in values:
+        if v.operation is None:
+            continue
+        head = ids[unit[v]] if v in unit else "op" + ids[v]
+        for p in v.parents:
+            if isinstance(p, Constant):
+                continue
+            tail = ids[unit[p]] if p in unit else ids[p]
+            if tail != head and (tail, head) not in drawn:
+                drawn.add((tail, head))
+                dot.edge(tail, head)
+
+
+def _natural(key: tuple[str, ...]) -> list:
+    # L1.N2 before L1.N10.
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t)
+            for t in re.split(r"(\d+)", ".".join(key))]

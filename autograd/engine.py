@@ -5,33 +5,45 @@ import contextvars
 import math
 import numbers
 import operator
-from contextlib import contextmanager
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Sequence
 
-from .ops import OPS, Op
+from .ops import ONE, OPS, Op
 
 # One context variable holds the recording mode, so each op pays for a single lookup. It is a
 # ContextVar rather than a global so that no_grad in one thread or async task leaves others alone.
-_RECORD, _ANOMALY = 1, 2
+# _IEEE is on while a walk builds derivatives as Values: there an op whose forward raises (1/0 in
+# the slope of √x at 0) gives IEEE 754's inf or nan instead, as PyTorch does.
+_RECORD, _ANOMALY, _IEEE = 1, 2, 4
 _MODE: contextvars.ContextVar[int] = contextvars.ContextVar("autograd_mode", default=_RECORD)
 
 ADD, SUB, MUL, DIV, POW = OPS["add"], OPS["sub"], OPS["mul"], OPS["div"], OPS["pow"]
+NEG, ABS, EXP, LOG, SQRT = OPS["neg"], OPS["abs"], OPS["exp"], OPS["log"], OPS["sqrt"]
+TANH, SIGMOID, RELU, SOFTPLUS = OPS["tanh"], OPS["sigmoid"], OPS["relu"], OPS["softplus"]
+SIN, COS, SUM, DOT = OPS["sin"], OPS["cos"], OPS["sum"], OPS["dot"]
 _ANY = numbers.Real
 
 
 class Value:
     """A scalar that records the operations it takes part in, so gradients can flow back."""
 
-    __slots__ = ("data", "grad", "label", "_op", "_parents")
+    __slots__ = ("_data", "grad", "label", "_op", "_parents")
 
     def __init__(self, data: float, label: str = "") -> None:
-        if not isinstance(data, _ANY) or isinstance(data, bool):
-            raise TypeError(f"Value: expected a real number, got {type(data).__name__} {data!r}")
-        self.data = float(data)
+        self._data = _number("Value", data)
         self.grad = 0.0
         self.label = label
         self._op: Op | None = None
         self._parents: tuple[Value, ...] = ()
+
+    @property
+    def data(self) -> float:
+        """The number this node holds; always a float (an assigned int or Fraction is converted)."""
+        return self._data
+
+    @data.setter
+    def data(self, value: float) -> None:
+        # Converted once here so that every op can rely on float arithmetic.
+        self._data = value if type(value) is float else _number("data", value)
 
     @property
     def op(self) -> str:
@@ -56,10 +68,10 @@ class Value:
         extra = f", label={self.label!r}" if self.label else ""
         if self._op is not None:
             extra += f", op={self._op.name!r}"
-        return f"Value(data={_short(self.data)}, grad={_short(self.grad)}{extra})"
+        return f"Value(data={_short(self._data)}, grad={_short(self.grad)}{extra})"
 
     def __float__(self) -> float:
-        return self.data
+        return self._data
 
     # Binary operators: a number on either side becomes a Constant leaf.
     def __add__(self, other):
@@ -93,63 +105,63 @@ class Value:
         return _binary(POW, other, self)
 
     def __neg__(self):
-        return apply(OPS["neg"], (self,))
+        return _unary(NEG, self)
 
     def __pos__(self):
         return self
 
     def __abs__(self):
-        return apply(OPS["abs"], (self,))
+        return _unary(ABS, self)
 
     # Comparisons look at data and return bools, so `if x > 0:` works; equality stays identity,
     # which keeps Values usable as dict keys and in sets.
     def __lt__(self, other):
-        return self.data < _data(other)
+        return self._data < _data(other)
 
     def __le__(self, other):
-        return self.data <= _data(other)
+        return self._data <= _data(other)
 
     def __gt__(self, other):
-        return self.data > _data(other)
+        return self._data > _data(other)
 
     def __ge__(self, other):
-        return self.data >= _data(other)
+        return self._data >= _data(other)
 
     def exp(self) -> Value:
-        return apply(OPS["exp"], (self,))
+        return _unary(EXP, self)
 
     def log(self) -> Value:
-        return apply(OPS["log"], (self,))
+        return _unary(LOG, self)
 
     def sqrt(self) -> Value:
-        return apply(OPS["sqrt"], (self,))
+        return _unary(SQRT, self)
 
     def tanh(self) -> Value:
-        return apply(OPS["tanh"], (self,))
+        return _unary(TANH, self)
 
     def sigmoid(self) -> Value:
-        return apply(OPS["sigmoid"], (self,))
+        return _unary(SIGMOID, self)
 
     def relu(self) -> Value:
-        return apply(OPS["relu"], (self,))
+        return _unary(RELU, self)
 
     def leaky_relu(self, slope: float = 0.01) -> Value:
         return apply(OPS["leaky_relu"], (self, slope))
 
     def softplus(self) -> Value:
-        return apply(OPS["softplus"], (self,))
+        return _unary(SOFTPLUS, self)
 
     def sin(self) -> Value:
-        return apply(OPS["sin"], (self,))
+        return _unary(SIN, self)
 
     def cos(self) -> Value:
-        return apply(OPS["cos"], (self,))
+        return _unary(COS, self)
 
     def backward(self, gradient: float = 1.0) -> None:
         """Add ∂self/∂node × gradient into the ``grad`` of every node this value depends on."""
-        order, grads = backprop(self, _number("backward", gradient), create_graph=False)
-        for node in order:
-            node.grad += grads[node]
+        _, grads = backprop(self, _number("backward", gradient), create_graph=False)
+        for node, g in grads.items():
+            node.grad += g
 
 
 class Constant(Value):
@@ -159,7 +171,7 @@ class Constant(Value):
 
 
 _is_value = Value.__instancecheck__
-_get_data = operator.attrgetter("data")
+_get_data = operator.attrgetter("_data")
 _new = object.__new__
 
 
@@ -169,7 +181,7 @@ def _short(x: float) -> str:
 
 
 def _data(x) -> float:
-    return x.data if isinstance(x, Value) else x
+    return x._data if isinstance(x, Value) else x
 
 
 def _number(op: str, x) -> float:
@@ -196,7 +208,29 @@ def _binary(op: Op, a, b):
         b = _wrap(b)
         if b is None:
             return NotImplemented
-    return _make(op, (a, b), op.forward(a.data, b.data))
+    try:
+        data = op.forward(a._data, b._data)
+    except (ArithmeticError, ValueError):
+        data = _beyond_domain(op, (a, b))
+    # _make written out: this is the hottest path of eager code, and a call costs about as
+    # much as the rest of the node's construction.
+    out = _new(Value)
+    out._data = data
+    out.grad = 0.0
+    out.label = ""
+    out._op = op
+    out._parents = (a, b)
+    if _MODE.get() != _RECORD:
+        _rare_mode(out)
+    return out
+
+
+def _unary(op: Op, a: Value) -> Value:
+    try:
+        data = op.forward(a._data)
+    except (ArithmeticError, ValueError):
+        data = _beyond_domain(op, (a,))
+    return _make(op, (a,), data)
 
 
 def apply(op: Op, args: Sequence) -> Value:
@@ -211,28 +245,44 @@ def apply(op: Op, args: Sequence) -> Value:
                                 f"got {type(a).__name__} {a!r}")
     if op.arity is not None and len(parents) != op.arity:
         raise TypeError(f"{op.name}: takes {op.arity} inputs, got {len(parents)}")
-    return _make(op, parents, op.forward(*map(_get_data, parents)))
+    try:
+        data = op.forward(*map(_get_data, parents))
+    except (ArithmeticError, ValueError):
+        data = _beyond_domain(op, parents)
+    return _make(op, parents, data)
+
+
+def _beyond_domain(op: Op, parents: tuple[Value, ...]) -> float:
+    """Re-raise the forward's error, unless a walk is building derivatives (see _IEEE)."""
+    if op.ieee is None or not _MODE.get() & _IEEE:
+        raise  # noqa: PLE0704 - called from an except block: re-raises the forward's error
+    return op.ieee(*map(_get_data, parents))
 
 
 def _make(op: Op, parents: tuple[Value, ...], data: float) -> Value:
     # Callers run the forward (which may raise) before any node exists, so a failed op leaves
     # nothing.
     out = _new(Value)
-    out.data = data
+    out._data = data
     out.grad = 0.0
     out.label = ""
+    out._op = op
+    out._parents = parents
+    if _MODE.get() != _RECORD:
+        _rare_mode(out)
+    return out
+
+
+def _rare_mode(out: Value) -> None:
+    """Apply no_grad or detect_anomaly to a node just made (recording is the common case)."""
     mode = _MODE.get()
-    if mode & _RECORD:
-        out._op = op
-        out._parents = parents
-    else:
+    if mode & _ANOMALY and not math.isfinite(out._data):
+        raise FloatingPointError(
+            f"detect_anomaly: {out._op.name} produced {out._data!r} from inputs "
+            f"{[p._data for p in out._parents]}")
+    if not mode & _RECORD:
         out._op = None
         out._parents = ()
-    if mode & _ANOMALY and not math.isfinite(data):
-        raise FloatingPointError(
-            f"detect_anomaly: {op.name} produced {data!r} from inputs "
-            f"{[p.data for p in parents]}")
-    return out
 
 
 def sum(values: Iterable) -> Value:  # noqa: A001 - the namespaced name reads best
@@ -240,7 +290,7 @@ def sum(values: Iterable) -> Value:  # noqa: A001 - the namespaced name reads be
     values = list(values)
     if not values:
         return Constant(0.0)
-    return apply(OPS["sum"], values)
+    return apply(SUM, values)
 
 
 def dot(w: Sequence, x: Sequence, b=0.0) -> Value:
@@ -248,13 +298,29 @@ def dot(w: Sequence, x: Sequence, b=0.0) -> Value:
     w, x = list(w), list(x)
     if len(w) != len(x):
         raise ValueError(f"dot: {len(w)} weights but {len(x)} inputs")
-    return apply(OPS["dot"], [*w, *x, b])
+    return apply(DOT, (*w, *x, b))
+
+
+class Primitive:
+    """A user-defined op, called like a function on Values or numbers; ``op`` is its entry."""
+
+    __slots__ = ("op",)
+
+    def __init__(self, op: Op) -> None:
+        self.op = op
+
+    def __call__(self, *args) -> Value:
+        return apply(self.op, args)
+
+    def __repr__(self) -> str:
+        return f"Primitive({self.op.name!r})"
 
 
 def primitive(name: str, forward: Callable[..., float], partials: Callable[..., tuple], *,
               symbol: str | None = None, formulas: Sequence[str] | None = None,
-              arity: int | None = None) -> Op:
-    """Define a new primitive; the returned op is called like a function on Values or numbers.
+              arity: int | None = None) -> Primitive:
+    """Define a new primitive, returned as a callable on Values or numbers (its ``.op`` is the
+    table entry, for ``apply`` and the tools).
 
     ``forward(*xs)`` computes the output from floats; ``partials(*xs, out)`` returns the local
     derivative with respect to each input, written so that it also works on Values if higher-order
@@ -264,34 +330,67 @@ def primitive(name: str, forward: Callable[..., float], partials: Callable[..., 
         raise TypeError(f"primitive {name!r}: forward and partials must be callables")
     forms = formulas if formulas is not None else (lambda i, k: f"∂{name}/∂x{i}")
     expr = (lambda k: f"{name}(" + ", ".join(f"{{{i}}}" for i in range(k)) + ")")
-    return Op(name, symbol or name, lambda *xs: float(forward(*xs)), partials, forms, expr, arity)
+    op = Op(name, symbol or name, _float_forward(name, forward), _scaled_partials(name, partials),
+            forms, expr, arity)
+    return Primitive(op)
+
+
+def _float_forward(name: str, forward: Callable) -> Callable[..., float]:
+    def call(*xs):
+        return float(forward(*xs))
+    call.__name__ = call.__qualname__ = name   # tracebacks and generated code show the op
+    return call
+
+
+def _scaled_partials(name: str, partials: Callable) -> Callable[..., tuple]:
+    # The table's convention: partials(*xs, out, g=ONE) gives g·∂out/∂x_i.
+    def call(*args, g=ONE):
+        local = partials(*args)
+        return local if g is ONE else tuple([g * d for d in local])
+    call.__name__ = call.__qualname__ = f"d_{name}"
+    return call
 
 
 # ----------------------------------------------------------------------------------- modes
 
-@contextmanager
-def _mode(on: int, off: int) -> Iterator[None]:
-    token = _MODE.set((_MODE.get() | on) & ~off)
-    try:
-        yield
-    finally:
-        _MODE.reset(token)
+class _Mode:
+    """A context manager that turns mode bits on and off; reusable and re-entrant."""
+
+    __slots__ = ("on", "off", "_tokens")
+
+    def __init__(self, on: int, off: int) -> None:
+        self.on, self.off = on, off
+        self._tokens: list[contextvars.Token] = []
+
+    def __enter__(self) -> None:
+        self._tokens.append(_MODE.set((_MODE.get() | self.on) & ~self.off))
+
+    def __exit__(self, *exc) -> None:
+        # Undo the newest entry made in this context. One object shared by threads or tasks
+        # holds tokens from several contexts, and a token can only be reset in its own.
+        for token in self._tokens[::-1]:
+            try:
+                _MODE.reset(token)
+            except ValueError:
+                continue
+            self._tokens.remove(token)
+            return
 
 
-def no_grad():
+def no_grad() -> _Mode:
     """Context manager under which ops record no parents (their results are leaves)."""
-    return _mode(0, _RECORD)
+    return _Mode(0, _RECORD)
 
 
-def enable_grad():
+def enable_grad() -> _Mode:
     """Context manager that turns recording back on inside a ``no_grad`` block."""
-    return _mode(_RECORD, 0)
+    return _Mode(_RECORD, 0)
 
 
-def detect_anomaly():
+def detect_anomaly() -> _Mode:
     """Context manager that raises ``FloatingPointError`` at the first non-finite value or
     gradient, naming the op and its inputs."""
-    return _mode(_ANOMALY, 0)
+    return _Mode(_ANOMALY, 0)
 
 
 def is_grad_enabled() -> bool:
@@ -332,36 +431,84 @@ def backprop(root: Value, seed=1.0, create_graph: bool = False) -> tuple[list[Va
     grads = dict.fromkeys(order, 0.0)
     grads[root] = seed
     anomaly = bool(_MODE.get() & _ANOMALY)
-    with (enable_grad() if create_graph else no_grad()):
-        for node in reversed(order):
-            op = node._op
-            if op is None:
-                continue
-            g = grads[node]
-            parents = node._parents
-            if create_graph:
-                local = op.partials(*parents, node)
-            else:
-                local = op.partials(*map(_get_data, parents), node.data)
-            for p, d in zip(parents, local):
-                grads[p] += g * d
-            if anomaly:
-                _check_backward(op, node, parents, local, g)
+    if create_graph:
+        with _Mode(_RECORD | _IEEE, 0):
+            _walk(order, grads, anomaly, create_graph=True)
+    elif anomaly:
+        with _Mode(0, _RECORD):
+            _walk(order, grads, anomaly, create_graph=False)
+    else:
+        _walk_floats(order, grads)
     return order, grads
 
 
-def _check_backward(op: Op, node: Value, parents, local, g) -> None:
-    for i, (p, d) in enumerate(zip(parents, local)):
-        if not math.isfinite(_data(g * d)):
+def _walk(order: list[Value], grads: dict, anomaly: bool, create_graph: bool) -> None:
+    """The chain rule, node by node from the root: each op sends g·∂node/∂parent to its
+    parents, formed by the op itself the precise way round (g / x, not g·(1/x))."""
+    for node in reversed(order):
+        g = grads[node]
+        if anomaly:
+            _check_total(node, g)
+        op = node._op
+        if op is None:
+            continue
+        parents = node._parents
+        if create_graph:
+            terms = op.partials(*parents, node, g=g)
+        else:
+            terms = op.partials(*map(_get_data, parents), node._data, g=g)
+        if anomaly:
+            _check_terms(op, node, parents, terms, g)
+        for p, d in zip(parents, terms):
+            grads[p] += d
+
+
+def _walk_floats(order: list[Value], grads: dict) -> None:
+    """_walk on floats with no checks, the path of every plain backward(). Unary and binary
+    nodes, nearly all of a graph, are called directly: no argument tuple, map or dict."""
+    for node in reversed(order):
+        op = node._op
+        if op is None:
+            continue
+        g = grads[node]
+        parents = node._parents
+        if len(parents) == 2:
+            a, b = parents
+            da, db = op.partials(a._data, b._data, node._data, g=g)
+            grads[a] += da
+            grads[b] += db
+        elif len(parents) == 1:
+            a, = parents
+            grads[a] += op.partials(a._data, node._data, g=g)[0]
+        else:
+            terms = op.partials(*map(_get_data, parents), node._data, g=g)
+            for p, d in zip(parents, terms):
+                grads[p] += d
+
+
+def _check_terms(op: Op, node: Value, parents, terms, g) -> None:
+    for i, (p, d) in enumerate(zip(parents, terms)):
+        if not math.isfinite(_data(d)):
             raise FloatingPointError(
                 f"detect_anomaly: backward of {op.name} gave a non-finite gradient "
-                f"{_data(g * d)!r} for input {i} (data={p.data!r}); inputs "
-                f"{[q.data for q in parents]}, output {node.data!r}, upstream gradient {_data(g)!r}")
+                f"{_data(d)!r} for input {i} (data={p._data!r}); inputs "
+                f"{[q._data for q in parents]}, output {node._data!r}, upstream gradient "
+                f"{_data(g)!r}")
+
+
+def _check_total(node: Value, g) -> None:
+    # Every term was finite when sent (checked above), but their sum can still overflow.
+    if not math.isfinite(_data(g)):
+        name = node.label or (f"the output of {node._op.name}" if node._op else "a leaf")
+        raise FloatingPointError(
+            f"detect_anomaly: the gradient of {name} (data={node._data!r}) summed to "
+            f"{_data(g)!r} over its uses")
 
 
 def grad(output: Value, inputs: Value | Sequence[Value], *, create_graph: bool = False,
-         grad_output: float | Value = 1.0) -> list:
-    """∂output/∂input for each input, as a list, leaving every ``.grad`` untouched.
+         grad_output: float | Value = 1.0):
+    """∂output/∂input, leaving every ``.grad`` untouched: one gradient for a single Value, a
+    list for a sequence of them (JAX's rule).
 
     With ``create_graph=True`` the results are Values whose graphs can be differentiated again
     (second derivatives, Hessians). An input ``output`` does not depend on gets 0.
@@ -378,22 +525,22 @@ def grad(output: Value, inputs: Value | Sequence[Value], *, create_graph: bool =
     result = [grads.get(x, 0.0) for x in inputs]
     if create_graph:
         result = [r if isinstance(r, Value) else Constant(r) for r in result]
-    return result
+    return result[0] if single else result
 
 
 def value_and_grad(f: Callable[..., Value], argnums: int | Sequence[int] | None = None):
     """JAX-style: ``value_and_grad(f)(*numbers)`` returns ``(f's value, [∂f/∂arg, ...])``.
 
-    ``argnums`` picks the arguments to differentiate (all by default); a single int gives a
-    single float gradient, as in JAX.
+    ``argnums`` picks the arguments to differentiate (all by default); as in ``grad``, a single
+    int gives a single float gradient and a sequence a list.
     """
     def wrapped(*args):
         xs = [Value(a) if not isinstance(a, Value) else a for a in args]
         out = f(*xs)
         if not isinstance(out, Value):
             raise TypeError(f"value_and_grad: f must return a Value, got {type(out).__name__}")
-        picks = range(len(xs)) if argnums is None else (
-            [argnums] if isinstance(argnums, int) else list(argnums))
-        grads = grad(out, [xs[i] for i in picks])
-        return out.data, grads[0] if isinstance(argnums, int) else grads
+        if isinstance(argnums, int):
+            return out._data, grad(out, xs[argnums])
+        picks = range(len(xs)) if argnums is None else argnums
+        return out._data, grad(out, [xs[i] for i in picks])
     return wrapped

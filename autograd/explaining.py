@@ -6,8 +6,22 @@ import math
 import re
 from dataclasses import dataclass
 
-from .drawing import Names, _on_paths, fmt, local_partials, partial_formula, same_number
-from .engine import Constant, Value, backprop
+from .engine import Constant, Value
+from .escape import MAX_SHOWN, markdown_text, tex_text
+from .graph import (Names, backprop, dependents, fmt, local_partials, partial_formula,
+                    same_number)
+
+_SHOWN_LOCALS = 6
+"""A factor through a long run of unlabelled ops lists this many of its local partials."""
+
+
+def _sum(xs) -> float:
+    # fsum refuses inf + -inf (and overflowing partial sums); the plain sum then says nan/inf.
+    xs = list(xs)
+    try:
+        return math.fsum(xs)
+    except (ValueError, OverflowError):
+        return sum(xs)
 
 
 @dataclass(frozen=True)
@@ -56,12 +70,15 @@ class Explanation:
     @property
     def listed_sum(self) -> float:
         """Sum of the products of the listed paths (the total when none were left out)."""
-        return math.fsum(p.product for p in self.paths)
+        return _sum(p.product for p in self.paths)
 
     @property
     def matches_grad(self) -> bool:
         """Whether ``wrt.grad`` holds the total (true after a single ``root.backward()``)."""
-        return math.isclose(self.wrt.grad, self.total, rel_tol=1e-9, abs_tol=1e-12)
+        g, t = self.wrt.grad, self.total
+        if math.isnan(g) or math.isnan(t):
+            return math.isnan(g) and math.isnan(t)
+        return g == t or math.isclose(g, t, rel_tol=1e-9, abs_tol=1e-12)
 
     def _d(self, top: Value, bottom: Value) -> str:
         return f"∂{self._names(top)}/∂{self._names(bottom)}"
@@ -111,16 +128,22 @@ class Explanation:
                 return x.formula
             return f"{x.formula} = {f(x.value)}"
         if x.locals:
-            return " × ".join(f(v) for v in x.locals) + f" = {f(x.value)} (through unlabelled ops)"
+            shown = [f(v) for v in x.locals[:_SHOWN_LOCALS]]
+            if len(x.locals) > _SHOWN_LOCALS:
+                shown[-1:] = [f"… ({len(x.locals) - _SHOWN_LOCALS + 1:,} more)",
+                              f(x.locals[-1])]
+            many = f"{len(x.locals):,} " if len(x.locals) > _SHOWN_LOCALS else ""
+            return " × ".join(shown) + f" = {f(x.value)} (through {many}unlabelled ops)"
         return f"{f(x.value)} (summed over several routes through unlabelled ops)"
 
-    def _grad_note(self) -> str:
-        w = self._names(self.wrt)
+    def _grad_note(self, text=str) -> str:
+        # ``text`` escapes the names for where the note lands (Markdown in a notebook).
+        w = text(self._names(self.wrt))
         if self.matches_grad:
             return (f"This equals {w}.grad = {fmt(self.wrt.grad, self._p)}, "
                     "what backward() computed.")
         return (f"{w}.grad holds {fmt(self.wrt.grad, self._p)}, not this total: backward() from "
-                f"{self._names(self.root)} has not run once on fresh gradients.")
+                f"{text(self._names(self.root))} has not run once on fresh gradients.")
 
     def _repr_markdown_(self) -> str:
         f = lambda x: fmt(x, self._p)  # noqa: E731
@@ -128,8 +151,8 @@ class Explanation:
         d = lambda a, b: rf"\frac{{\partial {n(a)}}}{{\partial {n(b)}}}"  # noqa: E731
         head = d(self.root, self.wrt)
         if self.n_paths == 0:
-            return f"$${head} = 0$$ ({self._names(self.root)} does not depend on " \
-                   f"{self._names(self.wrt)})"
+            return f"$${head} = 0$$ ({markdown_text(self._names(self.root))} does not depend " \
+                   f"on {markdown_text(self._names(self.wrt))})"
         out = [f"**{self.n_paths} path{'s' if self.n_paths > 1 else ''}** from "
                f"${_tex(self._names(self.root))}$ to ${_tex(self._names(self.wrt))}$:", ""]
         for k, p in enumerate(self.paths, 1):
@@ -139,7 +162,7 @@ class Explanation:
         if len(self.paths) < self.n_paths:
             out.append(f"… and {self.n_paths - len(self.paths)} more paths not listed.")
         out.append(f"Sum over all paths: $${head} = {f(self.total)}$$")
-        out.append(self._grad_note())
+        out.append(self._grad_note(markdown_text))
         return "\n\n".join(out)
 
 
@@ -152,7 +175,7 @@ def _tex(name: str) -> str:
         return f"{m[1]}_{{{m[2]}}}"
     if re.fullmatch(r"[A-Za-z]", name):
         return name
-    return r"\mathrm{" + re.sub(r"([_#$%&{}])", r"\\\1", name) + "}"
+    return r"\mathrm{" + tex_text(name) + "}"
 
 
 def explain(root: Value, wrt: Value, *, through: str = "labelled", max_paths: int = 16,
@@ -163,8 +186,8 @@ def explain(root: Value, wrt: Value, *, through: str = "labelled", max_paths: in
     of them are multiplied into one factor); ``"all"`` stops at every value. With ``merge_ones``
     a factor that is identically 1 (a plain sum such as E = E_o1 + E_o2) is folded into the next
     one, as textbooks write ∂E/∂out_o1 directly, wherever the merged factor's two ends are joined
-    by that one route only (otherwise its name would claim the total over all routes). At most ``max_paths`` paths are listed; the
-    count and the total are always exact.
+    by that one route only (otherwise its name would claim the total over all routes). At most
+    ``max_paths`` paths are listed; the count and the total are always exact.
     """
     if not isinstance(root, Value) or not isinstance(wrt, Value):
         raise TypeError("explain: root and wrt must be Values, got "
@@ -173,33 +196,34 @@ def explain(root: Value, wrt: Value, *, through: str = "labelled", max_paths: in
         raise ValueError(f"explain: through must be 'labelled' or 'all', got {through!r}")
     order, grads = backprop(root, 1.0, create_graph=False)
     index = {v: k for k, v in enumerate(order)}
-    key_names = Names(precision)
+    key_names = Names(precision, limit=MAX_SHOWN)
     if wrt not in index:
         return Explanation(root, wrt, [], 0, 0.0, key_names, precision)
-    rel = _on_paths(order, wrt)
-    keys = {v for v in rel if v is root or v is wrt or (
-        through == "all" or (v.label and not isinstance(v, Constant)))}
+    rel = dependents(order, [wrt])
+    keys = {v for v in rel if v is root or v is wrt or through == "all" or _named(v)}
+    for v in sorted(keys, key=index.get):
+        key_names(v)  # unlabelled stops get v1, v2, ... in forward order
 
     def name(v: Value) -> str:
         # Labelled values and stops go by name; any other value is shown by its number.
-        if v in keys or (v.label and not isinstance(v, Constant)):
-            return key_names(v)
-        return fmt(v.data, precision)
+        return key_names(v) if v in keys or _named(v) else fmt(v.data, precision)
 
-    for v in sorted(keys, key=index.get):
-        key_names(v)  # unlabelled stops get v1, v2, ... in forward order
     edges = {a: _segments(a, keys, rel, index, name) for a in keys if a is not wrt}
-    n_paths = _count_paths(keys, edges, index, wrt)
-    routes: dict[tuple[Value, Value], bool] = {}
+    counters: dict[Value, _Routes] = {}
 
     def one_route(top: Value, bottom: Value) -> bool:
-        if (top, bottom) not in routes:
-            routes[top, bottom] = _count_paths(keys, edges, index, bottom, top) == 1
-        return routes[top, bottom]
+        if top not in counters:
+            counters[top] = _Routes(top, edges, index)
+        return counters[top].to(bottom) == 1
 
     paths = [Path(_merge(p, one_route) if merge_ones else tuple(p))
              for p in _enumerate(root, wrt, edges, max_paths)]
-    return Explanation(root, wrt, paths, n_paths, grads[wrt], key_names, precision)
+    return Explanation(root, wrt, paths, _count_paths(keys, edges, index, wrt), grads[wrt],
+                       key_names, precision)
+
+
+def _named(v: Value) -> bool:
+    return bool(v.label) and not isinstance(v, Constant)
 
 
 def _segments(a: Value, keys: set[Value], rel: set[Value], index: dict[Value, int],
@@ -211,7 +235,9 @@ def _segments(a: Value, keys: set[Value], rel: set[Value], index: dict[Value, in
     """
     value = {a: 1.0}
     routes = {a: 1}
-    chain: dict[Value, list | None] = {a: []}
+    # Where each node was first reached from: (node, input index, local partial). Only read
+    # back for nodes with a single route, it gives that route without copying it per node.
+    came: dict[Value, tuple[Value, int, float]] = {}
     heap = [(-index[a], id(a), a)]
     found = []
     while heap:
@@ -220,24 +246,56 @@ def _segments(a: Value, keys: set[Value], rel: set[Value], index: dict[Value, in
             found.append(n)
             continue
         local = local_partials(n)
-        for i, p in enumerate(n._parents):
+        for i, p in enumerate(n.parents):
             if p not in rel:
                 continue
-            step = chain[n] + [(n, i, local[i])] if chain[n] is not None and routes[n] == 1 \
-                else None
             if p not in value:
-                value[p], routes[p], chain[p] = 0.0, 0, step
+                value[p], routes[p], came[p] = 0.0, 0, (n, i, local[i])
                 heapq.heappush(heap, (-index[p], id(p), p))
-            else:
-                chain[p] = None
             value[p] += value[n] * local[i]
             routes[p] += routes[n]
     factors = []
     for b in sorted(found, key=index.get):
-        c = chain[b] if routes[b] == 1 else None
-        formula = partial_formula(c[0][0], c[0][1], name) if c and len(c) == 1 else None
-        factors.append(Factor(a, b, value[b], formula, tuple(x[2] for x in c) if c else ()))
+        chain = _route(a, b, came) if routes[b] == 1 else []
+        formula = partial_formula(chain[0][0], chain[0][1], name) if len(chain) == 1 else None
+        factors.append(Factor(a, b, value[b], formula, tuple(x[2] for x in chain)))
     return factors
+
+
+def _route(a: Value, b: Value, came) -> list[tuple[Value, int, float]]:
+    # The single route from a down to b, top first, read back through ``came``.
+    steps = []
+    while b is not a:
+        steps.append(came[b])
+        b = came[b][0]
+    return steps[::-1]
+
+
+class _Routes:
+    """Routes from one stop down to each stop below it, counted up to 2.
+
+    Counted lazily in decreasing topological index: asking about a stop only visits the stops
+    above it, and later questions about lower stops carry on from there, so checking every
+    factor along a long path stays linear.
+    """
+
+    def __init__(self, top: Value, edges, index) -> None:
+        self.count = {top: 1}
+        self.heap = [(-index[top], id(top), top)]
+        self.edges, self.index = edges, index
+
+    def to(self, bottom: Value) -> int:
+        lowest = self.index[bottom]
+        while self.heap and -self.heap[0][0] > lowest:
+            _, _, a = heapq.heappop(self.heap)
+            # Every route into ``a`` comes from a higher index, all counted by now.
+            for f in self.edges.get(a, ()):
+                b = f.bottom
+                if b not in self.count:
+                    self.count[b] = 0
+                    heapq.heappush(self.heap, (-self.index[b], id(b), b))
+                self.count[b] = min(2, self.count[b] + self.count[a])
+        return self.count.get(bottom, 0)
 
 
 def _count_paths(keys, edges, index, wrt, top=None) -> int:
@@ -275,22 +333,28 @@ def _enumerate(root, wrt, edges, cap: int) -> list[list[Factor]]:
 
 def _merge(factors: list[Factor], one_route) -> tuple[Factor, ...]:
     out: list[Factor] = []
-    pending: Factor | None = None
+    run: list[Factor] = []  # factors identically 1, waiting to be folded into the next one
     for k, f in enumerate(factors):
-        if pending is not None and not one_route(pending.top, f.bottom):
+        if run and not one_route(run[0].top, f.bottom):
             # ∂top/∂bottom would name the total over several routes, not this path's factor.
-            out.append(pending)
-            pending = None
-        if pending is not None:
-            # pending is identically 1, so the merged factor's formula is the next one's.
-            f = Factor(pending.top, f.bottom, pending.value * f.value, f.formula,
-                       (*pending.locals, *f.locals) if pending.locals and f.locals else ())
-            pending = None
+            out.append(_joined(run))
+            run = []
+        run.append(f)
         if k < len(factors) - 1 and f.value == 1.0 and _identically_one(f):
-            pending = f
             continue
-        out.append(f)
+        out.append(_joined(run))
+        run = []
     return tuple(out)
+
+
+def _joined(run: list[Factor]) -> Factor:
+    # The ones before the last factor change its value by nothing, so its formula stands.
+    if len(run) == 1:
+        return run[0]
+    last = run[-1]
+    locals_ = tuple(x for f in run for x in f.locals) if all(f.locals for f in run) else ()
+    return Factor(run[0].top, last.bottom, math.prod(f.value for f in run), last.formula,
+                  locals_)
 
 
 def _identically_one(f: Factor) -> bool:

@@ -64,7 +64,7 @@ def _count(kind: str) -> None:
 
 # A node with every output as a parent, so one topological sort covers them all. Its own
 # partials are never read: the walk drops it before pushing tangents.
-_OUTPUTS = primitive("outputs", lambda *xs: 0.0, lambda *xs: (0.0,) * (len(xs) - 1))
+_OUTPUTS = primitive("outputs", lambda *xs: 0.0, lambda *xs: (0.0,) * (len(xs) - 1)).op
 
 
 def _order(outputs: Sequence[Value]) -> list[Value]:

@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .engine import Constant, Value, backprop, topological_order
+from .escape import MAX_SHOWN, shown
 
 __all__ = ["topological_order", "backprop", "dependents", "distances", "local_partials",
-           "partial_formula", "expression", "Names", "graph_names", "fmt", "same_number",
-           "BackwardState", "graph_data", "to_json", "SCHEMA_VERSION"]
+           "partial_formula", "expression", "fill", "Names", "graph_names", "fmt", "same_number",
+           "BackwardState", "backward_state", "graph_data", "to_json", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 1
 
@@ -67,18 +69,37 @@ def local_partials(node: Value) -> tuple[float, ...]:
     return tuple(float(d) for d in op.partials(*[p.data for p in node.parents], node.data))
 
 
+# A template names input i as {i} and the output as {out}; {{ and }} stand for braces.
+_SLOT = re.compile(r"\{\{|\}\}|\{(\d+|out)\}")
+
+
+def fill(template: str, inputs: Sequence[str], out: str) -> str:
+    """Put names into an op-table template in one pass, never reading the names (or any brace
+    that is not a slot, such as one in a primitive's own name) as template syntax."""
+    def slot(m: re.Match) -> str:
+        key = m[1]
+        if key is None:
+            return m[0][0]
+        if key == "out":
+            return out
+        i = int(key)
+        return inputs[i] if i < len(inputs) else m[0]
+    return _SLOT.sub(slot, template)
+
+
 def partial_formula(node: Value, i: int, names: Callable[[Value], str]) -> str:
     """The op table's formula of ∂node/∂(input i) with the inputs' and output's names put in."""
     parents = node.parents
-    template = node.operation.formula(i, len(parents))
-    return template.format(*[names(p) for p in parents], out=names(node))
+    # The template may hold a primitive's name: made printable and bounded like a label.
+    template = shown(node.operation.formula(i, len(parents)), 4 * MAX_SHOWN)
+    return fill(template, [names(p) for p in parents], names(node))
 
 
 def expression(node: Value, names: Callable[[Value], str]) -> str:
     """The op's expression of ``node`` in terms of its inputs, e.g. ``w1·i1 + w2·i2 + b1``."""
     parents = node.parents
-    return node.operation.expression(len(parents)).format(*[names(p) for p in parents],
-                                                          out=names(node))
+    template = shown(node.operation.expression(len(parents)), 4 * MAX_SHOWN)
+    return fill(template, [names(p) for p in parents], names(node))
 
 
 # ------------------------------------------------------------------------------- display
@@ -101,16 +122,19 @@ def same_number(formula: str, value: str) -> bool:
 class Names:
     """Display names: a node's label, a Constant's number, else a short id ``v1, v2, ...``."""
 
-    def __init__(self, precision: int = 4, unlabelled: str = "id") -> None:
+    def __init__(self, precision: int = 4, unlabelled: str = "id",
+                 limit: int | None = None) -> None:
         self.precision = precision
         self.unlabelled = unlabelled
+        self.limit = limit  # with a limit, labels are made printable and cut to that length
         self._ids: dict[Value, str] = {}
 
     def __call__(self, v: Value) -> str:
         if isinstance(v, Constant):
             return fmt(v.data, self.precision)
-        if v.label:
-            return str(v.label)
+        if v.label or (v.label is not None and not isinstance(v.label, str)):
+            label = v.label if isinstance(v.label, str) else str(v.label)
+            return label if self.limit is None else shown(label, self.limit)
         if self.unlabelled == "value":
             return fmt(v.data, self.precision)
         name = self._ids.get(v)
@@ -126,10 +150,10 @@ class Names:
         return self
 
 
-def graph_names(root: Value, precision: int = 4) -> Names:
+def graph_names(root: Value, precision: int = 4, limit: int | None = None) -> Names:
     """The names every tool gives the values behind ``root`` (v1, v2, ... for unlabelled ones)."""
     dist = distances(root)
-    return Names(precision).number(list(dist), dist)
+    return Names(precision, limit=limit).number(list(dist), dist)
 
 
 # ------------------------------------------------------------------ the backward pass as state
@@ -159,6 +183,36 @@ class BackwardState:
         return node in self.visited
 
 
+def backward_state(root: Value, steps: int | None = None, *, seed: float = 1.0) -> BackwardState:
+    """The backward pass from ``root`` after ``steps`` of its steps (all of them by default).
+
+    Steps are backward's own order, one per op node; each node's gradient is final by its step,
+    so a step adds gradient × local partial into each input.
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"backward_state: root must be a Value, got {type(root).__name__}")
+    order, final = backprop(root, float(seed))
+    ops = [v for v in reversed(order) if v.operation is not None]
+    if steps is None:
+        return BackwardState(final, frozenset(order), frozenset(ops), None)
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 0 <= steps <= len(ops):
+        raise ValueError(f"step must be an int from 0 to {len(ops)} for this graph, "
+                         f"got {steps!r}")
+    grads: dict[Value, float] = {root: float(seed)}
+    waiting: dict[Value, int] = {}
+    for v in ops:
+        for p in set(v.parents):
+            waiting[p] = waiting.get(p, 0) + 1
+    for v in ops[:steps]:
+        for p, d in zip(v.parents, local_partials(v)):
+            grads[p] = grads.get(p, 0.0) + final[v] * d
+        for p in set(v.parents):
+            waiting[p] -= 1
+    complete = frozenset(v for v in grads if waiting.get(v, 0) == 0)
+    return BackwardState(grads, complete, frozenset(ops[:steps]),
+                         ops[steps - 1] if steps else None)
+
+
 # ------------------------------------------------------------------------------ graph_data
 
 def _num(x: float) -> float | str:
@@ -173,7 +227,7 @@ def graph_data(root: Value, *, precision: int = 4, seed: float = 1.0) -> dict[st
     if not isinstance(root, Value):
         raise TypeError(f"graph_data: root must be a Value, got {type(root).__name__}")
     order, grads = backprop(root, float(seed))
-    names = graph_names(root, precision)
+    names = graph_names(root, precision, MAX_SHOWN)
     ids = {v: k for k, v in enumerate(order)}
     nodes = [_node_data(v, ids, names, grads, precision) for v in order]
     edges, into = _edge_data(order, ids, names, grads, precision)
@@ -191,7 +245,8 @@ def graph_data(root: Value, *, precision: int = 4, seed: float = 1.0) -> dict[st
 def _node_data(v: Value, ids, names: Names, grads, precision: int) -> dict[str, Any]:
     op = v.operation
     kind = "constant" if isinstance(v, Constant) else ("leaf" if op is None else "op")
-    node = {"id": ids[v], "name": names(v), "label": v.label, "kind": kind,
+    label = v.label if v.label is None or isinstance(v.label, str) else str(v.label)
+    node = {"id": ids[v], "name": names(v), "label": label, "kind": kind,
             "data": _num(v.data), "grad": _num(grads[v]), "grad_attr": _num(v.grad),
             "op": op.name if op else None, "symbol": op.symbol if op else None,
             "parents": [ids[p] for p in v.parents]}

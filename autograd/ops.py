@@ -1,13 +1,19 @@
-"""The op table: every primitive defined once.
+"""The op table: every primitive defined once, as data.
 
-An entry gives the forward on floats (with its domain checks), the local partial derivative with
-respect to each input, a display symbol and the human formula of each partial. The partials are
-written with operators and the dispatching helpers below, so the same function runs on floats
-(plain backward, the fast path) and on Values (``grad(create_graph=True)``, higher orders).
-Backward, the renderer, the explainer and the compiler all read these entries.
+An entry names the forward on floats (with its domain checks), the function giving the partial
+derivative with respect to each input, a display symbol and the human formula of each partial.
+Backward, the renderer, the explainer and the compiler all read these entries; this module knows
+nothing of them (it imports no other part of the package).
+
+Partials have the signature ``partials(*xs, out, g=ONE)`` and return g·∂out/∂x_i for each input.
+The walk passes the upstream gradient g so that each product is formed the precise way (g / x
+rather than g · (1/x), which overflows first). Called without g they return the bare local
+partials. They are written with operators and the dispatching helpers below, so the same
+function runs on floats (plain backward, the fast path) and on Values (higher orders).
 """
 from __future__ import annotations
 
+import builtins
 import math
 import operator
 from dataclasses import dataclass
@@ -16,12 +22,14 @@ from typing import Callable, Sequence
 
 @dataclass(frozen=True, eq=False)
 class Op:
-    """One primitive: ``forward(*xs) -> float`` and ``partials(*xs, out) -> tuple``.
+    """One primitive: ``forward(*xs) -> float`` and ``partials(*xs, out, g=ONE) -> tuple``.
 
     ``arity`` is the number of inputs, or ``None`` for an n-ary op. ``formulas`` gives the partial
     with respect to each input as text, with ``{i}`` standing for input i and ``{out}`` for the
     output; for n-ary ops it is a function ``(i, n) -> str``. ``expr`` writes the output in terms
-    of its inputs the same way (a function ``(n) -> str`` for n-ary ops).
+    of its inputs the same way (a function ``(n) -> str`` for n-ary ops). ``ieee``, for a forward
+    that raises on part of its domain, gives IEEE 754's answer there (±inf, nan): derivatives use
+    it, as PyTorch does, where the derivative is infinite but the value itself was finite.
     """
 
     name: str
@@ -31,6 +39,7 @@ class Op:
     formulas: Sequence[str] | Callable[[int, int], str]
     expr: str | Callable[[int], str]
     arity: int | None = None
+    ieee: Callable[..., float] | None = None
 
     def formula(self, i: int, n: int) -> str:
         """The template of the partial with respect to input ``i`` of ``n``."""
@@ -41,17 +50,43 @@ class Op:
         """The template of the output in terms of ``n`` inputs."""
         return self.expr(n) if callable(self.expr) else self.expr
 
-    def __call__(self, *args):
-        """Apply the op to Values or numbers, recording a node."""
-        from .engine import apply
-        return apply(self, args)
-
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
 
 
-def _fail(kind: type[Exception], op: str, message: str) -> None:
-    raise kind(f"{op}: {message}")
+class _One:
+    """The upstream gradient when none is given: the number 1, gone at the first operation.
+
+    ``ONE * d`` is ``d`` itself, so a plain ``partials(*xs, out)`` returns the bare partials: no
+    ``1.0·d`` node on Values, no multiplication in code traced from it. It supports what the
+    partials do with g: multiply, divide, negate.
+    """
+
+    __slots__ = ()
+
+    def __mul__(self, d):
+        return d
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, d):
+        return _quotient(1.0, d)
+
+    def __neg__(self) -> float:
+        return -1.0
+
+    def __pos__(self) -> float:
+        return 1.0
+
+    def __repr__(self) -> str:
+        return "ONE"
+
+
+ONE = _One()
+
+
+def _float(x) -> float:
+    return x if isinstance(x, (float, int)) else x.data
 
 
 # Partials run on floats and on Values; these helpers pick math's function or the Value method.
@@ -62,100 +97,257 @@ def _dispatch(method: str, fn: Callable[[float], float]) -> Callable:
     return call
 
 
+def _is_node(x) -> bool:
+    """Whether x is a recorded node (a Value), whose derivative must stay in its graph.
+
+    At an infinite slope a number, or a stand-in the compiler traces, takes the constant inf;
+    the traced code then needs no 1/0 or 0 ** negative, which Python raises on. A node takes the
+    arithmetic form instead (IEEE's inf during the walk), so that higher derivatives follow it.
+    """
+    return hasattr(type(x), "parents")
+
+
+def _quotient(a, b):
+    """a / b, with IEEE 754's ±inf or nan where b is 0 (a Python float raises). During a walk
+    a Value quotient gets IEEE's answer from the engine; a Value elsewhere gets a plain number."""
+    try:
+        return a / b
+    except ZeroDivisionError:
+        return _ieee_div(_float(a), _float(b))
+
+
+def _power(x, y):
+    """x ** y, with IEEE 754's ±inf where a float result overflows or x is 0 and y < 0."""
+    if isinstance(x, (float, int)) and isinstance(y, (float, int)):
+        return _ieee_pow(x, y)
+    return x ** y
+
+
+def _ieee_div(a: float, b: float) -> float:
+    if b != 0:
+        return a / b
+    if a == 0 or a != a:
+        return math.nan
+    return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
+def _ieee_pow(x: float, y: float) -> float:
+    odd = y % 2 == 1   # an odd integer exponent keeps the sign of the base
+    try:
+        return math.pow(x, y)
+    except OverflowError:
+        return -math.inf if x < 0 and odd else math.inf
+    except ValueError:  # 0 to a negative power, or a negative base to a fractional one
+        if x == 0:
+            return -math.inf if odd and math.copysign(1.0, x) < 0 else math.inf
+        return math.nan
+
+
+# ---------------------------------------------------------------------------------- forwards
+# Each is named after its op, so tracebacks and the compiler's generated code show the op.
+
+def add(a: float, b: float) -> float:
+    return a + b
+
+
+def sub(a: float, b: float) -> float:
+    return a - b
+
+
+def mul(a: float, b: float) -> float:
+    return a * b
+
+
+def div(a: float, b: float) -> float:
+    if b == 0:
+        raise ZeroDivisionError(f"div: division of {a!r} by zero")
+    return a / b
+
+
+def pow(x: float, y: float) -> float:  # noqa: A001 - named after its op
+    if x == 0 and y < 0:
+        raise ZeroDivisionError(f"pow: 0.0 raised to the negative power {y!r}")
+    if x < 0 and not float(y).is_integer():
+        raise ValueError(f"pow: negative base {x!r} raised to the non-integer power {y!r}")
+    try:
+        return x ** y
+    except OverflowError:
+        raise OverflowError(f"pow: {x!r} ** {y!r} overflows a float") from None
+
+
+def neg(a: float) -> float:
+    return -a
+
+
+def abs(a: float) -> float:  # noqa: A001 - named after its op
+    return builtins.abs(a)
+
+
+def exp(a: float) -> float:
+    try:
+        return math.exp(a)
+    except OverflowError:
+        raise OverflowError(f"exp: exp({a!r}) overflows a float") from None
+
+
+def log(a: float) -> float:
+    if a <= 0:
+        raise ValueError(f"log: log of a non-positive number {a!r}")
+    return math.log(a)
+
+
+def sqrt(a: float) -> float:
+    if a < 0:
+        raise ValueError(f"sqrt: square root of a negative number {a!r}")
+    return math.sqrt(a)
+
+
+def tanh(a: float) -> float:
+    return math.tanh(a)
+
+
+def sigmoid(a: float) -> float:
+    # Two branches so that exp never overflows: sigmoid(-1000) is exactly 0, sigmoid(1000) 1.
+    if a >= 0:
+        return 1.0 / (1.0 + math.exp(-a))
+    e = math.exp(a)
+    return e / (1.0 + e)
+
+
+def relu(a: float) -> float:
+    # Written so that NaN passes through (NaN <= 0 is false), as in PyTorch.
+    return 0.0 if a <= 0 else a
+
+
+def leaky_relu(a: float, s: float) -> float:
+    return a if a > 0 else s * a
+
+
+def softplus(a: float) -> float:
+    return builtins.max(a, 0.0) + math.log1p(math.exp(-builtins.abs(a)))
+
+
+def sin(a: float) -> float:
+    if math.isinf(a):
+        raise ValueError(f"sin: sin of an infinite number {a!r}")
+    return math.sin(a)
+
+
+def cos(a: float) -> float:
+    if math.isinf(a):
+        raise ValueError(f"cos: cos of an infinite number {a!r}")
+    return math.cos(a)
+
+
+def sum(*xs: float) -> float:  # noqa: A001 - named after its op
+    return builtins.sum(xs, 0.0)
+
+
+def dot(*args: float) -> float:
+    n = len(args) // 2
+    # operator.mul is about twice as fast as float.__mul__ here, and compile can trace it.
+    return builtins.sum(map(operator.mul, args[:n], args[n:2 * n]), args[2 * n])
+
+
+# ---------------------------------------------------------------------------------- partials
+# g·∂out/∂x_i for each input. Every returned term involves g, so that ONE disappears.
+
 _log = _dispatch("log", math.log)
-_sig = _dispatch("sigmoid", lambda x: _sigmoid(x))
+_sig = _dispatch("sigmoid", sigmoid)
 _sin = _dispatch("sin", math.sin)
 _cos = _dispatch("cos", math.cos)
 
 
-def _float(x) -> float:
-    return x if isinstance(x, (float, int)) else x.data
+def d_add(a, b, out, *, g=ONE):
+    return +g, +g
 
 
-# ---------------------------------------------------------------------------------- forwards
-
-def _div(a: float, b: float) -> float:
-    if b == 0:
-        _fail(ZeroDivisionError, "div", f"division of {a!r} by zero")
-    return a / b
+def d_sub(a, b, out, *, g=ONE):
+    return +g, -g
 
 
-def _pow(x: float, y: float) -> float:
-    if x == 0 and y < 0:
-        _fail(ZeroDivisionError, "pow", f"0.0 raised to the negative power {y!r}")
-    if x < 0 and not float(y).is_integer():
-        _fail(ValueError, "pow", f"negative base {x!r} raised to the non-integer power {y!r}")
-    try:
-        return x ** y
-    except OverflowError:
-        _fail(OverflowError, "pow", f"{x!r} ** {y!r} overflows a float")
+def d_mul(a, b, out, *, g=ONE):
+    return g * b, g * a
 
 
-def _pow_partials(x, y, out):
+def d_div(a, b, out, *, g=ONE):
+    return _quotient(g, b), -_quotient(g * out, b)
+
+
+def d_pow(x, y, out, *, g=ONE):
     xv, yv = _float(x), _float(y)
-    if xv == 0 and yv < 1:
-        # x**y has slope 0 at x = 0 when y == 0 (a constant) and an infinite one for 0 < y < 1.
-        dx = 0.0 if yv == 0 else math.inf
+    if yv == 0:
+        dx = g * 0.0   # constant in x, even at x = 0 where x**(y-1) is infinite (PyTorch too)
+    elif xv == 0 and yv < 1 and not _is_node(x):
+        dx = g * (y * math.inf)   # an infinite slope, signed as y (see _is_node)
     else:
-        dx = y * x ** (y - 1)
-    # As a function of the exponent, x**y is only differentiable for a positive base.
-    dy = out * _log(x) if xv > 0 else 0.0
+        dx = g * (y * _power(x, y - 1))
+    # As a function of the exponent, x**y is differentiable only for a positive base.
+    dy = g * 0.0 if xv <= 0 else g * (out * _log(x))
     return dx, dy
 
 
-def _exp(x: float) -> float:
-    try:
-        return math.exp(x)
-    except OverflowError:
-        _fail(OverflowError, "exp", f"exp({x!r}) overflows a float")
+def d_neg(a, out, *, g=ONE):
+    return (-g,)
 
 
-def _log_fwd(x: float) -> float:
-    if x <= 0:
-        _fail(ValueError, "log", f"log of a non-positive number {x!r}")
-    return math.log(x)
+def d_abs(a, out, *, g=ONE):
+    return (+g if a > 0 else -g if a < 0 else g * 0.0,)
 
 
-def _sqrt(x: float) -> float:
-    if x < 0:
-        _fail(ValueError, "sqrt", f"square root of a negative number {x!r}")
-    return math.sqrt(x)
+def d_exp(a, out, *, g=ONE):
+    return (g * out,)
 
 
-def _sigmoid(x: float) -> float:
-    # Two branches so that exp never overflows: sigmoid(-1000) is exactly 0, sigmoid(1000) 1.
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
+def d_log(a, out, *, g=ONE):
+    return (_quotient(g, a),)
 
 
-def _softplus(x: float) -> float:
-    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+def d_sqrt(a, out, *, g=ONE):
+    if out == 0 and not _is_node(out):
+        return (g * math.inf,)   # an infinite slope at 0, as in PyTorch (see _is_node)
+    return (_quotient(g, 2.0 * out),)
 
 
-def _trig(name: str, fn: Callable[[float], float]) -> Callable[[float], float]:
-    def forward(x: float) -> float:
-        if math.isinf(x):
-            _fail(ValueError, name, f"{name} of an infinite number {x!r}")
-        return fn(x)
-    return forward
+def d_tanh(a, out, *, g=ONE):
+    return (g * (1.0 - out * out),)
 
 
-def _sum(*xs: float) -> float:
-    return sum(xs, 0.0)
+def d_sigmoid(a, out, *, g=ONE):
+    return (g * (out * (1.0 - out)),)
 
 
-def _dot(*args: float) -> float:
-    n = len(args) // 2
-    # operator.mul is about twice as fast as float.__mul__ here, and compile can trace it.
-    return sum(map(operator.mul, args[:n], args[n:2 * n]), args[2 * n])
+def d_relu(a, out, *, g=ONE):
+    # Gated on the output as PyTorch does, so a NaN input passes the gradient on.
+    return (g * 0.0 if out <= 0 else +g,)
 
 
-def _dot_partials(*args):
+def d_leaky_relu(a, s, out, *, g=ONE):
+    return (+g if a > 0 else g * s, g * 0.0 if a > 0 else g * a)
+
+
+def d_softplus(a, out, *, g=ONE):
+    return (g * _sig(a),)
+
+
+def d_sin(a, out, *, g=ONE):
+    return (g * _cos(a),)
+
+
+def d_cos(a, out, *, g=ONE):
+    return (-g * _sin(a),)
+
+
+def d_sum(*args, g=ONE):
+    return (+g,) * (len(args) - 1)
+
+
+def d_dot(*args, g=ONE):
     n = (len(args) - 2) // 2
-    return (*args[n:2 * n], *args[:n], 1.0)
+    return (*[g * x for x in args[n:2 * n]], *[g * w for w in args[:n]], +g)
 
+
+# ---------------------------------------------------------------------------------- formulas
 
 def _dot_formula(i: int, n: int) -> str:
     k = (n - 1) // 2
@@ -169,43 +361,83 @@ def _dot_expr(n: int) -> str:
     return " + ".join([f"{{{i}}}·{{{i + k}}}" for i in range(k)] + [f"{{{n - 1}}}"])
 
 
-def _nary(op: str, n: int) -> str:
-    return op.join(f"{{{i}}}" for i in range(n))
+def _sum_expr(n: int) -> str:
+    return " + ".join(f"{{{i}}}" for i in range(n))
+
+
+def _ones(i: int, n: int) -> str:
+    return "1"
+
+
+def _ieee_exp(a: float) -> float:
+    try:
+        return math.exp(a)
+    except OverflowError:
+        return math.inf
+
+
+def _ieee_log(a: float) -> float:
+    return math.log(a) if a > 0 else -math.inf if a == 0 else math.nan
+
+
+def _ieee_sqrt(a: float) -> float:
+    return math.sqrt(a) if a >= 0 else math.nan
+
+
+def _ieee_sin(a: float) -> float:
+    return math.nan if math.isinf(a) else math.sin(a)
+
+
+def _ieee_cos(a: float) -> float:
+    return math.nan if math.isinf(a) else math.cos(a)
 
 
 # ---------------------------------------------------------------------------------- the table
 
 OPS: dict[str, Op] = {op.name: op for op in [
-    Op("add", "+", float.__add__, lambda a, b, out: (1.0, 1.0), ("1", "1"), "{0} + {1}", 2),
-    Op("sub", "−", float.__sub__, lambda a, b, out: (1.0, -1.0), ("1", "−1"), "{0} − {1}", 2),
-    Op("mul", "·", float.__mul__, lambda a, b, out: (b, a), ("{1}", "{0}"), "{0}·{1}", 2),
-    Op("div", "/", _div, lambda a, b, out: (1.0 / b, -out / b),
-       ("1/{1}", "−{out}/{1}"), "{0}/{1}", 2),
-    Op("pow", "^", _pow, _pow_partials,
-       ("{1}·{0}^({1}−1)", "{out}·log({0})"), "{0}^{1}", 2),
-    Op("neg", "−", float.__neg__, lambda a, out: (-1.0,), ("−1",), "−{0}", 1),
-    Op("abs", "|·|", abs, lambda a, out: (1.0 if a > 0 else -1.0 if a < 0 else 0.0,),
-       ("sign({0})",), "|{0}|", 1),
-    Op("exp", "exp", _exp, lambda a, out: (out,), ("{out}",), "exp({0})", 1),
-    Op("log", "log", _log_fwd, lambda a, out: (1.0 / a,), ("1/{0}",), "log({0})", 1),
-    Op("sqrt", "√", _sqrt, lambda a, out: (0.5 / out if _float(out) else math.inf,),
-       ("1/(2·{out})",), "√{0}", 1),
-    Op("tanh", "tanh", math.tanh, lambda a, out: (1.0 - out * out,),
-       ("1 − {out}²",), "tanh({0})", 1),
-    Op("sigmoid", "σ", _sigmoid, lambda a, out: (out * (1.0 - out),),
-       ("{out}·(1 − {out})",), "σ({0})", 1),
-    Op("relu", "ReLU", lambda a: a if a > 0 else 0.0,
-       lambda a, out: (1.0 if a > 0 else 0.0,), ("[{0} > 0]",), "ReLU({0})", 1),
-    Op("leaky_relu", "LReLU", lambda a, s: a if a > 0 else s * a,
-       lambda a, s, out: (1.0 if a > 0 else s, 0.0 if a > 0 else a),
-       ("[{0} > 0] + {1}·[{0} ≤ 0]", "min({0}, 0)"), "LReLU({0}, {1})", 2),
-    Op("softplus", "softplus", _softplus, lambda a, out: (_sig(a),), ("σ({0})",),
-       "softplus({0})", 1),
-    Op("sin", "sin", _trig("sin", math.sin), lambda a, out: (_cos(a),), ("cos({0})",),
-       "sin({0})", 1),
-    Op("cos", "cos", _trig("cos", math.cos), lambda a, out: (-_sin(a),), ("−sin({0})",),
-       "cos({0})", 1),
-    Op("sum", "Σ", _sum, lambda *a: (1.0,) * (len(a) - 1), lambda i, n: "1",
-       lambda n: _nary(" + ", n)),
-    Op("dot", "w·x+b", _dot, _dot_partials, _dot_formula, _dot_expr),
+    Op(name="add",        symbol="+",        forward=add,        partials=d_add,        arity=2,
+       formulas=("1", "1"),                                      expr="{0} + {1}"),
+    Op(name="sub",        symbol="−",        forward=sub,        partials=d_sub,        arity=2,
+       formulas=("1", "−1"),                                     expr="{0} − {1}"),
+    Op(name="mul",        symbol="·",        forward=mul,        partials=d_mul,        arity=2,
+       formulas=("{1}", "{0}"),                                  expr="{0}·{1}"),
+    Op(name="div",        symbol="/",        forward=div,        partials=d_div,        arity=2,
+       formulas=("1/{1}", "−{out}/{1}"),                         expr="{0}/{1}",
+       ieee=_ieee_div),
+    Op(name="pow",        symbol="^",        forward=pow,        partials=d_pow,        arity=2,
+       formulas=("{1}·{0}^({1}−1)", "{out}·log({0})"),           expr="{0}^{1}",
+       ieee=_ieee_pow),
+    Op(name="neg",        symbol="−",        forward=neg,        partials=d_neg,        arity=1,
+       formulas=("−1",),                                         expr="−{0}"),
+    Op(name="abs",        symbol="|·|",      forward=abs,        partials=d_abs,        arity=1,
+       formulas=("sign({0})",),                                  expr="|{0}|"),
+    Op(name="exp",        symbol="exp",      forward=exp,        partials=d_exp,        arity=1,
+       formulas=("{out}",),                                      expr="exp({0})",
+       ieee=_ieee_exp),
+    Op(name="log",        symbol="log",      forward=log,        partials=d_log,        arity=1,
+       formulas=("1/{0}",),                                      expr="log({0})",
+       ieee=_ieee_log),
+    Op(name="sqrt",       symbol="√",        forward=sqrt,       partials=d_sqrt,       arity=1,
+       formulas=("1/(2·{out})",),                                expr="√{0}",
+       ieee=_ieee_sqrt),
+    Op(name="tanh",       symbol="tanh",     forward=tanh,       partials=d_tanh,       arity=1,
+       formulas=("1 − {out}²",),                                 expr="tanh({0})"),
+    Op(name="sigmoid",    symbol="σ",        forward=sigmoid,    partials=d_sigmoid,    arity=1,
+       formulas=("{out}·(1 − {out})",),                          expr="σ({0})"),
+    Op(name="relu",       symbol="ReLU",     forward=relu,       partials=d_relu,       arity=1,
+       formulas=("[{0} > 0]",),                                  expr="ReLU({0})"),
+    Op(name="leaky_relu", symbol="LReLU",    forward=leaky_relu, partials=d_leaky_relu, arity=2,
+       formulas=("[{0} > 0] + {1}·[{0} ≤ 0]", "min({0}, 0)"),    expr="LReLU({0}, {1})"),
+    Op(name="softplus",   symbol="softplus", forward=softplus,   partials=d_softplus,   arity=1,
+       formulas=("σ({0})",),                                     expr="softplus({0})"),
+    Op(name="sin",        symbol="sin",      forward=sin,        partials=d_sin,        arity=1,
+       formulas=("cos({0})",),                                   expr="sin({0})",
+       ieee=_ieee_sin),
+    Op(name="cos",        symbol="cos",      forward=cos,        partials=d_cos,        arity=1,
+       formulas=("−sin({0})",),                                  expr="cos({0})",
+       ieee=_ieee_cos),
+    Op(name="sum",        symbol="Σ",        forward=sum,        partials=d_sum,        arity=None,
+       formulas=_ones,                                           expr=_sum_expr),
+    Op(name="dot",        symbol="w·x+b",    forward=dot,        partials=d_dot,        arity=None,
+       formulas=_dot_formula,                                    expr=_dot_expr),
 ]}

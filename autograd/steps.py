@@ -1,14 +1,17 @@
 """Step through the backward pass: one step per node, in the order backward visits them."""
 from __future__ import annotations
 
-import html
-import json
+import numbers
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from .drawing import Names, draw, fmt, graph_names, local_partials, partial_formula, same_number
-from .engine import Constant, Value, backprop, topological_order
+from .drawing import draw
+from .engine import Constant, Value
+from .escape import MAX_SHOWN, html_text, shown
+from .graph import (Names, backprop, backward_state, fmt, graph_names, local_partials,
+                    partial_formula, same_number, topological_order)
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,8 @@ class Step:
                 d += f" = {local}"
             sends.append(f"{d}, so {fmt(self.grad)} × {local} → {fmt(c.amount)} into "
                          f"{n(c.parent)}")
-        return f"step {self.index}: {n(self.node)} ({self.node._op.symbol}) has grad " \
-               f"{fmt(self.grad)}; " + "; ".join(sends)
+        return f"step {self.index}: {n(self.node)} ({shown(self.node.operation.symbol)}) " \
+               f"has grad {fmt(self.grad)}; " + "; ".join(sends)
 
 
 def backward_steps(root: Value, seed: float = 1.0) -> Iterator[Step]:
@@ -56,58 +59,36 @@ def backward_steps(root: Value, seed: float = 1.0) -> Iterator[Step]:
     """
     if not isinstance(root, Value):
         raise TypeError(f"backward_steps: root must be a Value, got {type(root).__name__}")
+    if not isinstance(seed, numbers.Real) or isinstance(seed, bool):
+        raise TypeError(f"backward_steps: seed must be a real number, got "
+                        f"{type(seed).__name__} {shown(repr(seed))}")
     # The engine's own walk gives each node's gradient; in backward's order it is complete by
     # the node's step, so each step only needs its local partials to say what it sends.
     order, grads = backprop(root, float(seed), create_graph=False)
-    names = graph_names(root)
+    names = graph_names(root, limit=MAX_SHOWN)
     k = 0
     for node in reversed(order):
-        if node._op is None:
+        if node.operation is None:
             continue
         k += 1
         g = grads[node]
         contributions = tuple(
             Contribution(p, i, partial_formula(node, i, names), d, g * d)
-            for i, (p, d) in enumerate(zip(node._parents, local_partials(node))))
+            for i, (p, d) in enumerate(zip(node.parents, local_partials(node))))
         yield Step(k, node, g, contributions, names)
-
-
-def _state_after(root: Value, k: int):
-    """Gradients so far, nodes whose gradient is final, visited nodes and the current node,
-    after ``k`` steps (the arguments of draw's view)."""
-    steps = list(backward_steps(root))
-    if not isinstance(k, int) or not 0 <= k <= len(steps):
-        raise ValueError(f"draw: step must be an int from 0 to {len(steps)} for this graph, "
-                         f"got {k!r}")
-    grads: dict[Value, float] = {root: 1.0}
-    visited: set[Value] = set()
-    for s in steps[:k]:
-        visited.add(s.node)
-        for c in s.contributions:
-            grads[c.parent] = grads.get(c.parent, 0.0) + c.amount
-    # A gradient is final once every node that uses it has taken its step.
-    waiting: dict[Value, int] = {}
-    for s in steps:
-        for p in set(s.node._parents):
-            waiting[p] = waiting.get(p, 0) + 1
-    for s in steps[:k]:
-        for p in set(s.node._parents):
-            waiting[p] -= 1
-    complete = {v for v in grads if waiting.get(v, 0) == 0}
-    current = steps[k - 1].node if k > 0 else None
-    return grads, True, complete, visited, current
 
 
 def step_count(root: Value) -> int:
     """How many steps the backward pass from ``root`` takes (one per non-leaf node)."""
-    return sum(1 for v in topological_order(root) if v._op is not None)
+    return sum(1 for v in topological_order(root) if v.operation is not None)
 
 
 def _frames(root: Value, **draw_options: Any) -> list[str]:
     # SVG of every frame, from "nothing propagated yet" to "every node visited".
     out = []
     for k in range(step_count(root) + 1):
-        svg = draw(root, step=k, **draw_options).pipe(format="svg").decode("utf-8")
+        svg = draw(root, state=backward_state(root, k), **draw_options).pipe(
+            format="svg").decode("utf-8")
         out.append(svg[svg.find("<svg"):])
     return out
 
@@ -127,63 +108,25 @@ def steps_widget(root: Value, **draw_options: Any):
     captions = _captions(root)
     slider = widgets.IntSlider(value=0, min=0, max=len(frames) - 1, step=1,
                                description="step", continuous_update=False)
-    caption = widgets.HTML(value=html.escape(captions[0]))
+    caption = widgets.HTML(value=html_text(captions[0], len(captions[0])))
     picture = widgets.HTML(value=frames[0])
 
     def show(change: dict) -> None:
         k = change["new"]
-        caption.value = html.escape(captions[k])
+        caption.value = html_text(captions[k], len(captions[k]))
         picture.value = frames[k]
 
     slider.observe(show, names="value")
     return widgets.VBox([slider, caption, picture])
 
 
-_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-body {{ font-family: Helvetica, Arial, sans-serif; margin: 1em; }}
-.frame {{ display: none; overflow: auto; }}
-.frame.shown {{ display: block; }}
-#caption {{ margin: 0.6em 0; min-height: 2.5em; }}
-button {{ font-size: 1em; padding: 0.2em 0.8em; }}
-</style></head><body>
-<h2>{title}</h2>
-<div><button id="prev">&larr; previous</button> <button id="next">next &rarr;</button>
-<span id="counter"></span> <small>(arrow keys work too)</small></div>
-<div id="caption"></div>
-{frames}
-<script>
-const captions = {captions};
-const frames = document.querySelectorAll('.frame');
-let k = 0;
-function show(i) {{
-  k = Math.max(0, Math.min(frames.length - 1, i));
-  frames.forEach((f, j) => f.classList.toggle('shown', j === k));
-  document.getElementById('counter').textContent = 'step ' + k + ' of ' + (frames.length - 1);
-  document.getElementById('caption').textContent = captions[k];
-}}
-document.getElementById('prev').onclick = () => show(k - 1);
-document.getElementById('next').onclick = () => show(k + 1);
-document.addEventListener('keydown', e => {{
-  if (e.key === 'ArrowRight') show(k + 1);
-  if (e.key === 'ArrowLeft') show(k - 1);
-}});
-show(0);
-</script></body></html>
-"""
-
-
 def save_steps_html(root: Value, path: str | Path, *, title: str = "Backward pass, step by step",
-                    **draw_options: Any) -> Path:
-    """Write one self-contained HTML page (every frame's SVG inline, no network) that steps
-    through the backward pass with previous/next buttons and the arrow keys."""
-    frames = _frames(root, **draw_options)
-    body = "\n".join(f'<div class="frame" data-step="{k}">{svg}</div>'
-                     for k, svg in enumerate(frames))
-    # json.dumps escapes quotes; "</" is split so a caption can never close the script element.
-    captions = json.dumps(_captions(root), ensure_ascii=False).replace("</", "<\\/")
-    path = Path(path)
-    path.write_text(_PAGE.format(title=html.escape(title), frames=body, captions=captions),
-                    encoding="utf-8")
-    return path
+                    precision: int = 4, **draw_options: Any) -> Path:
+    """Deprecated name: writes the explorer page (``autograd.explore``), which steps through
+    the backward pass (and the forward one) on a single layout. Options of ``draw`` that the
+    page has no use for are ignored with a warning."""
+    from .explorer import explore  # the page is the explorer's; imported only when asked for
+    if draw_options:
+        warnings.warn(f"save_steps_html: {', '.join(sorted(draw_options))} no longer apply; the "
+                      f"page is autograd.explore's", DeprecationWarning, stacklevel=2)
+    return explore(root, title=title, precision=precision).save(path)

@@ -215,19 +215,17 @@ def _accuracy(decide: Decide, outputs: Sequence, targets: Sequence) -> float:
 
 def _guard(k: int, value: float, model: Module) -> None:
     """Stop before an update that would spread nan or inf into every weight."""
-    if math.isfinite(value) and k > 0:
+    if math.isfinite(value):
         return
-    # Step 0 looks at the weights even when the loss is finite: a relu can hide a nan weight.
+    # nan and inf propagate through every op, so a bad weight shows in the loss; name it.
     for name, p in model.named_parameters():
         if not math.isfinite(p.data):
             why = "before training" if k == 0 else "after the last update: try a smaller " \
                                                    "learning rate"
             raise FloatingPointError(f"fit: loss is {value!r} at step {k}: parameter {name} "
                                      f"is {p.data!r} {why}")
-    if not math.isfinite(value):
-        raise FloatingPointError(f"fit: loss is {value!r} at step {k}, before its update; "
-                                 f"check the data for nan or inf, or try a smaller learning "
-                                 f"rate")
+    raise FloatingPointError(f"fit: loss is {value!r} at step {k}, before its update; "
+                             f"check the data for nan or inf, or try a smaller learning rate")
 
 
 def _loop(step: Step, optimizer: Optimizer, steps: int,

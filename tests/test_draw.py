@@ -9,7 +9,7 @@ import pytest
 
 import autograd
 from autograd import Value
-from autograd.drawing import fmt
+from autograd.graph import fmt
 from test_explain import seed_network, torch_network
 
 HL = "#d62728"
@@ -88,11 +88,14 @@ def test_a_nodes_grad_is_the_sum_of_what_its_edges_bring():
     assert len([e for e in edges if e[0] == ids["out_h1"]]) == 2
 
 
-def test_no_flows_before_backward_unless_asked():
+def test_flows_come_from_the_graph_not_from_grad():
+    # Before backward() every .grad is 0, yet ∂E/∂node is well defined: it is drawn the same.
     E, v = seed_network()
-    assert "→" not in autograd.draw(E).source
-    assert "∂net_o1/∂w5 = out_h1" in autograd.draw(E).source
-    assert "→" in autograd.draw(E, flows=True).source
+    before = autograd.draw(E).source
+    assert "∂net_o1/∂w5 = out_h1" in before and "0.1385 × 0.5933 → 0.08217" in before
+    E.backward()
+    assert autograd.draw(E).source == before
+    assert "→" not in autograd.draw(E, flows=False).source
 
 
 def test_rendered_svg_shows_the_numbers():
@@ -127,13 +130,13 @@ def test_constants_inline_node_or_hidden():
     y.label = "y"
     inline = autograd.draw(y).source
     assert "0.01 − ∘" in inline and "∘·2.5" in inline
-    assert not re.search(r"label=(2\.5|0\.01) ", inline)
+    assert not re.search(r"label=<(2\.5|0\.01)> ", inline)
     node = autograd.draw(y, constants="node").source
-    assert re.search(r'label=2\.5 .*shape=plaintext', node)
-    assert re.search(r'label=0\.01 .*shape=plaintext', node)
+    assert re.search(r'label=<2\.5> .*shape=plaintext', node)
+    assert re.search(r'label=<0\.01> .*shape=plaintext', node)
     hidden = autograd.draw(y, constants="hide").source
-    assert "∘" not in hidden and 'label="·"' in hidden and 'label="−"' in hidden
-    assert not re.search(r"label=(2\.5|0\.01) ", hidden)
+    assert "∘" not in hidden and 'label=<·>' in hidden and 'label=<−>' in hidden
+    assert not re.search(r"label=<(2\.5|0\.01)> ", hidden)
     # The edge into the mul from x still carries ∂/∂x = the constant.
     assert "= 2.5" in inline
 
@@ -176,12 +179,13 @@ def test_group_clusters_by_label_prefix():
     loss = small_model()
     dot = autograd.draw(loss, group=True)
     src = dot.source
-    titles = re.findall(r'subgraph "?(cluster_[^" ]+)"? \{', src)
-    assert sorted(titles) == sorted(["cluster_L1", "cluster_L2", "cluster_L1.N1",
-                                     "cluster_L1.N2", "cluster_L1.N3", "cluster_L2.N1"])
-    # L1.N2's weights sit inside cluster_L1.N2, which sits inside cluster_L1.
-    block = src[src.index("subgraph cluster_L1 {"):]
-    inner = block[block.index('subgraph "cluster_L1.N2" {'):]
+    # Clusters are numbered; their labels are the (escaped) prefixes.
+    titles = dict(re.findall(r'subgraph (cluster_\d+) \{\n\t*graph \[[^\n]*label=<([^>]*)>', src))
+    assert sorted(titles.values()) == sorted(["L1", "L2", "L1.N1", "L1.N2", "L1.N3", "L2.N1"])
+    ids = {label: cid for cid, label in titles.items()}
+    # L1.N2's weights sit inside cluster L1.N2, which sits inside cluster L1.
+    block = src[src.index(f"subgraph {ids['L1']} {{"):]
+    inner = block[block.index(f"subgraph {ids['L1.N2']} {{"):]
     inner = inner[:inner.index("}")]
     assert "<b>L1.N2.w1</b>" in inner and "<b>L1.N2.out</b>" in inner
     assert "<b>L1.N3.w1</b>" not in inner

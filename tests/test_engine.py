@@ -332,7 +332,7 @@ def test_type_errors_name_the_op():
     with pytest.raises(TypeError, match="backward: expected a real number, got str"):
         Value(1.0).backward("1")
     with pytest.raises(TypeError, match="tanh: takes 1 inputs, got 2"):
-        autograd.OPS["tanh"](1.0, 2.0)
+        autograd.apply(autograd.OPS["tanh"], [1.0, 2.0])
 
 
 # ------------------------------------------------------------------------------- memory
@@ -358,3 +358,174 @@ def test_dropping_a_graph_leaves_nothing_for_gc():
 
 def test_values_have_no_instance_dict():
     assert not hasattr(Value(1.0), "__dict__") and not hasattr(Constant(1.0), "__dict__")
+
+
+# ------------------------------------------------------------------------------- reliability
+
+def test_detect_anomaly_checks_the_summed_gradient():
+    # Each product is finite (1e308); only their sum overflows.
+    x = Value(1e-300, label="x")
+    y = x * 1e308 + x * 1e308
+    with autograd.detect_anomaly():
+        with pytest.raises(FloatingPointError, match=r"gradient .*x.* inf"):
+            y.backward()
+    assert x.grad == 0.0
+
+
+def torch_derivatives(f, x0, order):
+    t = torch.tensor(x0, requires_grad=True)
+    out, ds = f(t), []
+    for _ in range(order):
+        out, = torch.autograd.grad(out, t, create_graph=True)
+        ds.append(out.item())
+    return ds
+
+
+def our_derivatives(f, x0, order):
+    x = Value(x0)
+    out, ds = f(x), []
+    for k in range(order):
+        out = autograd.grad(out, [x], create_graph=k < order - 1)[0]
+        ds.append(out.data if isinstance(out, Value) else out)
+    return ds
+
+
+EDGES = [
+    # g / x, not g * (1/x): 1/x overflows where the quotient does not.
+    ("log", lambda v: v.log() * 1e-300, 1e-310, 1),
+    ("div-numerator", lambda v: v / 1e-310 * 1e-300, 1e-300, 1),
+    ("sqrt at 0", lambda v: v.sqrt(), 0.0, 2),
+    ("x**0.5 at 0", lambda v: v ** 0.5, 0.0, 2),
+    ("x**-1 at 1e-300", lambda v: v ** -1, 1e-300, 1),
+    ("x**0 at 1e-310", lambda v: v ** 0, 1e-310, 1),
+    ("x**0.5 at 1e-300", lambda v: v ** 0.5, 1e-300, 2),
+    ("x**2 at 0", lambda v: v ** 2, 0.0, 2),
+    ("x**1 at 0", lambda v: v ** 1, 0.0, 2),
+    # Higher orders through nodes whose own value overflowed or divided by 0.
+    ("x**-1 at 1e-300, 2nd", lambda v: v ** -1, 1e-300, 2),
+    ("sqrt at 1e-310, 2nd", lambda v: v.sqrt(), 1e-310, 2),
+    ("log at 1e-310, 2nd", lambda v: v.log(), 1e-310, 2),
+    ("1/x at 1e-200, 2nd", lambda v: 1.0 / v, 1e-200, 2),
+    ("x**0.5 at 0, 3rd", lambda v: v ** 0.5, 0.0, 3),
+    ("sqrt at 0, 3rd", lambda v: v.sqrt(), 0.0, 3),
+    ("x**3 at 0, 3rd", lambda v: v ** 3, 0.0, 3),
+]
+
+
+@pytest.mark.parametrize("name,f,x0,order", EDGES, ids=[e[0] for e in EDGES])
+def test_edge_values_match_pytorch(name, f, x0, order):
+    ours = our_derivatives(f, x0, order)
+    theirs = torch_derivatives(f, x0, order)
+    assert ours == pytest.approx(theirs, rel=1e-12), (name, ours, theirs)
+
+
+def test_divisor_partial_where_pytorch_gives_nan():
+    # ∂(a/x)/∂x · g = −g·a/x² = −1e-300·1e-300/1e-620 = −1e20 by calculus. PyTorch forms
+    # (−g·a)/(x·x), both underflow to 0 and it answers nan; −(g·out)/x stays in range.
+    x = Value(1e-310)
+    y = (1e-300 / x) * 1e-300
+    assert autograd.grad(y, x) == pytest.approx(-1e20, rel=1e-12)
+
+
+@pytest.mark.parametrize("number", [2, np.int64(2), np.float32(2.0), __import__("fractions")
+                                    .Fraction(2, 1)])
+def test_assigning_data_any_real_number_keeps_ops_working(number):
+    x = Value(1.0)
+    x.data = number
+    assert type(x.data) is float and x.data == 2.0
+    y = x + 1
+    assert type(y.data) is float and y.data == 3.0
+    assert (x * x).data == 4.0 and (1 - x).data == -1.0
+
+
+def test_assigning_data_a_non_number_raises():
+    x = Value(1.0)
+    for bad in ["2", None, True]:
+        with pytest.raises(TypeError, match="data: expected a real number"):
+            x.data = bad
+    assert x.data == 1.0
+
+
+@pytest.mark.parametrize("make", [autograd.no_grad, autograd.enable_grad,
+                                  autograd.detect_anomaly])
+def test_mode_objects_are_reusable_and_reentrant(make):
+    mode = make()
+    before = (autograd.is_grad_enabled(), _anomaly_on())
+    for _ in range(2):
+        with mode:
+            inside = (autograd.is_grad_enabled(), _anomaly_on())
+            with mode:
+                assert (autograd.is_grad_enabled(), _anomaly_on()) == inside
+            assert (autograd.is_grad_enabled(), _anomaly_on()) == inside
+        assert (autograd.is_grad_enabled(), _anomaly_on()) == before
+
+
+def _anomaly_on() -> bool:
+    try:
+        with autograd.no_grad():   # a throwaway op, unrecorded
+            Value(1e308) * 10
+    except FloatingPointError:
+        return True
+    return False
+
+
+def test_a_mode_object_shared_by_threads():
+    mode, results = autograd.no_grad(), []
+    go = threading.Barrier(2)
+
+    def worker():
+        with mode:
+            go.wait(5)
+            results.append(autograd.is_grad_enabled())
+        results.append(autograd.is_grad_enabled())
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False, False, True, True]
+
+
+@pytest.mark.parametrize("bad", ["1.5", None, [1.0], True, 1j])
+def test_gradcheck_rejects_non_numbers(bad):
+    with pytest.raises(TypeError, match=r"gradcheck: input 1 .*" + type(bad).__name__):
+        autograd.gradcheck(lambda a, b: a * b, [1.0, bad])
+
+
+# ------------------------------------------------------------------------------- public surface
+
+def test_star_import_keeps_builtins():
+    ns: dict = {}
+    exec("from autograd import *", ns)
+    assert "sum" not in ns and "compile" not in ns
+    assert autograd.sum is not None and autograd.compile is not None
+    assert set(autograd.__all__) <= set(dir(autograd))
+
+
+def test_grad_of_a_single_value_is_a_single_gradient():
+    x, y = Value(2.0), Value(3.0)
+    out = x * y
+    assert autograd.grad(out, x) == 3.0
+    assert autograd.grad(out, [x]) == [3.0]
+    assert autograd.grad(out, (x, y)) == [3.0, 2.0]
+    d = autograd.grad(out, x, create_graph=True)
+    assert isinstance(d, Value) and d.data == 3.0
+
+
+def test_value_and_grad_follows_the_same_rule():
+    f = lambda x, y: x * y  # noqa: E731
+    assert autograd.value_and_grad(f, argnums=0)(2.0, 5.0) == (10.0, 5.0)
+    assert autograd.value_and_grad(f, argnums=[0])(2.0, 5.0) == (10.0, [5.0])
+    assert autograd.value_and_grad(f, argnums=(1, 0))(2.0, 5.0) == (10.0, [2.0, 5.0])
+    assert autograd.value_and_grad(f)(2.0, 5.0) == (10.0, [5.0, 2.0])
+
+
+def test_primitive_is_a_callable_carrying_its_op():
+    cube = autograd.primitive("cube", lambda x: x ** 3, lambda x, out: (3 * x * x,), arity=1)
+    assert isinstance(cube.op, autograd.Op) and cube.op.name == "cube"
+    y = cube(Value(2.0))
+    assert y.operation is cube.op and y.data == 8.0
+    assert autograd.apply(cube.op, [2.0]).data == 8.0
+    # The table's entries are data: applied with apply(), not called.
+    assert not callable(autograd.OPS["tanh"])

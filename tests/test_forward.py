@@ -24,7 +24,7 @@ torch.set_default_dtype(torch.float64)
 VALUES = SimpleNamespace(
     exp=Value.exp, log=Value.log, sqrt=Value.sqrt, tanh=Value.tanh, sigmoid=Value.sigmoid,
     relu=Value.relu, softplus=Value.softplus, sin=Value.sin, cos=Value.cos, abs=abs,
-    pow=operator.pow, leaky_relu=lambda a, s: OPS["leaky_relu"](a, s),
+    pow=operator.pow, leaky_relu=lambda a, s: autograd.apply(OPS["leaky_relu"], (a, s)),
     sum=autograd.sum, dot=autograd.dot)
 TORCH = SimpleNamespace(
     exp=torch.exp, log=torch.log, sqrt=torch.sqrt, tanh=torch.tanh, sigmoid=torch.sigmoid,

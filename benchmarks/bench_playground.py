@@ -1,0 +1,183 @@
+"""Benchmark: is the playground live enough? Steps per second and heat-map refreshes per second.
+
+The workload the issue names: two moons, 200 points, all of them in the full batch,
+MLP(2, [8, 8, 1]), cross-entropy, SGD. Measured in one run:
+
+1. one training step (forward + backward + update) as the playground runs it: compiled graphs
+   of 32, 16, 8 ... examples replayed (``autograd.compile``), against the eager ``nn.MLP`` step
+   that builds the graph anew each time (the peer);
+2. one frame of heat maps (every neuron over a 40×40 grid, the decision surface, encoded for the
+   page): plain-float forward of the weights, against replaying a compiled one-example graph at
+   each grid point (the alternative the playground did not take);
+3. end to end: ``python -m nn.playground`` in its own process, a WebSocket client pressing play,
+   then counting steps and frames received over a few seconds.
+
+    python benchmarks/bench_playground.py           # about a minute
+    python benchmarks/bench_playground.py --quick   # a smoke run
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import autograd  # noqa: E402
+from autograd import Value  # noqa: E402
+from nn import MLP, losses, optim  # noqa: E402
+from nn.playground.session import Session  # noqa: E402
+from nn.playground.settings import Settings  # noqa: E402
+
+SETTINGS = Settings(dataset="moons", points=200, test_fraction=0.0, hidden=(8, 8))
+
+
+def timings(fn: Callable[[], object], warmup: int, runs: int) -> list[float]:
+    """Wall times of ``runs`` calls of ``fn`` after ``warmup`` untimed ones, in seconds."""
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def summary(times: list[float]) -> str:
+    ms = [t * 1e3 for t in times]
+    return f"median {statistics.median(ms):7.2f} ms  (range {min(ms):.2f}–{max(ms):.2f})"
+
+
+def eager_step(session: Session) -> Callable[[], float]:
+    """The peer: nn.MLP building its graph for the whole batch each step, then backward."""
+    model = MLP(**session.model.config())
+    params = model.parameters()
+    opt = optim.SGD(params, session.settings.lr)
+    X = [[p.x, p.y] for p in session.train]
+    y = [p.label for p in session.train]
+
+    def step() -> float:
+        loss = losses.bce_with_logits([model(x) for x in X], y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.data
+    return step
+
+
+def compiled_grid_frame(session: Session) -> Callable[[], list[float]]:
+    """The alternative for heat maps: one compiled one-example graph replayed per grid point."""
+    x1, x2 = Value(0.0, label="x1"), Value(0.0, label="x2")
+    outs = [n_out for layer in _layer_nodes(session.model, [x1, x2]) for n_out in layer]
+    root = autograd.sum(outs)
+    compiled = autograd.compile(root)
+    xs, ys = session.grid
+
+    def frame() -> list[float]:
+        values = []
+        for a, b in zip(xs, ys):
+            x1.data, x2.data = a, b
+            compiled.forward()
+            values.extend(compiled.values(outs))
+        return values
+    return frame
+
+
+def _layer_nodes(model: MLP, inputs: list[Value]) -> list[list[Value]]:
+    """Every neuron's output node for one example, layer by layer (public attributes only)."""
+    layers, h = [], inputs
+    for layer in model.layers:
+        act = layer.activation
+        outs = []
+        for n in layer.neurons:
+            net = autograd.dot(n.w, h, n.b)
+            outs.append(net if act == "linear" else getattr(net, act)())
+        layers.append(outs)
+        h = outs
+    return layers
+
+
+def end_to_end(seconds: float) -> dict:
+    """Serve in a separate process, press play over a WebSocket, count steps and frames."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "nn.playground", "--no-browser"], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        url = re.search(r"http://\S+/", proc.stdout.readline())[0]
+        return asyncio.run(_watch(url, seconds))
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        proc.stdout.close()
+
+
+async def _watch(url: str, seconds: float) -> dict:
+    from tornado.websocket import websocket_connect
+    ws = await websocket_connect(url.replace("http", "ws") + "ws",
+                                 max_message_size=64 * 1024 * 1024)
+    await ws.read_message()  # the state
+    changes = {k: v for k, v in SETTINGS.as_json().items() if k in ("points", "test_fraction")}
+    await ws.write_message(json.dumps({"cmd": "set", "settings": changes}))
+    await ws.read_message()
+    await ws.write_message(json.dumps({"cmd": "play"}))
+    frames = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        msg = json.loads(await ws.read_message())
+        if msg["type"] == "frame" and msg["running"] and msg["steps"] > 0:
+            frames.append((time.perf_counter(), msg["steps"], msg["train_accuracy"]))
+    ws.close()
+    (t0, s0, _), (t1, s1, acc) = frames[0], frames[-1]
+    return {"steps_per_s": (s1 - s0) / (t1 - t0), "frames_per_s": (len(frames) - 1) / (t1 - t0),
+            "steps": s1, "accuracy": acc}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, a shorter watch")
+    args = parser.parse_args(argv)
+    runs, watch = (5, 3.0) if args.quick else (30, 10.0)
+    print(f"{platform.system()} {platform.machine()}, Python {platform.python_version()}, "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other work inflates "
+          "medians; the range shows the fastest)")
+    print("workload: moons, 200 points in the full batch, MLP(2, [8, 8, 1]) tanh, "
+          "cross-entropy, SGD\n")
+
+    session = Session(SETTINGS)
+    compiled = timings(session.step, 5, runs * 4)
+    eager = timings(eager_step(session), 2, max(runs // 3, 3))
+    print(f"training step, compiled replay:   {summary(compiled)}")
+    print(f"training step, eager nn.MLP:      {summary(eager)}")
+    print(f"  replay is {statistics.median(eager) / statistics.median(compiled):.1f}× faster; "
+          f"at most {1 / statistics.median(compiled):.0f} steps/s before heat maps\n")
+
+    plain = timings(session.frame, 2, runs)
+    replay = timings(compiled_grid_frame(session), 1, max(runs // 3, 3))
+    print(f"heat-map frame, plain floats:     {summary(plain)}  (all 17 neurons, 40×40, "
+          "encoded)")
+    print(f"grid by compiled one-example replay: {summary(replay)}  (values only)")
+    print(f"  plain floats are {statistics.median(replay) / statistics.median(plain):.1f}× "
+          "faster\n")
+
+    e2e = end_to_end(watch)
+    print(f"end to end over {watch:.0f} s (server process + WebSocket client): "
+          f"{e2e['steps_per_s']:.0f} steps/s, {e2e['frames_per_s']:.1f} heat-map frames/s, "
+          f"training accuracy {e2e['accuracy']}% after {e2e['steps']} steps")
+    ok = e2e["steps_per_s"] >= 20 and e2e["frames_per_s"] >= 2
+    print("target (≥ 20 steps/s, ≥ 2 frames/s):", "met" if ok else "NOT met")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,514 @@
+"""The playground: training against PyTorch, commands, the server, and the page in Chromium."""
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import torch
+
+pytest.importorskip("tornado")
+
+from nn import MLP  # noqa: E402
+from nn.playground.data import Point, generate, spiral3  # noqa: E402
+from nn.playground.graphs import Batches, pieces  # noqa: E402
+from nn.playground.grid import grid, neuron_outputs  # noqa: E402
+from nn.playground.session import Session  # noqa: E402
+from nn.playground.settings import CommandError, Settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+STATIC = ROOT / "nn" / "playground" / "static"
+
+
+# -- training on the engine, checked against PyTorch float64 ------------------------------------
+
+def torch_loss(net: torch.nn.Module, loss: str, points: list[Point]) -> torch.Tensor:
+    x = torch.tensor([[p.x, p.y] for p in points], dtype=torch.float64)
+    y = torch.tensor([p.label for p in points])
+    z = net(x)
+    if z.shape[1] > 1:
+        return torch.nn.functional.cross_entropy(z, y)
+    z, sign = z[:, 0], 2 * y.double() - 1
+    if loss == "cross-entropy":
+        return torch.nn.functional.binary_cross_entropy_with_logits(z, y.double())
+    if loss == "hinge":
+        return torch.relu(1 - sign * z).mean()
+    return ((z - sign) ** 2).mean()
+
+
+def torch_grads(net: torch.nn.Module, value: torch.Tensor) -> list[float]:
+    """Gradients in the order of ``named_parameters()``: per neuron its weights, then its bias."""
+    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+    grads = torch.autograd.grad(value, [t for m in linears for t in (m.weight, m.bias)])
+    out = []
+    for W, b in zip(grads[::2], grads[1::2]):
+        for j in range(W.shape[0]):
+            out += [*W[j].tolist(), b[j].item()]
+    return out
+
+
+@pytest.mark.parametrize("dataset,loss", [("moons", "cross-entropy"), ("xor", "hinge"),
+                                          ("circles", "squared"), ("spiral3", "cross-entropy")])
+def test_batch_loss_and_gradient_match_pytorch(dataset, loss):
+    classes = 3 if dataset == "spiral3" else 2
+    model = MLP(2, [5, 4, 1 if classes == 2 else 3], "tanh", seed=3)
+    points = generate(dataset, 45, 0.1, 0.0, seed=2)  # 45 = 32 + 8 + 4 + 1: four graphs
+    assert pieces(45) == [32, 8, 4, 1]
+    batches = Batches(model, loss, classes)
+    for p in model.parameters():
+        p.grad = 0.0
+    value, hits = batches.run(points, backward=True)
+    net = model.to_torch()
+    expected = torch_loss(net, loss, points)
+    assert value == pytest.approx(expected.item(), rel=1e-12)
+    assert [p.grad for p in model.parameters()] == pytest.approx(torch_grads(net, expected),
+                                                                 rel=1e-9, abs=1e-14)
+    with torch.no_grad():
+        z = net(torch.tensor([[p.x, p.y] for p in points], dtype=torch.float64))
+    guess = z.argmax(1) if classes == 3 else (z[:, 0] > 0).long()
+    assert hits == sum(int(g) == p.label for g, p in zip(guess, points))
+
+
+def test_neuron_heat_maps_match_the_network():
+    model = MLP(2, [3, 4, 1], "relu", seed=5)
+    xs, ys = grid(7, 1.6)
+    layers = neuron_outputs(model, xs, ys)
+    assert [len(layer) for layer in layers] == [3, 4, 1]
+    net = model.to_torch()
+    x = torch.tensor(list(zip(xs, ys)), dtype=torch.float64)
+    with torch.no_grad():
+        h1 = net[:2](x)
+        h2 = net[:4](x)
+        out = net(x)
+    for got, want in [(layers[0], h1), (layers[1], h2), (layers[2], out)]:
+        for j, column in enumerate(got):
+            assert column == pytest.approx(want[:, j].tolist(), rel=1e-12, abs=1e-15)
+    assert (xs[0], ys[0]) == (pytest.approx(-1.6 + 3.2 / 14), pytest.approx(1.6 - 3.2 / 14))
+
+
+# -- data, settings, commands ----------------------------------------------------------------------
+
+def test_spiral3_has_three_balanced_classes():
+    X, y = spiral3(100, 0.0, seed=1)
+    assert sorted(set(y)) == [0, 1, 2] and [y.count(k) for k in range(3)] == [34, 33, 33]
+    assert all(0.09 < math.hypot(a, b) < 1.01 for a, b in X)
+    assert spiral3(30, 0.1, seed=4) == spiral3(30, 0.1, seed=4)
+
+
+def test_generate_splits_and_keeps_points_on_the_plane():
+    points = generate("moons", 200, 0.3, 0.25, seed=1)
+    assert sum(p.test for p in points) == 50
+    assert all(abs(p.x) <= 1.6 and abs(p.y) <= 1.6 for p in points)
+    assert len({p.id for p in points}) == 200
+
+
+@pytest.mark.parametrize("changes,words", [
+    ({"hidden": [8, 0]}, "between 1 and 8"),
+    ({"lr": -0.1}, "learning rate"),
+    ({"lr": float("nan")}, "finite"),
+    ({"lr": None}, "finite"),
+    ({"l2": float("inf")}, "finite"),
+    ({"batch": 0}, "batch size"),
+    ({"batch": True}, "whole number"),
+    ({"activation": "<b>x</b>"}, "activation must be one of"),
+    ({"hidden": [8] * 7}, "at most 6"),
+    ({"colour": 1}, "unknown setting"),
+    ({"dataset": "spiral3", "loss": "hinge"}, "needs two classes"),
+])
+def test_bad_settings_are_refused_and_change_nothing(changes, words):
+    s = Session(Settings(points=40))
+    before = s.settings
+    with pytest.raises(CommandError, match=re.escape(words)):
+        s.command({"cmd": "set", "settings": changes})
+    assert s.settings == before
+
+
+@pytest.mark.parametrize("message", [None, 3, "play", [], {"cmd": 3}, {"cmd": "__init__"},
+                                     {"cmd": "launch"},
+                                     {"cmd": "add", "x": 0, "y": "1", "label": 0},
+                                     {"cmd": "add", "x": 9, "y": 0, "label": 0},
+                                     {"cmd": "add", "x": 0, "y": 0, "label": 2},
+                                     {"cmd": "remove", "id": 10_000}, {"cmd": "remove", "id": True},
+                                     {"cmd": "explain", "param": "L9.N1.w1"}])
+def test_malformed_commands_raise_command_error(message):
+    s = Session(Settings(points=20))
+    with pytest.raises(CommandError):
+        s.command(message)
+
+
+def test_add_remove_reset_and_settings_commands():
+    s = Session(Settings(points=20, test_fraction=0.5))
+    s.command({"cmd": "add", "x": 0.5, "y": -0.25, "label": 1})
+    new = s.points[-1]
+    assert (new.x, new.y, new.label, new.test) == (0.5, -0.25, 1, False)
+    assert len(s.train) == 11
+    s.command({"cmd": "remove", "id": new.id})
+    assert new not in s.points
+    for _ in range(3):
+        s.command({"cmd": "step"})
+    assert s.steps == 3
+    s.command({"cmd": "set", "settings": {"lr": 0.5}})
+    assert s.optimizer.lr == 0.5 and s.steps == 3  # a learning rate keeps the run
+    s.command({"cmd": "reset"})
+    assert s.steps == 0 and s.settings.seed != 1
+    s.command({"cmd": "set", "settings": {"hidden": [3]}})
+    assert [layer.nout for layer in s.model.layers] == [3, 1]
+
+
+def test_mini_batches_cover_each_epoch_once():
+    s = Session(Settings(points=40, test_fraction=0.5, batch=6))
+    seen = []
+    for _ in range(3):
+        seen += [p.id for p in s._batch()]
+    assert len(seen) == len(set(seen)) == 18
+
+
+def test_a_diverging_run_pauses_itself_and_frames_stay_valid_json():
+    s = Session(Settings(points=40, loss="squared", activation="relu", lr=10.0, hidden=(8, 8)))
+    s.command({"cmd": "play"})
+    for _ in range(200):
+        if not s.step():
+            break
+    assert not s.running
+    assert "Training paused" in s.message and "learning rate" in s.message
+    s.refresh()
+    json.dumps(s.state(), allow_nan=False)
+    try:  # looking inside the broken network is answered, or refused with a message
+        reply = s.command({"cmd": "explain", "param": "L1.N1.w1"}).private
+        json.dumps(reply, allow_nan=False)
+    except CommandError as e:
+        assert "press reset" in str(e)
+
+
+def test_training_reaches_95_percent_on_moons():
+    s = Session()
+    s.command({"cmd": "play"})
+    for _ in range(600):
+        s.step()
+    s.refresh()
+    assert s.metrics["train_accuracy"] >= 95 and s.metrics["test_accuracy"] >= 95
+
+
+def test_explain_a_weight_for_one_example_matches_pytorch():
+    s = Session(Settings(points=30, hidden=(3, 2), l2=0.01))
+    s.command({"cmd": "step"})
+    point = s.points[4]
+    reply = s.command({"cmd": "explain", "param": "L1.N2.w1", "point": point.id}).private
+    assert reply["text"].startswith("∂loss/∂L1.N2.w1 by the chain rule: 2 paths")
+    net = s.model.to_torch()
+    x = torch.tensor([[point.x, point.y]], dtype=torch.float64)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(
+        net(x)[:, 0], torch.tensor([float(point.label)], dtype=torch.float64))
+    (g,) = torch.autograd.grad(loss, [net[0].weight])
+    assert reply["example_grad"] == pytest.approx(g[1, 0].item(), rel=1e-10)
+    # Over the training set: ∂(mean loss)/∂w from PyTorch, plus the L2 term's 2·0.01·w.
+    net = s.model.to_torch()
+    full = torch_grads(net, torch_loss(net, "cross-entropy", s.train))
+    k = [name for name, _ in s.model.named_parameters()].index("L1.N2.w1")
+    w = s.names["L1.N2.w1"].data
+    assert reply["l2_part"] == pytest.approx(0.02 * w, rel=1e-12)
+    assert reply["grad"] == pytest.approx(full[k] + 0.02 * w, rel=1e-9)
+    assert reply["value"] == w
+
+
+def test_example_graph_is_the_explorer_page_of_that_example():
+    from nn.playground.server import render_graph
+
+    s = Session(Settings(points=20, hidden=(2,)))
+    point = s.points[3]
+    loss, copy = s.example_graph(point)
+    assert loss.label == "loss" and loss.grad == 1.0  # backward has run on the copy
+    assert all(p.grad == 0.0 for p in s.model.parameters())  # the run's own weights untouched
+    kind, body = render_graph(loss)
+    assert kind == "text/html; charset=utf-8"
+    assert body.startswith(b"<!DOCTYPE html>") and b'id="mode"' in body
+    assert b"L1.N2.w1" in body  # the example's own weights are on the page
+
+
+# -- the server -----------------------------------------------------------------------------------
+
+def test_a_busy_tab_skips_training_frames_but_never_a_command_result():
+    from nn.playground.server import Playground
+
+    class BusyTab:
+        """A tab still taking in an earlier frame: it drops whatever may be dropped."""
+
+        def __init__(self):
+            self.received = []
+
+        def send(self, text, droppable=False):
+            if not droppable:
+                self.received.append(json.loads(text))
+
+    async def run():
+        playground = Playground(session=Session(Settings(points=20)))
+        tab = BusyTab()
+        playground.sockets.add(tab)
+        playground.apply({"cmd": "play"})
+        playground.apply({"cmd": "pause"})
+        return tab.received
+
+    received = asyncio.run(run())
+    assert [(m["type"], m["running"]) for m in received] == [("frame", True), ("frame", False)]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def server_process():
+    """``python -m nn.playground --no-browser`` on a free port; yields (process, url)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "nn.playground", "--no-browser",
+                             "--port", str(_free_port())], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert match, f"no URL printed: {line!r} {proc.stderr.read() if proc.poll() else ''}"
+        yield proc, match[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def _request(url: str, body: bytes | None = None, kind: str = "application/json"):
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": kind} if body else {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def test_cli_sigint_stops_within_5_seconds_and_releases_the_port():
+    with server_process() as (proc, url):
+        port = int(url.rsplit(":", 1)[1].strip("/"))
+        assert _request(url + "api/state")[0] == 200
+        proc.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        proc.wait(5)
+        assert time.monotonic() - start < 5
+        assert proc.returncode == 0
+        assert "stopped" in proc.stdout.read()
+        with socket.socket() as sock:  # no SO_REUSEADDR: binds only if the port is free
+            sock.bind(("127.0.0.1", port))
+
+
+def test_a_port_in_use_is_reported_and_the_first_server_keeps_it():
+    with server_process() as (_, url):
+        port = url.rsplit(":", 1)[1].strip("/")
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        second = subprocess.run([sys.executable, "-m", "nn.playground", "--no-browser", "--port",
+                                 port], cwd=ROOT, env=env, capture_output=True, text=True,
+                                timeout=30)
+        assert second.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in second.stderr
+        assert _request(url + "api/state")[0] == 200
+
+
+def test_bad_requests_get_4xx_and_the_server_keeps_answering():
+    with server_process() as (proc, url):
+        assert _request(url + "api/command", b"{not json")[0] == 400
+        assert _request(url + "api/command", b'{"cmd": "set", "settings": {"lr": -1}}') == \
+            (400, {"type": "error", "message": "learning rate must be greater than 0 and at "
+                                                  "most 10, got -1"})
+        assert _request(url + "api/command", b'{"cmd": "play"}', "text/plain")[0] == 415
+        assert _request(url + "api/command", b"[" * 100_000)[0] == 400  # too deep for json
+        with pytest.raises((urllib.error.URLError, ConnectionError)):
+            _request(url + "api/command", b" " * 2_000_000)  # over the size limit: cut off
+        assert _request(url + "nowhere")[0] == 404
+        assert _request(url + "graph/99999")[0] == 404
+        with urllib.request.urlopen(url + "graph/0", timeout=60) as r:
+            assert r.headers["Content-Type"] == "text/html; charset=utf-8"
+        bad_host = urllib.request.Request(url + "api/state", headers={"Host": "evil.example"})
+        with pytest.raises(urllib.error.HTTPError, match="403"):
+            urllib.request.urlopen(bad_host, timeout=10)
+        status, state = _request(url + "api/state")
+        assert status == 200 and state["type"] == "state" and len(state["points"]) == 200
+        assert proc.poll() is None
+
+
+def test_two_tabs_share_one_run_over_websockets():
+    from tornado.websocket import websocket_connect
+
+    async def talk(url):
+        ws_url = url.replace("http", "ws") + "ws"
+        a, b = await websocket_connect(ws_url), await websocket_connect(ws_url)
+        first = [json.loads(await a.read_message()), json.loads(await b.read_message())]
+        assert [m["type"] for m in first] == ["state", "state"]
+        await a.write_message("not json {")
+        assert json.loads(await a.read_message())["type"] == "error"
+        await a.write_message(json.dumps({"cmd": "set", "settings": {"hidden": [0]}}))
+        error = json.loads(await a.read_message())
+        assert error["type"] == "error" and "between 1 and 8" in error["message"]
+        await a.write_message(json.dumps({"cmd": "step"}))
+        seen_by_b = json.loads(await b.read_message())
+        assert seen_by_b["type"] == "frame" and seen_by_b["steps"] == 1
+        a.close()
+        b.close()
+
+    with server_process() as (_, url):
+        asyncio.run(asyncio.wait_for(talk(url), 30))
+
+
+def test_show_serves_in_the_background_and_stops():
+    pytest.importorskip("IPython")
+    import threading
+
+    import nn.playground as playground
+    frame = playground.show()
+    try:
+        assert frame.src.startswith("http://127.0.0.1:")
+        assert _request(frame.src + "api/state")[0] == 200
+        assert playground.show().src == frame.src  # one server, however many cells show it
+    finally:
+        playground.stop()
+    assert not [t for t in threading.enumerate() if t.name == "nn.playground"]
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(frame.src + "api/state", timeout=2)
+
+
+# -- the page -------------------------------------------------------------------------------------
+
+def test_page_is_our_own_code_and_fetches_nothing_from_the_network():
+    page = (STATIC / "index.html").read_text(encoding="utf-8")
+    script = (STATIC / "playground.js").read_text(encoding="utf-8")
+    style = (STATIC / "playground.css").read_text(encoding="utf-8")
+    for text in (page, script, style):
+        assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", text)
+        assert "@import" not in text and "url(" not in text
+    # Text reaches the page only through textContent and attributes.
+    assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(",
+                         script)
+    for hook in ["play", "pause", "step", "reset", "loss", "accuracy", "steps", "plane"]:
+        assert len(re.findall(rf'id="{hook}"', page)) == 1
+
+
+@contextmanager
+def time_limit(seconds: int):
+    def fail(*_):
+        raise TimeoutError(f"the browser test took more than {seconds} s")
+    old = signal.signal(signal.SIGALRM, fail)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+@contextmanager
+def chromium(tmp_path):
+    path, driver_path = shutil.which("chromium") or shutil.which("chromium-browser"), \
+        shutil.which("chromedriver")
+    if not path or not driver_path:
+        pytest.skip("Chromium and chromedriver are not installed (apt-get install chromium "
+                    "chromium-driver); .ci/run installs them")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = path
+    for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]:
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=opts)
+    try:
+        driver.set_page_load_timeout(30)
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _wait(predicate, seconds: float, what: str):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"waited {seconds} s for {what}")
+
+
+def test_page_trains_moons_in_headless_chromium(tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    with time_limit(150), server_process() as (_, url), chromium(tmp_path) as driver:
+        text = lambda id_: driver.find_element(By.ID, id_).text  # noqa: E731
+        driver.get(url)
+        _wait(lambda: text("connection") == "connected" and text("steps") == "0", 20, "the page")
+        driver.find_element(By.ID, "play").click()
+        _wait(lambda: float(text("accuracy")) >= 95 and int(text("steps")) > 0, 30,
+              "95% accuracy on moons")
+        first = int(text("steps"))
+        _wait(lambda: int(text("steps")) > first, 5, "the step count to grow")
+        driver.find_element(By.ID, "pause").click()
+        _wait(lambda: not driver.find_element(By.ID, "play").get_attribute("disabled"), 5, "pause")
+        paused = text("steps")
+        time.sleep(1.0)
+        assert text("steps") == paused
+
+        # Closing and reopening the tab resumes the run.
+        driver.get(url)
+        _wait(lambda: text("steps") == paused, 10, "the same run after reopening")
+
+        # A click on the plane adds a point; a click on it removes it again.
+        n = len(_request(url + "api/state")[1]["points"])
+        plane = driver.find_element(By.ID, "plane")
+        ActionChains(driver).move_to_element_with_offset(plane, 150, -150).click().perform()
+        _wait(lambda: len(_request(url + "api/state")[1]["points"]) == n + 1, 5, "a new point")
+        ActionChains(driver).move_to_element_with_offset(plane, 150, -150).click().perform()
+        _wait(lambda: len(_request(url + "api/state")[1]["points"]) == n, 5, "the point removed")
+        ActionChains(driver).move_to_element_with_offset(plane, -150, 150).key_down(Keys.SHIFT) \
+            .click().key_up(Keys.SHIFT).perform()
+        added = _wait(lambda: (lambda pts: len(pts) == n + 1 and pts[-1])(
+            _request(url + "api/state")[1]["points"]), 5, "a shift-click adding a point")
+        assert added["label"] == 1 and added["id"] >= n and not added["test"]
+
+        # A refused setting shows its message as text, however it is spelled.
+        lr = driver.find_element(By.ID, "lr")
+        lr.clear()
+        lr.send_keys("-1")
+        driver.find_element(By.ID, "steps").click()
+        _wait(lambda: "learning rate must be" in text("message"), 5, "the refusal")
+        driver.execute_script(
+            "const s = document.getElementById('activation');"
+            "const o = document.createElement('option');"
+            "o.value = '<img src=x onerror=window.pwned=1>';"
+            "s.append(o); s.value = o.value; s.dispatchEvent(new Event('change'));")
+        _wait(lambda: "<img src=x" in text("message"), 5, "the escaped message")
+        assert driver.execute_script("return window.pwned === undefined && "
+                                     "!document.querySelector('#message img')")
+
+        # An edge explains its weight with the chain rule.
+        driver.execute_script("document.querySelector('#network path.hit')"
+                              ".dispatchEvent(new MouseEvent('click'))")
+        _wait(lambda: "by the chain rule" in text("explain-text"), 10, "an explanation")
+        assert "∂loss/∂L1.N1.w1" in text("explain-text")
+
+        driver.find_element(By.ID, "reset").click()
+        _wait(lambda: text("steps") == "0", 10, "reset")
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
