@@ -50,8 +50,8 @@ class Mark:
 MARKS = {
     "dead": Mark("dead", "✕ dead", "dead ReLU: input ≤ 0, no gradient passes", "dashed"),
     "saturated": Mark("saturated", "⊓ saturated",
-                      f"saturated σ/tanh: |output| past {SATURATION} of the flat end, "
-                      "gradient nearly stops", "dotted"),
+                      f"saturated σ/tanh: |tanh| or |2σ − 1| above {SATURATION}, on a flat end "
+                      "where the slope is nearly 0", "dotted"),
     "differs": Mark("differs", "≠ engine", "this gradient differs from the engine's", "bold"),
     "nonfinite": Mark("nonfinite", "‼ not finite", "value is inf or nan", "bold"),
 }
@@ -175,24 +175,27 @@ class Scale:
         rgb = _viridis(self.position(x))
         return _hex(rgb), _ink(rgb)
 
-    def ticks(self, most: int = 5) -> list[float]:
-        """Powers of ten across the range (at most ``most``, ends included)."""
-        lo, hi = math.floor(self.lo), math.ceil(self.hi)
-        stride = max(1, math.ceil((hi - lo) / max(1, most - 1)))
-        exps = list(range(lo, hi + 1, stride))
-        if exps[-1] < hi:
-            exps.append(hi)
-        return [10.0 ** e for e in exps]
+    def ticks(self, most: int = 6) -> list[float]:
+        """The smallest and largest magnitude and the powers of ten between them (thinned out
+        to at most ``most`` in all)."""
+        inner = list(range(math.floor(self.lo) + 1, math.ceil(self.hi)))
+        stride = max(1, math.ceil(len(inner) / max(1, most - 2)))
+        logs = [self.lo, *inner[::stride], self.hi]
+        out: list[float] = []
+        for e in logs:
+            if not out or e - math.log10(out[-1]) > 1e-9:
+                out.append(10.0 ** e)
+        return out
 
     def swatches(self) -> tuple[tuple[str, str, str], ...]:
-        """(fill, ink, text) for the legend; the ends are clamped to the drawn range."""
-        out = []
-        for t in self.ticks():
-            x = 10.0 ** min(max(math.log10(t), self.lo), self.hi)
-            fill, ink = self.colors(x)
-            e = round(math.log10(t))
-            out.append((fill, ink, "1" if e == 0 else f"1e{e}"))
-        return tuple(out)
+        """(fill, ink, text) for the legend, one per tick."""
+        return tuple((*self.colors(t), _short(t)) for t in self.ticks())
+
+
+def _short(x: float) -> str:
+    # Two significant digits, exponents written short: 0.8, 65, 1e-6, 1e3.
+    s = f"{x:.2g}"
+    return s.replace("e-0", "e-").replace("e+0", "e").replace("e+", "e")
 
 
 # ------------------------------------------------------------------------------ shading

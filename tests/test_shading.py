@@ -1,6 +1,7 @@
 """autograd.shading: the marks and colours a drawing puts on nodes, tested as pure functions."""
 from __future__ import annotations
 
+import html
 import math
 
 import pytest
@@ -81,10 +82,15 @@ def test_scale_runs_from_viridis_low_to_high_and_ink_stays_readable():
     assert s.colors(1e-6)[0] == VIRIDIS_LOW
     assert s.colors(-1.0)[0] == VIRIDIS_HIGH      # the sign does not matter
     assert s.colors(0.0) is None and s.colors(math.nan) is None
-    assert s.ticks() == [1e-6, 1e-4, 1e-2, 1.0]
+    # The ends and every other power of ten between them, six swatches at most.
+    assert s.ticks() == pytest.approx([1e-6, 1e-5, 1e-3, 1e-1, 1.0])
     for fill, ink, _ in s.swatches():
         assert contrast(fill, ink) >= 4.5, (fill, ink)
-    assert [t for _, _, t in s.swatches()] == ["1e-6", "1e-4", "1e-2", "1"]
+    assert [t for _, _, t in s.swatches()] == ["1e-6", "1e-5", "0.001", "0.1", "1"]
+    # Ends that are not powers of ten are ticks too, so the legend covers exactly what is drawn.
+    assert Scale([0.8, 64.8]).ticks() == pytest.approx([0.8, 1.0, 10.0, 64.8])
+    assert [t for _, _, t in Scale([0.8, 64.8]).swatches()] == ["0.8", "1", "10", "65"]
+    assert Scale([3.0]).ticks() == [3.0]
 
 
 def test_the_palette_is_matplotlibs_viridis():
@@ -151,3 +157,88 @@ def test_constants_are_never_shaded_and_bad_color_by_is_refused():
         magnitudes(order, "colour")
     with pytest.raises(ValueError, match="needs the gradients"):
         magnitudes(order, "grad")
+
+
+# ------------------------------------------------------------------ draw(grads=, color_by=)
+
+def box(source: str, label: str) -> str:
+    """The DOT line of the value box labelled ``label``."""
+    found = [line for line in source.splitlines() if "<table" in line and f"<b>{label}</b>" in line]
+    assert len(found) == 1, (label, found)
+    return found[0]
+
+
+def legend(source: str) -> str:
+    found = [line for line in source.splitlines() if line.strip().startswith("legend")]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_draw_grads_marks_exactly_the_differing_nodes():
+    import autograd
+    a, b, c = reused()
+    src = autograd.draw(c, grads={c: 1.0, b: 1.0, a: 1.0}).source
+    # The engine's gradient and the given one side by side, the differing ones marked.
+    assert "grad 4<" in box(src, "a") and "given 1<" in box(src, "a")
+    assert "grad 2<" in box(src, "b") and "given 1<" in box(src, "b")
+    assert "grad 1<" in box(src, "c") and "given 1<" in box(src, "c")
+    marked = {v for v in "abc" if MARKS["differs"].tag in box(src, v)}
+    assert marked == {"a", "b"}
+    assert html.escape(MARKS["differs"].meaning) in legend(src)
+    # The same mapping as the engine's marks nothing, and draws no legend.
+    order, grads = backprop(c)
+    same = autograd.draw(c, grads=grads).source
+    assert MARKS["differs"].tag not in same and "legend" not in same
+
+
+def test_draw_grads_shows_given_only_where_given_and_renders():
+    import autograd
+    a, b, c = reused()
+    g = autograd.draw(c, grads={a: 6.0})
+    assert "given 6<" in box(g.source, "a") and "given" not in box(g.source, "c")
+    svg = g.pipe(format="svg").decode()
+    assert svg.count(MARKS["differs"].tag.replace("≠", "&#8800;")) + svg.count(
+        MARKS["differs"].tag) == 2  # in a's box and in the legend
+
+
+def test_draw_color_by_grad_fills_and_marks_a_dead_relu():
+    import autograd
+    x = Value(-2.0, label="x")
+    w = Value(0.5, label="w")
+    h = (x * w).relu()
+    h.label = "h"
+    y = h + w * 3.0
+    y.label = "y"
+    src = autograd.draw(y, color_by="grad").source
+    assert MARKS["dead"].tag in box(src, "h")
+    assert "dashed" in box(src, "h")                   # a shape as well as a word
+    assert not any(MARKS["dead"].tag in box(src, v) for v in "xwy")
+    assert VIRIDIS_HIGH in box(src, "w") and VIRIDIS_LOW in box(src, "y")
+    assert ZERO_FILL in box(src, "x")
+    leg = legend(src)
+    assert "|grad|, log scale" in leg and "exactly 0" in leg and html.escape(MARKS["dead"].meaning) in leg
+
+
+def test_draw_color_by_data_marks_a_saturated_sigmoid():
+    import autograd
+    x = Value(6.0, label="x")
+    s = x.sigmoid()
+    s.label = "s"
+    t = (x * 0.01).tanh()
+    t.label = "t"
+    z = s + t
+    z.label = "z"
+    src = autograd.draw(z, color_by="data").source
+    assert MARKS["saturated"].tag in box(src, "s")
+    assert MARKS["saturated"].tag not in box(src, "t")
+    assert VIRIDIS_HIGH in box(src, "x")               # 6 is the largest |data|
+    assert "|data|, log scale" in legend(src)
+
+
+def test_draw_refuses_a_bad_color_by_or_grads():
+    import autograd
+    a, b, c = reused()
+    with pytest.raises(ValueError, match="color_by"):
+        autograd.draw(c, color_by="colour")
+    with pytest.raises(TypeError, match="grads"):
+        autograd.draw(c, grads=[1.0, 2.0])
