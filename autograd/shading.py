@@ -155,17 +155,21 @@ def _hex(rgb: tuple[float, float, float]) -> str:
 
 
 class Scale:
-    """|x| on a log scale from the smallest to the largest nonzero finite magnitude."""
+    """|x| on a log scale over the whole decades that hold every nonzero finite magnitude.
+
+    Whole decades, so that magnitudes close together look close together (0.8 and 1 are both
+    near the top of 0.1 … 1), rather than being stretched over the full range of colours.
+    """
 
     def __init__(self, values: Iterable[float]) -> None:
         logs = [math.log10(abs(x)) for x in values if x != 0.0 and math.isfinite(x)]
-        self.lo = min(logs, default=0.0)
-        self.hi = max(logs, default=0.0)
+        self.lo = math.floor(min(logs, default=0.0))
+        self.hi = math.ceil(max(logs, default=0.0))
+        if self.hi == self.lo:
+            self.lo -= 1
 
     def position(self, x: float) -> float:
-        """Where |x| lies between the smallest (0) and the largest (1) magnitude."""
-        if self.hi == self.lo:
-            return 0.5
+        """Where |x| lies between the bottom (0) and the top (1) of the scale."""
         return (math.log10(abs(x)) - self.lo) / (self.hi - self.lo)
 
     def colors(self, x: float) -> tuple[str, str] | None:
@@ -176,16 +180,12 @@ class Scale:
         return _hex(rgb), _ink(rgb)
 
     def ticks(self, most: int = 6) -> list[float]:
-        """The smallest and largest magnitude and the powers of ten between them (thinned out
-        to at most ``most`` in all)."""
-        inner = list(range(math.floor(self.lo) + 1, math.ceil(self.hi)))
-        stride = max(1, math.ceil(len(inner) / max(1, most - 2)))
-        logs = [self.lo, *inner[::stride], self.hi]
-        out: list[float] = []
-        for e in logs:
-            if not out or e - math.log10(out[-1]) > 1e-9:
-                out.append(10.0 ** e)
-        return out
+        """Powers of ten from the bottom to the top, both ends included, at most ``most``."""
+        stride = max(1, math.ceil((self.hi - self.lo) / max(1, most - 1)))
+        exps = list(range(self.lo, self.hi + 1, stride))
+        if exps[-1] != self.hi:
+            exps.append(self.hi)
+        return [10.0 ** e for e in exps]
 
     def swatches(self) -> tuple[tuple[str, str, str], ...]:
         """(fill, ink, text) for the legend, one per tick."""
@@ -193,7 +193,7 @@ class Scale:
 
 
 def _short(x: float) -> str:
-    # Two significant digits, exponents written short: 0.8, 65, 1e-6, 1e3.
+    # A power of ten as 0.01, 0.1, 1, 10, 100, and further out as 1e-6, 1e3.
     s = f"{x:.2g}"
     return s.replace("e-0", "e-").replace("e+0", "e").replace("e+", "e")
 

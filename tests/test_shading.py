@@ -82,27 +82,34 @@ def test_scale_runs_from_viridis_low_to_high_and_ink_stays_readable():
     assert s.colors(1e-6)[0] == VIRIDIS_LOW
     assert s.colors(-1.0)[0] == VIRIDIS_HIGH      # the sign does not matter
     assert s.colors(0.0) is None and s.colors(math.nan) is None
-    # The ends and every other power of ten between them, six swatches at most.
-    assert s.ticks() == pytest.approx([1e-6, 1e-5, 1e-3, 1e-1, 1.0])
+    # Both ends and every other power of ten between them, six swatches at most.
+    assert s.ticks() == pytest.approx([1e-6, 1e-4, 1e-2, 1.0])
     for fill, ink, _ in s.swatches():
         assert contrast(fill, ink) >= 4.5, (fill, ink)
-    assert [t for _, _, t in s.swatches()] == ["1e-6", "1e-5", "0.001", "0.1", "1"]
-    # Ends that are not powers of ten are ticks too, so the legend covers exactly what is drawn.
-    assert Scale([0.8, 64.8]).ticks() == pytest.approx([0.8, 1.0, 10.0, 64.8])
-    assert [t for _, _, t in Scale([0.8, 64.8]).swatches()] == ["0.8", "1", "10", "65"]
-    assert Scale([3.0]).ticks() == [3.0]
+    assert [t for _, _, t in s.swatches()] == ["1e-6", "0.0001", "0.01", "1"]
+    # The scale spans whole decades: 0.8 and 64.8 lie in 0.1 … 100.
+    wide = Scale([0.8, 64.8])
+    assert (wide.lo, wide.hi) == (-1, 2)
+    assert [t for _, _, t in wide.swatches()] == ["0.1", "1", "10", "1e2"]
+    # So values close together look close together, not darkest and brightest.
+    near = Scale([0.8, 1.0])
+    assert (near.lo, near.hi) == (-1, 0) and near.position(0.8) > 0.9
+    assert (Scale([1.0, 1.0]).lo, Scale([1.0, 1.0]).hi) == (-1, 0)
+
+
+def is_viridis(fill: str, t: float) -> bool:
+    """Whether ``fill`` is matplotlib's viridis at ``t`` (within 3 of 255 per channel)."""
+    from matplotlib import colormaps
+    want = [255 * c for c in colormaps["viridis"](t)[:3]]
+    got = [int(fill[i:i + 2], 16) for i in (1, 3, 5)]
+    return max(abs(a - b) for a, b in zip(got, want)) <= 3
 
 
 def test_the_palette_is_matplotlibs_viridis():
-    from matplotlib import colormaps
-    viridis = colormaps["viridis"]
     s = Scale([1.0, 1e8])
     for k in range(0, 101, 5):
-        x = 10.0 ** (8 * k / 100)
-        fill = s.colors(x)[0]
-        got = [int(fill[i:i + 2], 16) for i in (1, 3, 5)]
-        want = [255 * c for c in viridis(k / 100)[:3]]
-        assert max(abs(a - b) for a, b in zip(got, want)) <= 3, (k, fill)
+        fill = s.colors(10.0 ** (8 * k / 100))[0]
+        assert is_viridis(fill, k / 100), (k, fill)
 
 
 def test_color_by_grad_shades_and_marks_a_dead_relu():
@@ -118,8 +125,9 @@ def test_color_by_grad_shades_and_marks_a_dead_relu():
     assert [v for v in shades if shades[v].marks] == [h]
     # Behind the dead ReLU the gradient is exactly 0: drawn in the neutral grey, not on the scale.
     assert grads[x] == 0.0 and shades[x].fill == ZERO_FILL
-    # w still gets 3 through the other path; y's gradient is 1: larger magnitude, brighter end.
-    assert shades[w].fill == VIRIDIS_HIGH and shades[y].fill == VIRIDIS_LOW
+    # w still gets 3 through the other path, y's gradient is 1: on the decade 1 … 10 the one
+    # sits at the bottom, the other at log10(3) of the way up.
+    assert shades[y].fill == VIRIDIS_LOW and is_viridis(shades[w].fill, math.log10(3))
     assert legend.title == "|grad|, log scale"
     assert legend.marks == (MARKS["dead"],)
     assert legend.swatches[-1] == (ZERO_FILL, "#000000", "exactly 0")
@@ -135,7 +143,8 @@ def test_color_by_data_shades_and_marks_a_saturated_sigmoid():
     shades, legend = shade(order, color_by="data")
     assert shades[s].marks == ("saturated",)
     assert shades[u].marks == ()
-    assert shades[x].fill == VIRIDIS_HIGH  # 6 is the largest |data|
+    # |data| from tanh(0.06) ≈ 0.06 to 6: the scale is 0.01 … 10, and 6 is near the top.
+    assert is_viridis(shades[x].fill, (math.log10(6) + 2) / 3)
     assert legend.title == "|data|, log scale" and legend.marks == (MARKS["saturated"],)
     # Every mark is a tag in the box and a border style, not only a colour.
     assert all(m.tag and m.border for m in MARKS.values())
@@ -213,7 +222,9 @@ def test_draw_color_by_grad_fills_and_marks_a_dead_relu():
     assert MARKS["dead"].tag in box(src, "h")
     assert "dashed" in box(src, "h")                   # a shape as well as a word
     assert not any(MARKS["dead"].tag in box(src, v) for v in "xwy")
-    assert VIRIDIS_HIGH in box(src, "w") and VIRIDIS_LOW in box(src, "y")
+    order, grads = backprop(y)
+    shades, _ = shade(order, color_by="grad", grads=grads)
+    assert f"bgcolor='{shades[w].fill}'" in box(src, "w") and VIRIDIS_LOW in box(src, "y")
     assert ZERO_FILL in box(src, "x")
     leg = legend(src)
     assert "|grad|, log scale" in leg and "exactly 0" in leg and html.escape(MARKS["dead"].meaning) in leg
@@ -231,7 +242,8 @@ def test_draw_color_by_data_marks_a_saturated_sigmoid():
     src = autograd.draw(z, color_by="data").source
     assert MARKS["saturated"].tag in box(src, "s")
     assert MARKS["saturated"].tag not in box(src, "t")
-    assert VIRIDIS_HIGH in box(src, "x")               # 6 is the largest |data|
+    shades, _ = shade(topological_order(z), color_by="data")
+    assert f"bgcolor='{shades[x].fill}'" in box(src, "x")
     assert "|data|, log scale" in legend(src)
 
 
