@@ -172,7 +172,8 @@ def test_constants_are_never_shaded_and_bad_color_by_is_refused():
 
 def box(source: str, label: str) -> str:
     """The DOT line of the value box labelled ``label``."""
-    found = [line for line in source.splitlines() if "<table" in line and f"<b>{label}</b>" in line]
+    found = [line for line in source.splitlines()
+             if "<table" in line and f"<b>{label}</b>" in line]
     assert len(found) == 1, (label, found)
     return found[0]
 
@@ -227,7 +228,8 @@ def test_draw_color_by_grad_fills_and_marks_a_dead_relu():
     assert f"bgcolor='{shades[w].fill}'" in box(src, "w") and VIRIDIS_LOW in box(src, "y")
     assert ZERO_FILL in box(src, "x")
     leg = legend(src)
-    assert "|grad|, log scale" in leg and "exactly 0" in leg and html.escape(MARKS["dead"].meaning) in leg
+    assert "|grad|, log scale" in leg and "exactly 0" in leg
+    assert html.escape(MARKS["dead"].meaning) in leg
 
 
 def test_draw_color_by_data_marks_a_saturated_sigmoid():
