@@ -12,6 +12,7 @@ Every piece of user text goes through ``autograd.escape`` into graphviz's HTML-l
 """
 from __future__ import annotations
 
+import numbers
 import re
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
@@ -21,6 +22,7 @@ from .graph import (BackwardState, Names, backward_state, dependents, fill, fmt,
                     partial_formula, same_number)
 from .engine import Constant, Value
 from .shading import COLOR_BY, MARKS, Legend, shade
+from .forward import forwardprop
 
 if TYPE_CHECKING:
     import graphviz
@@ -31,6 +33,7 @@ _FLOW = "#1f5fbf"      # gradient flowing back
 _DONE = "#d9f2d9"      # step-through: node already visited
 _CURRENT = "#ffd27f"   # step-through: node being visited
 _READY = "#fff7d6"     # step-through: gradient complete, waiting for its turn
+_TANGENT = "#007a5a"   # a tangent carried forward (Okabe–Ito bluish green, darkened for text)
 _LINE = "#666666"
 _TEXT_LIMIT = 4 * MAX_SHOWN  # a formula holds several names, each already cut to MAX_SHOWN
 _CLUSTER_DEPTH = 8     # label prefixes nest at most this deep ("a.b.c. ... .z" stops there)
@@ -67,8 +70,9 @@ class _TooBig(Exception):
 def draw(root: Value, *, rankdir: str = "LR", precision: int = 4, constants: str = "inline",
          highlight: Value | None = None, group: bool = False, depth: int | None = None,
          max_nodes: int = 300, flows: bool = True, step: int | None = None,
-         state: BackwardState | None = None, grads: Mapping[Value, float] | None = None,
-         color_by: str | None = None,
+         state: BackwardState | None = None,
+         tangents: Mapping[Value, float] | None = None,
+         grads: Mapping[Value, float] | None = None, color_by: str | None = None,
          format: str = "svg") -> graphviz.Digraph:  # noqa: A002 - graphviz's own name
     """The graph behind ``root`` as a ``graphviz.Digraph``, the chain rule on every edge.
 
@@ -77,27 +81,33 @@ def draw(root: Value, *, rankdir: str = "LR", precision: int = 4, constants: str
     by their labels' dotted prefix (``L1.N3.w2`` in L1 > L1.N3). ``depth``: draw only what is at
     most that many ops away from ``root``. ``flows``: write on each edge what flows back along it.
     ``state``: a ``BackwardState`` to show (see ``autograd.backward_state``); ``step=k`` is short
-    for ``state=backward_state(root, k)``. ``grads``: any other assignment of gradients (say,
-    from a mistaken backward), written beside the engine's in each box; the nodes where the two
-    differ are marked. ``color_by``: "grad" or "data" shades each value by its magnitude on a log
-    scale, with a legend, and marks dead ReLUs and saturated sigmoid/tanh units (see
+    for ``state=backward_state(root, k)``. ``tangents``: seed tangents such as ``{x: 1.0}``, to
+    draw the forward pass instead: each value shows its tangent and each edge what it carries
+    forward (local partial × the input's tangent). ``grads``: any other assignment of gradients
+    (say, from a mistaken backward), written beside the engine's in each box; the nodes where
+    the two differ are marked. ``color_by``: "grad" or "data" shades each value by its magnitude
+    on a log scale, with a legend, and marks dead ReLUs and saturated sigmoid/tanh units (see
     ``autograd.shading``). A graph with more than ``max_nodes`` drawn nodes raises
     ``ValueError`` at once instead of hanging the layout; with ``group=True`` it is first drawn
     with each cluster collapsed to a single node.
     """
     gv = require_graphviz()
     _check_options(root, rankdir, constants, depth, step, state, highlight)
+    _check_tangents(tangents, step, state)
     _check_shading(grads, color_by)
     try:
         nodes, cut, dist = _nearby(root, depth, max_nodes, _cost(constants))
     except _TooBig as big:
         return _too_big(gv, root, big.seen, group and step is None and state is None
-                        and highlight is None, max_nodes, rankdir, format, precision)
+                        and highlight is None and tangents is None, max_nodes, rankdir, format,
+                        precision)
     styled = step is not None or state is not None
     if state is None:
         state = backward_state(root, step)
     pic = _Picture(gv, root, nodes, dist, precision, constants, flows, state, styled, rankdir,
                    format)
+    if tangents is not None:
+        pic.seeds, pic.tangents = tangents, _forward_tangents(root, tangents)
     if grads is not None or color_by is not None:
         pic.shade(nodes, grads, color_by)
     on_path = dependents(_parents_first(nodes, cut), [highlight]) if highlight else set()
@@ -246,6 +256,9 @@ class _Picture:
         self.precision, self.constants, self.flows = precision, constants, flows
         self.state, self.styled = state, styled
         self.clusters: dict[tuple[str, ...], Any] = {}
+        # Forward mode (draw(tangents=...)): every node's tangent, and the seeds given.
+        self.tangents: Mapping[Value, float] | None = None
+        self.seeds: Mapping[Value, float] = {}
         self.given: Mapping[Value, float] = {}
         self.shades: dict = {}
         self.legend = Legend()
@@ -330,7 +343,9 @@ def _value_label(pic: _Picture, v: Value, cut: bool) -> str:
     if cut:
         shown = "… → " + shown
     g, final = pic.state.grad(v)
-    if g is None:
+    if pic.tangents is not None:
+        grad = _tangent_cell(pic, v)
+    elif g is None:
         grad = "grad &nbsp; &nbsp; &nbsp;"
     else:
         grad = f"grad {_h(pic.fmt(g))}" + ("" if final else " <i>so far</i>")
@@ -417,11 +432,14 @@ def _input_edges(pic: _Picture, g, v: Value, op_id: str, on_path: set[Value]) ->
                 pic.dot.edge(cid, op_id, color="#aaaaaa", arrowsize="0.5")
             continue
         label = _h(_partial_text(pic, v, i, p, local[i]))
-        if sends and g_out is not None:
+        carried = _carried_text(pic, v, p, local[i]) if pic.tangents is not None else None
+        if carried:
+            label += f"<br/><font color='{_TANGENT}'>{_h(carried)}</font>"
+        elif sends and g_out is not None and pic.tangents is None:
             label += (f"<br/><font color='{_FLOW}'>{_h(pic.fmt(g_out))} × "
                       f"{_h(pic.fmt(local[i]))} → {_h(pic.fmt(g_out * local[i]))}</font>")
         hl = v in on_path and p in on_path
-        color = _HL if hl else ("#e08a00" if current else _LINE)
+        color = _HL if hl else ("#e08a00" if current else (_TANGENT if carried else _LINE))
         pic.dot.edge(pic.ids[p], op_id, label=f"<{label}>", color=color,
                      penwidth="2" if hl or current else "1", fontcolor=_HL if hl else "black")
 
@@ -432,6 +450,51 @@ def _partial_text(pic: _Picture, v: Value, i: int, p: Value, local: float) -> st
     value = pic.fmt(local)
     text = f"∂{pic.names(v)}/∂{pic.names(p)} = {formula}"
     return text if same_number(formula, value) else f"{text} = {value}"
+
+
+# ------------------------------------------------------------------ forward mode (tangents)
+
+def _check_tangents(tangents, step, state) -> None:
+    if tangents is None:
+        return
+    if not isinstance(tangents, Mapping):
+        raise TypeError(f"draw: tangents must map Values to numbers, e.g. {{x: 1.0}}, got "
+                        f"{type(tangents).__name__} {shown(repr(tangents))}")
+    if step is not None or state is not None:
+        raise ValueError("draw: tangents draws the forward pass; pass tangents or step/state, "
+                         "not both")
+    for node, t in tangents.items():
+        if not isinstance(node, Value):
+            raise TypeError(f"draw: tangents must map Values to numbers, got key "
+                            f"{type(node).__name__} {shown(repr(node))}")
+        if not isinstance(t, numbers.Real) or isinstance(t, bool):
+            raise TypeError(f"draw: tangents[{shown(repr(node))}] must be a real number, got "
+                            f"{type(t).__name__} {shown(repr(t))}")
+
+
+def _forward_tangents(root: Value, seeds: Mapping[Value, float]) -> dict[Value, float]:
+    """Every node's tangent from the forward-mode walk; a seed outside the graph is an error."""
+    _, tangents = forwardprop(root, {v: float(t) for v, t in seeds.items()})
+    for v in seeds:
+        if v not in tangents:
+            raise ValueError(f"draw: tangents has a key that {shown(repr(root))} does not "
+                             f"depend on: {shown(repr(v))}")
+    return tangents
+
+
+def _tangent_cell(pic: _Picture, v: Value) -> str:
+    # A seeded value's tangent was given, not computed: say so.
+    seed = " <i>seed</i>" if v in pic.seeds else ""
+    return f"tangent {_h(pic.fmt(pic.tangents.get(v, 0.0)))}{seed}"
+
+
+def _carried_text(pic: _Picture, v: Value, p: Value, local: float) -> str | None:
+    """What the edge from p carries into v: local partial × p's tangent → the product, e.g.
+    ``0.5933 × 1 → 0.5933``. None where p does not move, or v is seeded (it ignores its inputs)."""
+    t = pic.tangents.get(p, 0.0)
+    if not pic.flows or not t or v in pic.seeds:
+        return None
+    return f"{pic.fmt(local)} × {pic.fmt(t)} → {pic.fmt(local * t)}"
 
 
 # ------------------------------------------------------------- clusters collapsed to boxes

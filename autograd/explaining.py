@@ -1,4 +1,9 @@
-"""explain: ∂root/∂wrt written out as a textbook does, path by path, factor by factor."""
+"""explain: ∂root/∂wrt written out as a textbook does, path by path, factor by factor.
+
+Reverse mode (the default) reads each path from the root down, as backward walks it; forward
+mode reads the same paths from ``wrt`` up, carrying a tangent of 1 and multiplying it by each
+local derivative in turn, as a forward-mode walk does.
+"""
 from __future__ import annotations
 
 import heapq
@@ -7,7 +12,8 @@ import re
 from dataclasses import dataclass
 
 from .engine import Constant, Value
-from .escape import MAX_SHOWN, markdown_text, tex_text
+from .escape import MAX_SHOWN, markdown_text, shown, tex_text
+from .forward import forwardprop
 from .graph import (Names, backprop, dependents, fmt, local_partials, partial_formula,
                     same_number)
 
@@ -54,13 +60,26 @@ class Path:
         """The named values the path passes through, root and wrt excluded."""
         return tuple(f.bottom for f in self.factors[:-1])
 
+    @property
+    def carried(self) -> tuple[float, ...]:
+        """Forward mode: the tangent this path carries past each factor, read from wrt up
+        (a tangent of 1 on wrt times the factors met so far); the last is its contribution."""
+        out, t = [], 1.0
+        for f in reversed(self.factors):
+            t *= f.value
+            out.append(t)
+        return tuple(out)
+
 
 class Explanation:
     """The result of ``explain``: ``str()`` is plain text, notebooks show Markdown with LaTeX."""
 
     def __init__(self, root: Value, wrt: Value, paths: list[Path], n_paths: int, total: float,
-                 names: Names, precision: int) -> None:
+                 names: Names, precision: int, mode: str = "reverse",
+                 forward_total: float | None = None) -> None:
         self.root, self.wrt = root, wrt
+        self.mode = mode
+        self.forward_total = forward_total  # forward mode: ∂root/∂wrt from a forward walk
         self.paths = paths
         self.n_paths = n_paths
         self.total = total
@@ -91,6 +110,8 @@ class Explanation:
                    f"{self._names(self.wrt)}."
         if self.root is self.wrt:
             return f"{head} = 1: the root itself."
+        if self.mode == "forward":
+            return self._forward_text()
         s = "path" if self.n_paths == 1 else "paths"
         lines = [f"{head} by the chain rule: {self.n_paths} {s} from {self._names(self.root)} "
                  f"to {self._names(self.wrt)}, one product of local derivatives each."]
@@ -104,20 +125,24 @@ class Explanation:
             for x in p.factors:
                 lines.append(f"      {self._d(x.top, x.bottom)} = {self._how(x)}")
         lines.append("")
-        if len(self.paths) < self.n_paths:
-            more = self.n_paths - len(self.paths)
-            lines.append(f"… and {more} more path{'s' if more > 1 else ''} not listed "
-                         f"(the listed ones sum to {f(self.listed_sum)}).")
-            lines.append(f"Sum over all {self.n_paths} paths: {head} = {f(self.total)}")
-        elif self.n_paths > 1:
-            terms = f(self.paths[0].product) + "".join(
-                f" − {f(-p.product)}" if p.product < 0 else f" + {f(p.product)}"
-                for p in self.paths[1:])
-            lines.append(f"Sum over the {self.n_paths} paths: {head} = {terms} = {f(self.total)}")
-        else:
-            lines.append(f"{head} = {f(self.total)}")
+        lines += self._total_lines([p.product for p in self.paths])
         lines.append(self._grad_note())
         return "\n".join(lines)
+
+    def _total_lines(self, products: list[float]) -> list[str]:
+        """The sum of the paths' products (one per listed path) and the total."""
+        f = lambda x: fmt(x, self._p)  # noqa: E731
+        head = self._d(self.root, self.wrt)
+        if len(self.paths) < self.n_paths:
+            more = self.n_paths - len(self.paths)
+            return [f"… and {more} more path{'s' if more > 1 else ''} not listed "
+                    f"(the listed ones sum to {f(_sum(products))}).",
+                    f"Sum over all {self.n_paths} paths: {head} = {f(self.total)}"]
+        if self.n_paths > 1:
+            terms = f(products[0]) + "".join(
+                f" − {f(-x)}" if x < 0 else f" + {f(x)}" for x in products[1:])
+            return [f"Sum over the {self.n_paths} paths: {head} = {terms} = {f(self.total)}"]
+        return [f"{head} = {f(self.total)}"]
 
     __repr__ = __str__  # the explanation is what a console should show
 
@@ -153,6 +178,8 @@ class Explanation:
         if self.n_paths == 0:
             return f"$${head} = 0$$ ({markdown_text(self._names(self.root))} does not depend " \
                    f"on {markdown_text(self._names(self.wrt))})"
+        if self.mode == "forward":
+            return self._forward_markdown()
         out = [f"**{self.n_paths} path{'s' if self.n_paths > 1 else ''}** from "
                f"${_tex(self._names(self.root))}$ to ${_tex(self._names(self.wrt))}$:", ""]
         for k, p in enumerate(self.paths, 1):
@@ -164,6 +191,71 @@ class Explanation:
         out.append(f"Sum over all paths: $${head} = {f(self.total)}$$")
         out.append(self._grad_note(markdown_text))
         return "\n\n".join(out)
+
+    # -------------------------------------------------------------------- forward mode
+
+    def _forward_text(self) -> str:
+        """The same paths read from wrt up: a tangent of 1 multiplied by each factor in turn."""
+        f = lambda x: fmt(x, self._p)  # noqa: E731
+        w, r = self._names(self.wrt), self._names(self.root)
+        s = "path" if self.n_paths == 1 else "paths"
+        lines = [f"{self._d(self.root, self.wrt)} in forward mode: a tangent of 1 on {w}, "
+                 f"carried up {self.n_paths} {s} to {r},",
+                 "multiplied by one local derivative at each step."]
+        for k, p in enumerate(self.paths, 1):
+            up = p.factors[::-1]
+            via = ", ".join(self._names(v) for v in p.through[::-1])
+            lines += ["", f"path {k}" + (f" (through {via})" if via else "") + f", from {w} up:",
+                      "  " + " · ".join(self._d(x.top, x.bottom) for x in up),
+                      "    = " + " × ".join(f(x.value) for x in up) + f" = {f(p.carried[-1])}",
+                      f"  tangent of {w}: 1"]
+            for x, t in zip(up, p.carried):
+                lines.append(f"    × {self._d(x.top, x.bottom)} = {self._how(x)}")
+                lines.append(f"      → carries {f(t)} into {self._names(x.top)}")
+        lines.append("")
+        lines += self._total_lines([p.carried[-1] for p in self.paths])
+        lines.append(self._forward_note())
+        return "\n".join(lines)
+
+    def _forward_note(self, text=str) -> str:
+        # The sum against the forward-mode walk (what jvp does) and against backward.
+        w, r = text(self._names(self.wrt)), text(self._names(self.root))
+        fwd, back = fmt(self.forward_total, self._p), fmt(self.total, self._p)
+        verdict = "the two agree" if _close(self.forward_total, self.total) else "they DIFFER"
+        return (f"Forward walk with tangent 1 on {w} (what jvp computes): the tangent of {r} is "
+                f"{fwd}.\nBackward: ∂{r}/∂{w} = {back}; {verdict}.")
+
+    def _forward_markdown(self) -> str:
+        f = lambda x: fmt(x, self._p)  # noqa: E731
+        n = lambda v: _tex(self._names(v))  # noqa: E731
+        d = lambda a, b: rf"\frac{{\partial {n(a)}}}{{\partial {n(b)}}}"  # noqa: E731
+        if self.root is self.wrt:
+            return f"$${d(self.root, self.wrt)} = 1$$ (the root itself)"
+        s = "path" if self.n_paths == 1 else "paths"
+        out = [f"**Forward mode, {self.n_paths} {s}** from ${n(self.wrt)}$ up to "
+               f"${n(self.root)}$: a tangent of 1 on ${n(self.wrt)}$, multiplied by each local "
+               "derivative on the way.", ""]
+        for k, p in enumerate(self.paths, 1):
+            up = p.factors[::-1]
+            out.append(f"path {k}: $$" + r" \cdot ".join(d(x.top, x.bottom) for x in up)
+                       + " = " + r" \times ".join(f(x.value) for x in up)
+                       + f" = {f(p.carried[-1])}$$")
+            out.append("carried forward: $$1" + "".join(
+                rf" \xrightarrow{{\times {f(x.value)}}} {f(t)}" for x, t in zip(up, p.carried))
+                + "$$")
+        if len(self.paths) < self.n_paths:
+            out.append(f"… and {self.n_paths - len(self.paths)} more paths not listed.")
+        out.append(f"Sum over all paths: $${d(self.root, self.wrt)} = {f(self.total)}$$")
+        out.append(self._forward_note(markdown_text))
+        return "\n\n".join(out)
+
+
+def _close(a: float | None, b: float) -> bool:
+    if a is None:
+        return False
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return a == b or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
 
 
 def _tex(name: str) -> str:
@@ -179,7 +271,7 @@ def _tex(name: str) -> str:
 
 
 def explain(root: Value, wrt: Value, *, through: str = "labelled", max_paths: int = 16,
-            precision: int = 9, merge_ones: bool = True) -> Explanation:
+            precision: int = 9, merge_ones: bool = True, mode: str = "reverse") -> Explanation:
     """∂root/∂wrt as a sum over paths of products of named local derivatives.
 
     ``through="labelled"`` keeps labelled values as the path's stops (unlabelled ops between two
@@ -188,17 +280,23 @@ def explain(root: Value, wrt: Value, *, through: str = "labelled", max_paths: in
     one, as textbooks write ∂E/∂out_o1 directly, wherever the merged factor's two ends are joined
     by that one route only (otherwise its name would claim the total over all routes). At most
     ``max_paths`` paths are listed; the count and the total are always exact.
+
+    ``mode="forward"`` reads each path from ``wrt`` up instead, writing the tangent it carries
+    past each factor, and checks the sum against a forward-mode walk (tangent 1 on ``wrt``, what
+    ``jvp`` computes) as well as against backward.
     """
     if not isinstance(root, Value) or not isinstance(wrt, Value):
         raise TypeError("explain: root and wrt must be Values, got "
                         f"{type(root).__name__} and {type(wrt).__name__}")
     if through not in ("labelled", "all"):
         raise ValueError(f"explain: through must be 'labelled' or 'all', got {through!r}")
+    if mode not in ("reverse", "forward"):
+        raise ValueError(f"explain: mode must be 'reverse' or 'forward', got {shown(repr(mode))}")
     order, grads = backprop(root, 1.0, create_graph=False)
     index = {v: k for k, v in enumerate(order)}
     key_names = Names(precision, limit=MAX_SHOWN)
     if wrt not in index:
-        return Explanation(root, wrt, [], 0, 0.0, key_names, precision)
+        return Explanation(root, wrt, [], 0, 0.0, key_names, precision, mode, 0.0)
     rel = dependents(order, [wrt])
     keys = {v for v in rel if v is root or v is wrt or through == "all" or _named(v)}
     for v in sorted(keys, key=index.get):
@@ -218,8 +316,9 @@ def explain(root: Value, wrt: Value, *, through: str = "labelled", max_paths: in
 
     paths = [Path(_merge(p, one_route) if merge_ones else tuple(p))
              for p in _enumerate(root, wrt, edges, max_paths)]
+    forward = forwardprop(root, {wrt: 1.0})[1][root] if mode == "forward" else None
     return Explanation(root, wrt, paths, _count_paths(keys, edges, index, wrt), grads[wrt],
-                       key_names, precision)
+                       key_names, precision, mode, forward)
 
 
 def _named(v: Value) -> bool:

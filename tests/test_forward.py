@@ -217,6 +217,18 @@ def test_hessian_and_hvp_match_torch_func(program):
     close(autograd.hvp(f, leaves, v), (expected @ torch.tensor(v)).tolist())
 
 
+KINKS = {"abs", "relu", "leaky_relu"}
+
+
+def smooth_at(f, x, margin: float = 1e-6) -> bool:
+    """Whether no kinked op sees an input at its kink: a finite difference across a kink
+    measures neither one-sided slope, so it is no oracle there."""
+    outs = f(*[Value(a) for a in x])
+    outs = outs if isinstance(outs, list) else [outs]
+    return not any(node.op in KINKS and abs(node.parents[0].data) < margin
+                   for out in outs for node in autograd.topological_order(out))
+
+
 def directional(exact, x, v, h=mpmath.mpf("1e-15")):
     """Central differences along v at 40 digits: error ~h² and 1e-40/h, both far below 1e-9."""
     with mpmath.workdps(40):
@@ -232,6 +244,7 @@ def test_jvp_matches_finite_differences(program):
     finite(program)
     ours, _, exact = functions(program)
     x, v = program[0], direction(len(program[0]))
+    assume(smooth_at(ours, x))
     _, tangent = autograd.jvp(ours, x, v)
     close(tangent, directional(exact, x, v))
 
