@@ -21,6 +21,7 @@ from .escape import MAX_SHOWN, html_text, shown
 from .graph import (BackwardState, Names, backward_state, dependents, fill, fmt, local_partials,
                     partial_formula, same_number)
 from .engine import Constant, Value
+from .shading import COLOR_BY, MARKS, Legend, shade
 from .forward import forwardprop
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ def draw(root: Value, *, rankdir: str = "LR", precision: int = 4, constants: str
          max_nodes: int = 300, flows: bool = True, step: int | None = None,
          state: BackwardState | None = None,
          tangents: Mapping[Value, float] | None = None,
+         grads: Mapping[Value, float] | None = None, color_by: str | None = None,
          format: str = "svg") -> graphviz.Digraph:  # noqa: A002 - graphviz's own name
     """The graph behind ``root`` as a ``graphviz.Digraph``, the chain rule on every edge.
 
@@ -81,13 +83,18 @@ def draw(root: Value, *, rankdir: str = "LR", precision: int = 4, constants: str
     ``state``: a ``BackwardState`` to show (see ``autograd.backward_state``); ``step=k`` is short
     for ``state=backward_state(root, k)``. ``tangents``: seed tangents such as ``{x: 1.0}``, to
     draw the forward pass instead: each value shows its tangent and each edge what it carries
-    forward (local partial × the input's tangent). A graph with more than ``max_nodes`` drawn
-    nodes raises ``ValueError`` at once instead of hanging the layout; with ``group=True`` it is
-    first drawn with each cluster collapsed to a single node.
+    forward (local partial × the input's tangent). ``grads``: any other assignment of gradients
+    (say, from a mistaken backward), written beside the engine's in each box; the nodes where
+    the two differ are marked. ``color_by``: "grad" or "data" shades each value by its magnitude
+    on a log scale, with a legend, and marks dead ReLUs and saturated sigmoid/tanh units (see
+    ``autograd.shading``). A graph with more than ``max_nodes`` drawn nodes raises
+    ``ValueError`` at once instead of hanging the layout; with ``group=True`` it is first drawn
+    with each cluster collapsed to a single node.
     """
     gv = require_graphviz()
     _check_options(root, rankdir, constants, depth, step, state, highlight)
     _check_tangents(tangents, step, state)
+    _check_shading(grads, color_by)
     try:
         nodes, cut, dist = _nearby(root, depth, max_nodes, _cost(constants))
     except _TooBig as big:
@@ -101,6 +108,8 @@ def draw(root: Value, *, rankdir: str = "LR", precision: int = 4, constants: str
                    format)
     if tangents is not None:
         pic.seeds, pic.tangents = tangents, _forward_tangents(root, tangents)
+    if grads is not None or color_by is not None:
+        pic.shade(nodes, grads, color_by)
     on_path = dependents(_parents_first(nodes, cut), [highlight]) if highlight else set()
     for v in nodes:
         if not isinstance(v, Constant):  # a constant is drawn by the op that uses it
@@ -127,6 +136,14 @@ def _check_options(root, rankdir, constants, depth, step, state, highlight) -> N
         raise ValueError(f"draw: step must be an int, got {step!r}")
     if highlight is not None and not isinstance(highlight, Value):
         raise TypeError(f"draw: highlight must be a Value, got {type(highlight).__name__}")
+
+
+def _check_shading(grads, color_by) -> None:
+    if color_by is not None and color_by not in COLOR_BY:
+        raise ValueError(f"draw: color_by must be one of {COLOR_BY} or None, got {color_by!r}")
+    if grads is not None and not isinstance(grads, Mapping):
+        raise TypeError(f"draw: grads must be a mapping from Values to gradients, got "
+                        f"{type(grads).__name__}")
 
 
 def _cost(constants: str) -> Callable[[Value], int]:
@@ -242,6 +259,16 @@ class _Picture:
         # Forward mode (draw(tangents=...)): every node's tangent, and the seeds given.
         self.tangents: Mapping[Value, float] | None = None
         self.seeds: Mapping[Value, float] = {}
+        self.given: Mapping[Value, float] = {}
+        self.shades: dict = {}
+        self.legend = Legend()
+
+    def shade(self, nodes: list[Value], given: Mapping[Value, float] | None,
+              color_by: str | None) -> None:
+        """Fills and marks per value (``autograd.shading``), against the gradients drawn."""
+        self.given = given or {}
+        self.shades, self.legend = shade(nodes, color_by=color_by, grads=self.state.grads,
+                                         given=given)
 
     def fmt(self, x: float) -> str:
         return fmt(x, self.precision)
@@ -283,6 +310,8 @@ class _Picture:
             parent.subgraph(self.clusters[key])
         if bends > _CHEAP_LAYOUT_BENDS:
             self.dot.graph_attr.update(_CHEAP_LAYOUT)
+        if self.legend:
+            self.dot.node("legend", _legend_label(self.legend), shape="plaintext")
         return self.dot
 
 
@@ -306,8 +335,11 @@ def _cluster_key(v: Value) -> tuple[str, ...]:
 
 
 def _value_label(pic: _Picture, v: Value, cut: bool) -> str:
+    look = pic.shades.get(v)
+    fill, ink = (look.fill, look.ink) if look is not None else (None, "#000000")
     name = _h(pic.names(v))
-    shown = f"<b>{name}</b>" if v.label else f"<font color='#777777'><i>{name}</i></font>"
+    grey = ink if fill else "#777777"  # an unlabelled name stays readable on a dark fill
+    shown = f"<b>{name}</b>" if v.label else f"<font color='{grey}'><i>{name}</i></font>"
     if cut:
         shown = "… → " + shown
     g, final = pic.state.grad(v)
@@ -317,9 +349,44 @@ def _value_label(pic: _Picture, v: Value, cut: bool) -> str:
         grad = "grad &nbsp; &nbsp; &nbsp;"
     else:
         grad = f"grad {_h(pic.fmt(g))}" + ("" if final else " <i>so far</i>")
-    return (f"<<table border='0' cellborder='1' cellspacing='0' cellpadding='3'><tr>"
-            f"<td>{shown}</td><td>data {_h(pic.fmt(v.data))}</td>"
-            f"<td>{grad}</td></tr></table>>")
+    cells = [shown, f"data {_h(pic.fmt(v.data))}", grad]
+    if v in pic.given:
+        cells.append(f"given {_h(pic.fmt(float(pic.given[v])))}")
+    if ink != "#000000":
+        cells = [f"<font color='{ink}'>{c}</font>" for c in cells]
+    row = "".join(f"<td>{c}</td>" for c in cells)
+    table = "border='0'"
+    if look is not None and look.marks:
+        # Marks are words in the box and the box's outline, never colour alone.
+        row += "<td bgcolor='#ffffff'><b>" + _h(" ".join(MARKS[m].tag for m in look.marks)) \
+               + "</b></td>"
+        table = _outline(look.marks[0])
+    if fill:
+        table += f" bgcolor='{fill}'"
+    return (f"<<table {table} cellborder='1' cellspacing='0' cellpadding='3'><tr>{row}</tr>"
+            f"</table>>")
+
+
+def _outline(mark: str) -> str:
+    """Table attributes drawing a mark's outline: dashed, dotted or a heavy solid line."""
+    style = MARKS[mark].border
+    return "border='3'" if style == "bold" else f"border='2' style='{style}'"
+
+
+def _legend_label(legend: Legend) -> str:
+    """What the shading means: the scale's swatches, then one row per mark that occurs."""
+    span = max(1, len(legend.swatches))
+    rows = []
+    if legend.swatches:
+        rows.append(f"<tr><td colspan='{span}' border='0'><b>{_h(legend.title)}</b></td></tr>")
+        rows.append("<tr>" + "".join(
+            f"<td bgcolor='{fill}'><font color='{ink}'>{_h(text)}</font></td>"
+            for fill, ink, text in legend.swatches) + "</tr>")
+    for mark in legend.marks:
+        rows.append(f"<tr><td colspan='{span}' {_outline(mark.name)} align='left'>"
+                    f"<b>{_h(mark.tag)}</b> {_h(mark.meaning)}</td></tr>")
+    return (f"<<table border='0' cellborder='1' cellspacing='0' cellpadding='3'>"
+            f"{''.join(rows)}</table>>")
 
 
 def _value_style(pic: _Picture, v: Value, hl: bool) -> dict[str, str]:

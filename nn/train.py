@@ -17,6 +17,7 @@ import autograd
 from autograd import Value
 
 from . import losses
+from .health import Health, HealthRecorder
 from .module import Module
 from .optim import SGD, Optimizer
 
@@ -46,11 +47,13 @@ DECISIONS: list[tuple[Loss, Decide]] = [
 
 @dataclass
 class History:
-    """Per-step records of a ``fit`` run: loss (including any L2 term), accuracy and lr."""
+    """Per-step records of a ``fit`` run: loss (including any L2 term), accuracy and lr, and
+    with ``fit(..., health=True)`` the per-layer ``health`` figures (see ``nn.health``)."""
 
     loss: list[float] = field(default_factory=list)
     accuracy: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
+    health: Health | None = None
 
     def __len__(self) -> int:
         return len(self.loss)
@@ -61,7 +64,7 @@ def fit(model: Module, X: Sequence[Sequence[float]], y: Sequence, *,
         batch_size: int | None = None, l2: float = 0.0,
         schedule: Callable[[int], float] | None = None, progress: bool | None = None,
         seed: int | None = None, compile: bool = False,  # noqa: A002 - the name users expect
-        decide: Decide | None = None) -> History:
+        decide: Decide | None = None, health: bool = False) -> History:
     """Train ``model`` on (X, y) for ``steps`` optimizer steps and return the History.
 
     ``loss`` is "hinge" (0/1 labels as ±1 margins), "bce" (logits), "mse" or "cross_entropy"
@@ -71,7 +74,9 @@ def fit(model: Module, X: Sequence[Sequence[float]], y: Sequence, *,
     step uses a fresh random mini-batch, else the full data. ``l2`` adds α·Σ p² over all
     parameters. ``schedule(step)`` sets the optimizer's lr before each step. The progress bar
     (tqdm) shows on a terminal, or always with ``progress=True``. With ``compile=True`` the
-    full-batch graph is built once and replayed by ``autograd.compile`` at every step.
+    full-batch graph is built once and replayed by ``autograd.compile`` at every step. With
+    ``health=True`` the History also records, per layer and step, the weights' gradient norm,
+    the update-to-data ratio and the fractions of dead ReLUs and saturated sigmoid/tanh units.
     """
     X, y = list(X), list(y)
     _check_arguments(X, y, steps, batch_size, l2)
@@ -79,7 +84,11 @@ def fit(model: Module, X: Sequence[Sequence[float]], y: Sequence, *,
     objective = _objective(loss_fn, model.parameters(), l2)
     if optimizer is None:
         optimizer = SGD(model.parameters(), lr=0.1)
+    recorder = HealthRecorder(model) if health else None
     if compile:
+        if health:
+            raise ValueError("fit: health=True reads the units of each step's graph, and "
+                             "compile=True replays one graph without building it; use one")
         if batch_size is not None and batch_size < len(X):
             raise ValueError(f"fit: compile=True replays one full-batch graph; batch_size "
                              f"{batch_size!r} < {len(X)} examples would need a new graph each "
@@ -87,8 +96,9 @@ def fit(model: Module, X: Sequence[Sequence[float]], y: Sequence, *,
         step = _replayed_step(model, X, y, objective, decide, optimizer)
     else:
         batches = _batches(len(X), batch_size, random.Random(seed))
-        step = _eager_step(model, X, y, batches, objective, decide, optimizer)
-    return _loop(step, optimizer, steps, schedule, progress)
+        step = _eager_step(model, X, y, batches, objective, decide, optimizer, recorder)
+    return _loop(step, optimizer, steps, schedule, progress,
+                 recorder.health if recorder else None)
 
 
 def _check_arguments(X: list, y: list, steps, batch_size, l2) -> None:
@@ -156,7 +166,8 @@ def _batches(n: int, batch_size: int | None, rng: random.Random) -> Callable[[],
 
 
 def _eager_step(model: Module, X: list, y: list, batches: Callable[[], Sequence[int]],
-                objective: Loss, decide: Decide, optimizer: Optimizer) -> Step:
+                objective: Loss, decide: Decide, optimizer: Optimizer,
+                recorder: HealthRecorder | None = None) -> Step:
     """One step on a new graph: forward the batch, check the loss, backward, update."""
     def step(k: int) -> tuple[float, float]:
         idx = batches()
@@ -164,7 +175,7 @@ def _eager_step(model: Module, X: list, y: list, batches: Callable[[], Sequence[
         outs = [model(x) for x in xb]
         total = objective(outs, yb)
         _guard(k, total.data, model)
-        _update(model, optimizer, total.backward)
+        _update(model, optimizer, total.backward, recorder, total)
         return total.data, _accuracy(decide, outs, yb)
     return step
 
@@ -185,12 +196,17 @@ def _replayed_step(model: Module, X: list, y: list, objective: Loss, decide: Dec
     return step
 
 
-def _update(model: Module, optimizer: Optimizer, backward: Callable[[], None]) -> None:
+def _update(model: Module, optimizer: Optimizer, backward: Callable[[], None],
+            recorder: HealthRecorder | None = None, root: Value | None = None) -> None:
     # Zero through the model as well, in case the optimizer holds only some parameters.
     model.zero_grad()
     optimizer.zero_grad()
     backward()
+    # Health compares the weights before and after the update, with the gradients behind it.
+    before = recorder.before() if recorder else None
     optimizer.step()
+    if recorder:
+        recorder.record(root, before)
 
 
 def _accuracy(decide: Decide, outputs: Sequence, targets: Sequence) -> float:
@@ -213,9 +229,10 @@ def _guard(k: int, value: float, model: Module) -> None:
 
 
 def _loop(step: Step, optimizer: Optimizer, steps: int,
-          schedule: Callable[[int], float] | None, progress: bool | None) -> History:
+          schedule: Callable[[int], float] | None, progress: bool | None,
+          health: Health | None = None) -> History:
     """Run ``steps`` steps, setting the lr from ``schedule`` and recording each one."""
-    history = History()
+    history = History(health=health)
     bar = _progress_bar(steps, progress)
     try:
         for k in range(steps):
