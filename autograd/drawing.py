@@ -318,7 +318,8 @@ class _Picture:
 def _digraph(gv, rankdir: str, format: str, **extra: str):  # noqa: A002
     return gv.Digraph(name="autograd", format=format, graph_attr={
         "rankdir": rankdir, "fontname": "Helvetica", "nodesep": "0.25", "ranksep": "0.5",
-        **extra},
+        # At most 9.375 in = 900 px wide, a notebook's column; only wider graphs shrink (no "!").
+        "size": "9.375,1000", **extra},
         node_attr={"fontname": "Helvetica", "fontsize": "11"},
         edge_attr={"fontname": "Helvetica", "fontsize": "10", "arrowsize": "0.7"})
 

@@ -238,3 +238,27 @@ def test_big_graph_raises_at_once_and_says_how_to_draw_a_part():
 def test_deep_graph_is_drawn_without_recursion():
     src = autograd.draw(chain(20_000), max_nodes=10 ** 6).source
     assert src.count("->") == 2 * 20_000
+
+
+def svg_size_px(svg: bytes) -> tuple[float, float]:
+    """The width and height a page shows an SVG at (graphviz writes points: 1 pt = 4/3 px)."""
+    root = ET.fromstring(svg)
+    return tuple(float(root.get(k).removesuffix("pt")) * 4 / 3 for k in ("width", "height"))
+
+
+def test_wide_graph_is_scaled_to_a_notebook_column_and_small_ones_are_not():
+    # A notebook's output column is about 900 px wide; a wider picture runs off its edge.
+    def picture(root, natural=False):
+        dot = autograd.draw(root)
+        if natural:
+            dot.graph_attr.pop("size", None)
+        return svg_size_px(dot.pipe(format="svg"))
+
+    leaves = [Value(float(k), label=f"leaf_number_{k}") for k in range(12)]
+    wide = sum(leaves[1:], leaves[0])
+    (w, h), (w0, h0) = picture(wide), picture(wide, natural=True)
+    assert w0 > 1200 and 880 <= w <= 900
+    assert h / w == pytest.approx(h0 / w0, rel=0.02)  # shrunk, not squeezed
+
+    small = Value(2.0, label="a") * Value(3.0, label="b")
+    assert picture(small) == picture(small, natural=True)

@@ -6,7 +6,9 @@ in this environment (checked by ``test_kernel_is_this_interpreter``).
 """
 from __future__ import annotations
 
+import base64
 import re
+import struct
 import sys
 import time
 from pathlib import Path
@@ -23,6 +25,9 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 NOTEBOOK_BUDGET = 300
 # Cells tagged with this print things that differ between runs (timings, progress bars).
 VARIES_TAG = "varies"
+# A rendered notebook's output column is about this many CSS pixels wide; a wider picture runs
+# off its right edge (or makes the reader scroll sideways).
+COLUMN_PX = 900
 
 
 def _execute(nb: nbformat.NotebookNode, budget: float = NOTEBOOK_BUDGET) -> nbformat.NotebookNode:
@@ -111,3 +116,56 @@ def test_runs_and_reproduces(path: Path):
         assert _text_outputs(new) == _text_outputs(old), (
             f"{path.name}: the output of this cell changed; if the change is intended, run "
             f"`python notebooks/execute.py {path.name}` and commit the notebook:\n{old.source}")
+
+
+def _svg_width_px(svg: str) -> float:
+    # The root element's width: graphviz writes points (1 pt = 4/3 px), matplotlib points too.
+    m = re.search(r"<svg\b[^>]*?\swidth=\"([0-9.]+)(pt|px)?\"", svg)
+    assert m, "an SVG without a width attribute"
+    return float(m[1]) * (4 / 3 if m[2] == "pt" else 1)
+
+
+def _png_width_px(data: str) -> int:
+    # The IHDR chunk follows the 8-byte signature: length, type, then width and height.
+    raw = base64.b64decode(data[:64])
+    assert raw[:8] == b"\x89PNG\r\n\x1a\n" and raw[12:16] == b"IHDR"
+    return struct.unpack(">I", raw[16:20])[0]
+
+
+def picture_widths(nb: nbformat.NotebookNode) -> list[tuple[int, str, float]]:
+    """(code cell number, MIME type, width shown in px) of every picture in the outputs; a
+    ``width`` in the output's metadata (``Image(..., width=...)``) is the width shown."""
+    found = []
+    for n, cell in enumerate(_code_cells(nb), 1):
+        for out in cell.outputs:
+            data, meta = out.get("data", {}), out.get("metadata", {})
+            for mime, width in (("image/svg+xml", _svg_width_px), ("image/png", _png_width_px)):
+                if mime in data:
+                    shown = meta.get(mime, {}).get("width") or width(data[mime])
+                    found.append((n, mime, float(shown)))
+    return found
+
+
+def test_picture_widths_are_measured():
+    svg = '<svg width="1282pt" height="103pt" viewBox="0 0 1282 103"></svg>'
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + struct.pack(">II", 1400, 9))
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [nbformat.v4.new_output("display_data", {"image/svg+xml": svg}),
+                    nbformat.v4.new_output("display_data", {"image/png": png.decode()}),
+                    nbformat.v4.new_output("display_data", {"image/png": png.decode()},
+                                           metadata={"image/png": {"width": 760}})]
+    nb.cells = [cell]
+    assert picture_widths(nb) == [(1, "image/svg+xml", pytest.approx(1709.33, abs=0.01)),
+                                  (1, "image/png", 1400.0), (1, "image/png", 760.0)]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_pictures_fit_the_column(path: Path):
+    """Every committed picture fits a rendered notebook's column, so none runs off its edge."""
+    nb = nbformat.read(path, as_version=4)
+    pictures = picture_widths(nb)
+    too_wide = [(n, mime, round(w)) for n, mime, w in pictures if w > COLUMN_PX]
+    assert not too_wide, (f"{path.name}: pictures wider than {COLUMN_PX} px (code cell, type, "
+                          f"px): {too_wide}; draw them top to bottom, scale them or shrink the "
+                          f"figure")
