@@ -163,17 +163,22 @@ def plot_health(history, *, title: str | None = None):
         raise TypeError("plot_health: expected the History of fit(..., health=True) or a "
                         f"Health, got {type(history).__name__}")
     panels = [p for p in _PANELS if p[2] or getattr(health, p[0])]
-    rows, cols = (2, 2) if len(panels) == 4 else (1, len(panels))
+    # At most two panels a row, so the figure fits a notebook's column (about 9 inches).
+    cols = min(len(panels), 2)
+    rows = -(-len(panels) // cols)
     size = (3.6 * cols + 0.6, 2.6 * rows + 0.4 * bool(title))
     fig, axes = plt.subplots(rows, cols, figsize=size, sharex=True, squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.remove()
     for ax, (figure, label, log) in zip(axes.flat, panels):
         _panel(ax, getattr(health, figure), label, log)
         if figure == "update_ratio":
             ax.axhline(RULE_OF_THUMB, color="#777777", lw=0.8, ls=(0, (1, 3)))
             ax.annotate("1e-3", (0, RULE_OF_THUMB), xytext=(2, 2), textcoords="offset points",
                         fontsize=7, color="#555555")
-    for ax in axes[-1]:
+    for ax in axes.flat[max(0, len(panels) - cols):len(panels)]:
         ax.set_xlabel("step")
+        ax.xaxis.set_tick_params(labelbottom=True)  # also above a removed empty panel
     if title:
         fig.suptitle(title, fontsize=10)
     # One legend for all panels: a layer has the same colour, line style and marker in each.
