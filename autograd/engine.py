@@ -5,6 +5,7 @@ import contextvars
 import math
 import numbers
 import operator
+import threading
 from typing import Callable, Iterable, Sequence
 
 from .ops import ONE, OPS, Op
@@ -26,7 +27,9 @@ _ANY = numbers.Real
 class Value:
     """A scalar that records the operations it takes part in, so gradients can flow back."""
 
-    __slots__ = ("_data", "grad", "label", "_op", "_parents")
+    # _acc holds the gradient being summed during a float walk (see _walk_floats); it is set
+    # by each walk before use, so construction leaves it empty.
+    __slots__ = ("_data", "grad", "label", "_op", "_parents", "_acc")
 
     def __init__(self, data: float, label: str = "") -> None:
         self._data = _number("Value", data)
@@ -159,9 +162,16 @@ class Value:
 
     def backward(self, gradient: float = 1.0) -> None:
         """Add ∂self/∂node × gradient into the ``grad`` of every node this value depends on."""
-        _, grads = backprop(self, _number("backward", gradient), create_graph=False)
-        for node, g in grads.items():
-            node.grad += g
+        seed = _number("backward", gradient)
+        if _MODE.get() & _ANOMALY:
+            _, grads = backprop(self, seed, create_graph=False)
+            for node, g in grads.items():
+                node.grad += g
+            return
+        with _FLOAT_WALK:
+            order = _walk_floats(self, seed)
+            for node in order:
+                node.grad += node._acc
 
 
 class Constant(Value):
@@ -172,6 +182,12 @@ class Constant(Value):
 
 _is_value = Value.__instancecheck__
 _get_data = operator.attrgetter("_data")
+_get_acc = operator.attrgetter("_acc")
+# Float walks keep their sums in the nodes (Value._acc), so two walks over shared nodes (two
+# threads training one model) must not interleave. Walks in pure Python run one at a time under
+# the GIL anyway; the lock costs one acquire per backward. Re-entrant, so that a partial may
+# itself run a backward on another graph.
+_FLOAT_WALK = threading.RLock()
 _new = object.__new__
 
 
@@ -432,18 +448,20 @@ def backprop(root: Value, seed=1.0, create_graph: bool = False) -> tuple[list[Va
     an earlier pass left in a node is not propagated again. With ``create_graph`` the partials
     are evaluated on Values and the products recorded, so the results can be differentiated.
     """
+    anomaly = bool(_MODE.get() & _ANOMALY)
+    if not create_graph and not anomaly:
+        with _FLOAT_WALK:
+            order = _walk_floats(root, seed)
+            return order, dict(zip(order, map(_get_acc, order)))
     order = topological_order(root)
     grads = dict.fromkeys(order, 0.0)
     grads[root] = seed
-    anomaly = bool(_MODE.get() & _ANOMALY)
     if create_graph:
         with _Mode(_RECORD | _IEEE, 0):
             _walk(order, grads, anomaly, create_graph=True)
-    elif anomaly:
+    else:
         with _Mode(0, _RECORD):
             _walk(order, grads, anomaly, create_graph=False)
-    else:
-        _walk_floats(order, grads)
     return order, grads
 
 
@@ -468,27 +486,37 @@ def _walk(order: list[Value], grads: dict, anomaly: bool, create_graph: bool) ->
             grads[p] += d
 
 
-def _walk_floats(order: list[Value], grads: dict) -> None:
-    """_walk on floats with no checks, the path of every plain backward(). Unary and binary
-    nodes, nearly all of a graph, are called directly: no argument tuple, map or dict."""
+def _walk_floats(root: Value, seed: float) -> list[Value]:
+    """The chain rule on floats with no checks, the path of every plain backward(); returns
+    the order, with ∂root/∂node × seed left in each node's ``_acc``. Call under _FLOAT_WALK.
+
+    The sums live in a slot of each node rather than a dict keyed by node: an edge costs a
+    slot read and write instead of two hash-table probes, on a node whose data the walk has
+    just read. Unary and binary nodes, nearly all of a graph, are called directly.
+    """
+    order = topological_order(root)
+    for node in order:
+        node._acc = 0.0
+    root._acc = seed
     for node in reversed(order):
         op = node._op
         if op is None:
             continue
-        g = grads[node]
+        g = node._acc
         parents = node._parents
         if len(parents) == 2:
             a, b = parents
             da, db = op.partials(a._data, b._data, node._data, g=g)
-            grads[a] += da
-            grads[b] += db
+            a._acc += da
+            b._acc += db
         elif len(parents) == 1:
             a, = parents
-            grads[a] += op.partials(a._data, node._data, g=g)[0]
+            a._acc += op.partials(a._data, node._data, g=g)[0]
         else:
             terms = op.partials(*[p._data for p in parents], node._data, g=g)
             for p, d in zip(parents, terms):
-                grads[p] += d
+                p._acc += d
+    return order
 
 
 def _check_terms(op: Op, node: Value, parents, terms, g) -> None:

@@ -118,6 +118,31 @@ def test_backward_with_gradient_and_unrelated_values():
     assert a.grad == 2.0 and other.grad == 7.0
 
 
+def test_concurrent_backwards_over_shared_leaves_all_count():
+    # Threads train one "model" (the shared leaf w) on graphs of their own. Each walk sums into
+    # its nodes, so the walks must not interleave; a tiny switch interval makes the threads
+    # alternate inside them.
+    w = Value(1.0)
+    graphs = []
+    for _ in range(4):
+        y = w
+        for _ in range(2000):
+            y = y * 1.0 + w
+        graphs.append(y)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for _ in range(3):
+            threads = [threading.Thread(target=g.backward) for g in graphs]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert w.grad == 3 * 4 * 2001.0   # each graph is w plus 2000 more w's
+
+
 def test_gradients_sum_over_paths():
     x = Value(1.5)
     y = x * x + x.sin() * x
