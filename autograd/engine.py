@@ -48,7 +48,29 @@ def _binary_method(op: Op, name: str) -> Callable:
         if _MODE.get() != _RECORD:
             _rare_mode(out)
         return out
-    method.__name__ = method.__qualname__ = name
+    method.__name__, method.__qualname__ = name, f"Value.{name}"
+    return method
+
+
+def _unary_method(op: Op, name: str) -> Callable:
+    """``Value.relu`` and its kind, built like _binary_method."""
+    forward = op.forward
+
+    def method(self):
+        try:
+            data = forward(self._data)
+        except (ArithmeticError, ValueError):
+            data = _beyond_domain(op, (self,))
+        out = _new(Value)
+        out._data = data
+        out.grad = 0.0
+        out.label = ""
+        out._op = op
+        out._parents = (self,)
+        if _MODE.get() != _RECORD:
+            _rare_mode(out)
+        return out
+    method.__name__, method.__qualname__ = name, f"Value.{name}"
     return method
 
 
@@ -131,14 +153,12 @@ class Value:
     def __rpow__(self, other):
         return _binary(POW, other, self)
 
-    def __neg__(self):
-        return _unary(NEG, self)
+    __neg__ = _unary_method(NEG, "__neg__")
 
     def __pos__(self):
         return self
 
-    def __abs__(self):
-        return _unary(ABS, self)
+    __abs__ = _unary_method(ABS, "__abs__")
 
     # Comparisons look at data and return bools, so `if x > 0:` works; equality stays identity,
     # which keeps Values usable as dict keys and in sets.
@@ -154,35 +174,26 @@ class Value:
     def __ge__(self, other):
         return self._data >= _data(other)
 
-    def exp(self) -> Value:
-        return _unary(EXP, self)
+    exp = _unary_method(EXP, "exp")
 
-    def log(self) -> Value:
-        return _unary(LOG, self)
+    log = _unary_method(LOG, "log")
 
-    def sqrt(self) -> Value:
-        return _unary(SQRT, self)
+    sqrt = _unary_method(SQRT, "sqrt")
 
-    def tanh(self) -> Value:
-        return _unary(TANH, self)
+    tanh = _unary_method(TANH, "tanh")
 
-    def sigmoid(self) -> Value:
-        return _unary(SIGMOID, self)
+    sigmoid = _unary_method(SIGMOID, "sigmoid")
 
-    def relu(self) -> Value:
-        return _unary(RELU, self)
+    relu = _unary_method(RELU, "relu")
 
     def leaky_relu(self, slope: float = 0.01) -> Value:
         return apply(OPS["leaky_relu"], (self, slope))
 
-    def softplus(self) -> Value:
-        return _unary(SOFTPLUS, self)
+    softplus = _unary_method(SOFTPLUS, "softplus")
 
-    def sin(self) -> Value:
-        return _unary(SIN, self)
+    sin = _unary_method(SIN, "sin")
 
-    def cos(self) -> Value:
-        return _unary(COS, self)
+    cos = _unary_method(COS, "cos")
 
     def backward(self, gradient: float = 1.0) -> None:
         """Add ∂self/∂node × gradient into the ``grad`` of every node this value depends on."""
@@ -254,30 +265,15 @@ def _binary(op: Op, a, b):
         data = op.forward(a._data, b._data)
     except (ArithmeticError, ValueError):
         data = _beyond_domain(op, (a, b))
-    # _make written out: this is the hottest path of eager code, and a call costs about as
-    # much as the rest of the node's construction.
+    # Every op builds its node inline (here, in apply and in the methods above): a helper's
+    # call would cost about as much as the rest of the node's construction. The forward runs
+    # first, and may raise, so a failed op leaves no node.
     out = _new(Value)
     out._data = data
     out.grad = 0.0
     out.label = ""
     out._op = op
     out._parents = (a, b)
-    if _MODE.get() != _RECORD:
-        _rare_mode(out)
-    return out
-
-
-def _unary(op: Op, a: Value) -> Value:
-    try:
-        data = op.forward(a._data)
-    except (ArithmeticError, ValueError):
-        data = _beyond_domain(op, (a,))
-    out = _new(Value)   # _make written out, as in _binary
-    out._data = data
-    out.grad = 0.0
-    out.label = ""
-    out._op = op
-    out._parents = (a,)
     if _MODE.get() != _RECORD:
         _rare_mode(out)
     return out
@@ -300,19 +296,6 @@ def apply(op: Op, args: Sequence) -> Value:
         data = op.forward(*[p._data for p in parents])
     except (ArithmeticError, ValueError):
         data = _beyond_domain(op, parents)
-    return _make(op, parents, data)
-
-
-def _beyond_domain(op: Op, parents: tuple[Value, ...]) -> float:
-    """Re-raise the forward's error, unless a walk is building derivatives (see _IEEE)."""
-    if op.ieee is None or not _MODE.get() & _IEEE:
-        raise  # noqa: PLE0704 - called from an except block: re-raises the forward's error
-    return op.ieee(*map(_get_data, parents))
-
-
-def _make(op: Op, parents: tuple[Value, ...], data: float) -> Value:
-    # Callers run the forward (which may raise) before any node exists, so a failed op leaves
-    # nothing.
     out = _new(Value)
     out._data = data
     out.grad = 0.0
@@ -322,6 +305,13 @@ def _make(op: Op, parents: tuple[Value, ...], data: float) -> Value:
     if _MODE.get() != _RECORD:
         _rare_mode(out)
     return out
+
+
+def _beyond_domain(op: Op, parents: tuple[Value, ...]) -> float:
+    """Re-raise the forward's error, unless a walk is building derivatives (see _IEEE)."""
+    if op.ieee is None or not _MODE.get() & _IEEE:
+        raise  # noqa: PLE0704 - called from an except block: re-raises the forward's error
+    return op.ieee(*map(_get_data, parents))
 
 
 def _rare_mode(out: Value) -> None:
