@@ -446,10 +446,11 @@ def topological_order(root: Value) -> list[Value]:
     order: list[Value] = []
     seen = {root}
     issuperset = seen.issuperset
-    stack = [(root, iter(root._parents))]
-    while stack:
-        node, parents = stack[-1]
-        for p in parents:
+    # Two parallel stacks, the nodes being expanded and where each is in its parents: no
+    # tuple to build and unpack per entry.
+    nodes, todo = [root], [iter(root._parents)]
+    while todo:
+        for p in todo[-1]:
             if p not in seen:
                 seen.add(p)
                 grand = p._parents
@@ -458,12 +459,13 @@ def topological_order(root: Value) -> list[Value]:
                 # most nodes of a network (shared weights and activations) take this path, in
                 # one C-level test, with no stack entry; the order is the same.
                 if grand and not issuperset(grand):
-                    stack.append((p, iter(grand)))
+                    nodes.append(p)
+                    todo.append(iter(grand))
                     break
                 order.append(p)
         else:
-            stack.pop()
-            order.append(node)
+            todo.pop()
+            order.append(nodes.pop())
     return order
 
 
