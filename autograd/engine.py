@@ -1,6 +1,7 @@
 """Value, the graph it records, and the reverse-mode walk that applies the chain rule."""
 from __future__ import annotations
 
+import builtins
 import contextvars
 import math
 import numbers
@@ -218,6 +219,7 @@ class Constant(Value):
 _is_value = Value.__instancecheck__
 _get_data = operator.attrgetter("_data")
 _get_acc = operator.attrgetter("_acc")
+_isfinite, _plain_sum = math.isfinite, builtins.sum   # this module defines its own sum
 # Float walks keep their sums in the nodes (Value._acc), so two walks over shared nodes (two
 # threads training one model) must not interleave. Walks in pure Python run one at a time under
 # the GIL anyway; the lock costs one acquire per backward. Re-entrant, so that a partial may
@@ -532,16 +534,28 @@ def _walk_floats(root: Value, seed: float) -> list[Value]:
             continue
         g = node._acc
         parents = node._parents
+        # A zero g through an op with finite slopes sends ±0 to every parent when the data are
+        # finite (a finite sum says so, in one addition), and adding ±0 changes no sum (a sum
+        # that starts at +0 is never −0): skipping such a node is exact. ReLU networks send
+        # zeros through most of their graph. A non-finite datum is not skipped, so 0·∞ = nan
+        # still propagates.
         if len(parents) == 2:
             a, b = parents
+            if g == 0.0 and op.finite_slopes and _isfinite(a._data + b._data + node._data):
+                continue
             da, db = op.partials(a._data, b._data, node._data, g=g)
             a._acc += da
             b._acc += db
         elif len(parents) == 1:
             a, = parents
+            if g == 0.0 and op.finite_slopes and _isfinite(a._data + node._data):
+                continue
             a._acc += op.partials(a._data, node._data, g=g)[0]
         else:
-            terms = op.partials(*[p._data for p in parents], node._data, g=g)
+            xs = [p._data for p in parents]
+            if g == 0.0 and op.finite_slopes and _isfinite(_plain_sum(xs, node._data)):
+                continue
+            terms = op.partials(*xs, node._data, g=g)
             for p, d in zip(parents, terms):
                 p._acc += d
     return order

@@ -143,6 +143,31 @@ def test_concurrent_backwards_over_shared_leaves_all_count():
     assert w.grad == 3 * 4 * 2001.0   # each graph is w plus 2000 more w's
 
 
+def test_skipping_zero_gradients_changes_no_bit():
+    # A ReLU network under a hinge loss sends exact zeros through most of its graph (inactive
+    # units, examples past the margin); the float walk skips those nodes. The walk under
+    # detect_anomaly visits every node, so the two must agree bit for bit.
+    import nn
+    from nn import losses
+    X, y = nn.datasets.make_moons(40, noise=0.1, seed=3)
+    model = nn.MLP(2, [8, 8, 1], seed=3)
+    loss = losses.hinge([model(x) for x in X], y) + losses.l2(model.parameters(), 1e-4)
+    order, fast = autograd.backprop(loss)
+    with autograd.detect_anomaly():
+        _, full = autograd.backprop(loss)
+    assert sum(1 for n in order if n.operation and fast[n] == 0.0) > len(order) // 4
+    assert [repr(fast[n]) for n in order] == [repr(full[n]) for n in order]
+
+
+@pytest.mark.parametrize("build", [lambda a, w: a * w, lambda a, w: autograd.dot([w], [a], 1.0)],
+                         ids=["mul", "dot"])
+def test_a_zero_gradient_still_meets_an_infinite_input(build):
+    # relu(−∞) sends 0 back, and 0·∞ is nan (PyTorch gives w.grad = nan too): no skipping here.
+    a, w = Value(math.inf), Value(2.0)
+    (-build(a, w)).relu().backward()
+    assert math.isnan(w.grad) and a.grad == 0.0
+
+
 def test_gradients_sum_over_paths():
     x = Value(1.5)
     y = x * x + x.sin() * x
