@@ -238,6 +238,8 @@ def _data(x) -> float:
 
 
 def _number(op: str, x) -> float:
+    if type(x) is float:   # the common case, without numbers.Real's slow ABC check
+        return x
     if not isinstance(x, _ANY) or isinstance(x, bool):
         raise TypeError(f"{op}: expected a real number, got {type(x).__name__} {x!r}")
     return float(x)
