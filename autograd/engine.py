@@ -476,8 +476,9 @@ def topological_order(root: Value) -> list[Value]:
 def backprop(root: Value, seed=1.0, create_graph: bool = False) -> tuple[list[Value], dict]:
     """Reverse topological walk: returns the order and ∂root/∂node × seed for every node.
 
-    Gradients are gathered in a dict local to the walk, never read from ``.grad``, so whatever
-    an earlier pass left in a node is not propagated again. With ``create_graph`` the partials
+    Gradients are gathered apart from ``.grad`` (in each node's ``_acc`` on floats, in a dict
+    local to the walk otherwise) and never read from it, so whatever an earlier pass left in a
+    node is not propagated again. With ``create_graph`` the partials
     are evaluated on Values and the products recorded, so the results can be differentiated.
     """
     anomaly = bool(_MODE.get() & _ANOMALY)
