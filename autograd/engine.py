@@ -1,10 +1,12 @@
 """Value, the graph it records, and the reverse-mode walk that applies the chain rule."""
 from __future__ import annotations
 
+import builtins
 import contextvars
 import math
 import numbers
 import operator
+import threading
 from typing import Callable, Iterable, Sequence
 
 from .ops import ONE, OPS, Op
@@ -23,10 +25,62 @@ SIN, COS, SUM, DOT = OPS["sin"], OPS["cos"], OPS["sum"], OPS["dot"]
 _ANY = numbers.Real
 
 
+def _binary_method(op: Op, name: str) -> Callable:
+    """``Value.__add__`` and its kind: _binary for ``self`` known to be a Value, with the op's
+    forward bound once. One Python call per node instead of two; the closure holds the op, never
+    a node."""
+    forward = op.forward
+
+    def method(self, other):
+        if not isinstance(other, Value):
+            other = _wrap(other)
+            if other is None:
+                return NotImplemented
+        try:
+            data = forward(self._data, other._data)
+        except (ArithmeticError, ValueError):
+            data = _beyond_domain(op, (self, other))
+        out = _new(Value)
+        out._data = data
+        out.grad = 0.0
+        out.label = ""
+        out._op = op
+        out._parents = (self, other)
+        if _MODE.get() != _RECORD:
+            _rare_mode(out)
+        return out
+    method.__name__, method.__qualname__ = name, f"Value.{name}"
+    return method
+
+
+def _unary_method(op: Op, name: str) -> Callable:
+    """``Value.relu`` and its kind, built like _binary_method."""
+    forward = op.forward
+
+    def method(self):
+        try:
+            data = forward(self._data)
+        except (ArithmeticError, ValueError):
+            data = _beyond_domain(op, (self,))
+        out = _new(Value)
+        out._data = data
+        out.grad = 0.0
+        out.label = ""
+        out._op = op
+        out._parents = (self,)
+        if _MODE.get() != _RECORD:
+            _rare_mode(out)
+        return out
+    method.__name__, method.__qualname__ = name, f"Value.{name}"
+    return method
+
+
 class Value:
     """A scalar that records the operations it takes part in, so gradients can flow back."""
 
-    __slots__ = ("_data", "grad", "label", "_op", "_parents")
+    # _acc holds the gradient being summed during a float walk (see _walk_floats); it is set
+    # by each walk before use, so construction leaves it empty.
+    __slots__ = ("_data", "grad", "label", "_op", "_parents", "_acc")
 
     def __init__(self, data: float, label: str = "") -> None:
         self._data = _number("Value", data)
@@ -73,45 +127,39 @@ class Value:
     def __float__(self) -> float:
         return self._data
 
-    # Binary operators: a number on either side becomes a Constant leaf.
-    def __add__(self, other):
-        return _binary(ADD, self, other)
+    # Binary operators: a number on either side becomes a Constant leaf. Value on the left is
+    # the hot path of every model, so it gets its own function (see _binary_method).
+    __add__ = _binary_method(ADD, "__add__")
 
     def __radd__(self, other):
         return _binary(ADD, other, self)
 
-    def __sub__(self, other):
-        return _binary(SUB, self, other)
+    __sub__ = _binary_method(SUB, "__sub__")
 
     def __rsub__(self, other):
         return _binary(SUB, other, self)
 
-    def __mul__(self, other):
-        return _binary(MUL, self, other)
+    __mul__ = _binary_method(MUL, "__mul__")
 
     def __rmul__(self, other):
         return _binary(MUL, other, self)
 
-    def __truediv__(self, other):
-        return _binary(DIV, self, other)
+    __truediv__ = _binary_method(DIV, "__truediv__")
 
     def __rtruediv__(self, other):
         return _binary(DIV, other, self)
 
-    def __pow__(self, other):
-        return _binary(POW, self, other)
+    __pow__ = _binary_method(POW, "__pow__")
 
     def __rpow__(self, other):
         return _binary(POW, other, self)
 
-    def __neg__(self):
-        return _unary(NEG, self)
+    __neg__ = _unary_method(NEG, "__neg__")
 
     def __pos__(self):
         return self
 
-    def __abs__(self):
-        return _unary(ABS, self)
+    __abs__ = _unary_method(ABS, "__abs__")
 
     # Comparisons look at data and return bools, so `if x > 0:` works; equality stays identity,
     # which keeps Values usable as dict keys and in sets.
@@ -127,41 +175,39 @@ class Value:
     def __ge__(self, other):
         return self._data >= _data(other)
 
-    def exp(self) -> Value:
-        return _unary(EXP, self)
+    exp = _unary_method(EXP, "exp")
 
-    def log(self) -> Value:
-        return _unary(LOG, self)
+    log = _unary_method(LOG, "log")
 
-    def sqrt(self) -> Value:
-        return _unary(SQRT, self)
+    sqrt = _unary_method(SQRT, "sqrt")
 
-    def tanh(self) -> Value:
-        return _unary(TANH, self)
+    tanh = _unary_method(TANH, "tanh")
 
-    def sigmoid(self) -> Value:
-        return _unary(SIGMOID, self)
+    sigmoid = _unary_method(SIGMOID, "sigmoid")
 
-    def relu(self) -> Value:
-        return _unary(RELU, self)
+    relu = _unary_method(RELU, "relu")
 
     def leaky_relu(self, slope: float = 0.01) -> Value:
         return apply(OPS["leaky_relu"], (self, slope))
 
-    def softplus(self) -> Value:
-        return _unary(SOFTPLUS, self)
+    softplus = _unary_method(SOFTPLUS, "softplus")
 
-    def sin(self) -> Value:
-        return _unary(SIN, self)
+    sin = _unary_method(SIN, "sin")
 
-    def cos(self) -> Value:
-        return _unary(COS, self)
+    cos = _unary_method(COS, "cos")
 
     def backward(self, gradient: float = 1.0) -> None:
         """Add ∂self/∂node × gradient into the ``grad`` of every node this value depends on."""
-        _, grads = backprop(self, _number("backward", gradient), create_graph=False)
-        for node, g in grads.items():
-            node.grad += g
+        seed = _number("backward", gradient)
+        if _MODE.get() & _ANOMALY:
+            _, grads = backprop(self, seed, create_graph=False)
+            for node, g in grads.items():
+                node.grad += g
+            return
+        with _FLOAT_WALK:
+            order = _walk_floats(self, seed)
+            for node in order:
+                node.grad += node._acc
 
 
 class Constant(Value):
@@ -172,6 +218,13 @@ class Constant(Value):
 
 _is_value = Value.__instancecheck__
 _get_data = operator.attrgetter("_data")
+_get_acc = operator.attrgetter("_acc")
+_isfinite, _plain_sum = math.isfinite, builtins.sum   # this module defines its own sum
+# Float walks keep their sums in the nodes (Value._acc), so two walks over shared nodes (two
+# threads training one model) must not interleave. Walks in pure Python run one at a time under
+# the GIL anyway; the lock costs one acquire per backward. Re-entrant, so that a partial may
+# itself run a backward on another graph.
+_FLOAT_WALK = threading.RLock()
 _new = object.__new__
 
 
@@ -185,6 +238,8 @@ def _data(x) -> float:
 
 
 def _number(op: str, x) -> float:
+    if type(x) is float:   # the common case, without numbers.Real's slow ABC check
+        return x
     if not isinstance(x, _ANY) or isinstance(x, bool):
         raise TypeError(f"{op}: expected a real number, got {type(x).__name__} {x!r}")
     return float(x)
@@ -193,6 +248,8 @@ def _number(op: str, x) -> float:
 def _wrap(x) -> Value | None:
     if isinstance(x, Value):
         return x
+    if type(x) is float or type(x) is int:   # skips numbers.Real's slow ABC check
+        return Constant(float(x))
     if isinstance(x, _ANY) and not isinstance(x, bool):
         return Constant(x)
     return None
@@ -212,8 +269,9 @@ def _binary(op: Op, a, b):
         data = op.forward(a._data, b._data)
     except (ArithmeticError, ValueError):
         data = _beyond_domain(op, (a, b))
-    # _make written out: this is the hottest path of eager code, and a call costs about as
-    # much as the rest of the node's construction.
+    # Every op builds its node inline (here, in apply and in the methods above): a helper's
+    # call would cost about as much as the rest of the node's construction. The forward runs
+    # first, and may raise, so a failed op leaves no node.
     out = _new(Value)
     out._data = data
     out.grad = 0.0
@@ -223,14 +281,6 @@ def _binary(op: Op, a, b):
     if _MODE.get() != _RECORD:
         _rare_mode(out)
     return out
-
-
-def _unary(op: Op, a: Value) -> Value:
-    try:
-        data = op.forward(a._data)
-    except (ArithmeticError, ValueError):
-        data = _beyond_domain(op, (a,))
-    return _make(op, (a,), data)
 
 
 def apply(op: Op, args: Sequence) -> Value:
@@ -246,22 +296,10 @@ def apply(op: Op, args: Sequence) -> Value:
     if op.arity is not None and len(parents) != op.arity:
         raise TypeError(f"{op.name}: takes {op.arity} inputs, got {len(parents)}")
     try:
-        data = op.forward(*map(_get_data, parents))
+        # A comprehension reads the slots faster than map with attrgetter.
+        data = op.forward(*[p._data for p in parents])
     except (ArithmeticError, ValueError):
         data = _beyond_domain(op, parents)
-    return _make(op, parents, data)
-
-
-def _beyond_domain(op: Op, parents: tuple[Value, ...]) -> float:
-    """Re-raise the forward's error, unless a walk is building derivatives (see _IEEE)."""
-    if op.ieee is None or not _MODE.get() & _IEEE:
-        raise  # noqa: PLE0704 - called from an except block: re-raises the forward's error
-    return op.ieee(*map(_get_data, parents))
-
-
-def _make(op: Op, parents: tuple[Value, ...], data: float) -> Value:
-    # Callers run the forward (which may raise) before any node exists, so a failed op leaves
-    # nothing.
     out = _new(Value)
     out._data = data
     out.grad = 0.0
@@ -271,6 +309,13 @@ def _make(op: Op, parents: tuple[Value, ...], data: float) -> Value:
     if _MODE.get() != _RECORD:
         _rare_mode(out)
     return out
+
+
+def _beyond_domain(op: Op, parents: tuple[Value, ...]) -> float:
+    """Re-raise the forward's error, unless a walk is building derivatives (see _IEEE)."""
+    if op.ieee is None or not _MODE.get() & _IEEE:
+        raise  # noqa: PLE0704 - called from an except block: re-raises the forward's error
+    return op.ieee(*map(_get_data, parents))
 
 
 def _rare_mode(out: Value) -> None:
@@ -295,7 +340,8 @@ def sum(values: Iterable) -> Value:  # noqa: A001 - the namespaced name reads be
 
 def dot(w: Sequence, x: Sequence, b=0.0) -> Value:
     """w·x + b as a single node, the net input of a neuron."""
-    w, x = list(w), list(x)
+    if type(w) is not list or type(x) is not list:   # a neuron's are lists: no copies
+        w, x = list(w), list(x)
     if len(w) != len(x):
         raise ValueError(f"dot: {len(w)} weights but {len(x)} inputs")
     return apply(DOT, (*w, *x, b))
@@ -403,42 +449,52 @@ def topological_order(root: Value) -> list[Value]:
     """Every node ``root`` depends on, each after all of its parents (iterative DFS)."""
     order: list[Value] = []
     seen = {root}
-    stack = [(root, iter(root._parents))]
-    while stack:
-        node, parents = stack[-1]
-        for p in parents:
+    issuperset = seen.issuperset
+    # Two parallel stacks, the nodes being expanded and where each is in its parents: no
+    # tuple to build and unpack per entry.
+    nodes, todo = [root], [iter(root._parents)]
+    while todo:
+        for p in todo[-1]:
             if p not in seen:
                 seen.add(p)
-                if p._parents:
-                    stack.append((p, iter(p._parents)))
+                grand = p._parents
+                # A node whose parents were all seen is finished at once: a seen node is done,
+                # since one still on the stack would be its descendant (a cycle). Leaves and
+                # most nodes of a network (shared weights and activations) take this path, in
+                # one C-level test, with no stack entry; the order is the same.
+                if grand and not issuperset(grand):
+                    nodes.append(p)
+                    todo.append(iter(grand))
                     break
-                # A leaf is finished at once: no stack entry, same order.
                 order.append(p)
         else:
-            stack.pop()
-            order.append(node)
+            todo.pop()
+            order.append(nodes.pop())
     return order
 
 
 def backprop(root: Value, seed=1.0, create_graph: bool = False) -> tuple[list[Value], dict]:
     """Reverse topological walk: returns the order and ∂root/∂node × seed for every node.
 
-    Gradients are gathered in a dict local to the walk, never read from ``.grad``, so whatever
-    an earlier pass left in a node is not propagated again. With ``create_graph`` the partials
+    Gradients are gathered apart from ``.grad`` (in each node's ``_acc`` on floats, in a dict
+    local to the walk otherwise) and never read from it, so whatever an earlier pass left in a
+    node is not propagated again. With ``create_graph`` the partials
     are evaluated on Values and the products recorded, so the results can be differentiated.
     """
+    anomaly = bool(_MODE.get() & _ANOMALY)
+    if not create_graph and not anomaly:
+        with _FLOAT_WALK:
+            order = _walk_floats(root, seed)
+            return order, dict(zip(order, map(_get_acc, order)))
     order = topological_order(root)
     grads = dict.fromkeys(order, 0.0)
     grads[root] = seed
-    anomaly = bool(_MODE.get() & _ANOMALY)
     if create_graph:
         with _Mode(_RECORD | _IEEE, 0):
             _walk(order, grads, anomaly, create_graph=True)
-    elif anomaly:
+    else:
         with _Mode(0, _RECORD):
             _walk(order, grads, anomaly, create_graph=False)
-    else:
-        _walk_floats(order, grads)
     return order, grads
 
 
@@ -463,27 +519,49 @@ def _walk(order: list[Value], grads: dict, anomaly: bool, create_graph: bool) ->
             grads[p] += d
 
 
-def _walk_floats(order: list[Value], grads: dict) -> None:
-    """_walk on floats with no checks, the path of every plain backward(). Unary and binary
-    nodes, nearly all of a graph, are called directly: no argument tuple, map or dict."""
+def _walk_floats(root: Value, seed: float) -> list[Value]:
+    """The chain rule on floats with no checks, the path of every plain backward(); returns
+    the order, with ∂root/∂node × seed left in each node's ``_acc``. Call under _FLOAT_WALK.
+
+    The sums live in a slot of each node rather than a dict keyed by node: an edge costs a
+    slot read and write instead of two hash-table probes, on a node whose data the walk has
+    just read. Unary and binary nodes, nearly all of a graph, are called directly.
+    """
+    order = topological_order(root)
+    for node in order:
+        node._acc = 0.0
+    root._acc = seed
     for node in reversed(order):
         op = node._op
         if op is None:
             continue
-        g = grads[node]
+        g = node._acc
         parents = node._parents
+        # A zero g through an op with finite slopes sends ±0 to every parent when the data are
+        # finite (a finite sum says so, in one addition), and adding ±0 changes no sum (a sum
+        # that starts at +0 is never −0): skipping such a node is exact. ReLU networks send
+        # zeros through most of their graph. A non-finite datum is not skipped, so 0·∞ = nan
+        # still propagates.
         if len(parents) == 2:
             a, b = parents
+            if g == 0.0 and op.finite_slopes and _isfinite(a._data + b._data + node._data):
+                continue
             da, db = op.partials(a._data, b._data, node._data, g=g)
-            grads[a] += da
-            grads[b] += db
+            a._acc += da
+            b._acc += db
         elif len(parents) == 1:
             a, = parents
-            grads[a] += op.partials(a._data, node._data, g=g)[0]
+            if g == 0.0 and op.finite_slopes and _isfinite(a._data + node._data):
+                continue
+            a._acc += op.partials(a._data, node._data, g=g)[0]
         else:
-            terms = op.partials(*map(_get_data, parents), node._data, g=g)
+            xs = [p._data for p in parents]
+            if g == 0.0 and op.finite_slopes and _isfinite(_plain_sum(xs, node._data)):
+                continue
+            terms = op.partials(*xs, node._data, g=g)
             for p, d in zip(parents, terms):
-                grads[p] += d
+                p._acc += d
+    return order
 
 
 def _check_terms(op: Op, node: Value, parents, terms, g) -> None:

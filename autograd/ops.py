@@ -30,6 +30,11 @@ class Op:
     of its inputs the same way (a function ``(n) -> str`` for n-ary ops). ``ieee``, for a forward
     that raises on part of its domain, gives IEEE 754's answer there (±inf, nan): derivatives use
     it, as PyTorch does, where the derivative is infinite but the value itself was finite.
+    ``finite_slopes`` says that every partial is g times a number that is finite wherever the
+    inputs and the output are finite, whatever the output (no division, no infinite slope, no
+    out², which overflows for an output set by hand): then a zero upstream gradient yields
+    exact zeros, and the float walk skips the node (inactive ReLUs, examples a hinge loss
+    ignores).
     """
 
     name: str
@@ -40,6 +45,7 @@ class Op:
     expr: str | Callable[[int], str]
     arity: int | None = None
     ieee: Callable[..., float] | None = None
+    finite_slopes: bool = False
 
     def formula(self, i: int, n: int) -> str:
         """The template of the partial with respect to input ``i`` of ``n``."""
@@ -396,11 +402,14 @@ def _ieee_cos(a: float) -> float:
 
 OPS: dict[str, Op] = {op.name: op for op in [
     Op(name="add",        symbol="+",        forward=add,        partials=d_add,        arity=2,
-       formulas=("1", "1"),                                      expr="{0} + {1}"),
+       formulas=("1", "1"),                                      expr="{0} + {1}",
+       finite_slopes=True),
     Op(name="sub",        symbol="−",        forward=sub,        partials=d_sub,        arity=2,
-       formulas=("1", "−1"),                                     expr="{0} − {1}"),
+       formulas=("1", "−1"),                                     expr="{0} − {1}",
+       finite_slopes=True),
     Op(name="mul",        symbol="·",        forward=mul,        partials=d_mul,        arity=2,
-       formulas=("{1}", "{0}"),                                  expr="{0}·{1}"),
+       formulas=("{1}", "{0}"),                                  expr="{0}·{1}",
+       finite_slopes=True),
     Op(name="div",        symbol="/",        forward=div,        partials=d_div,        arity=2,
        formulas=("1/{1}", "−{out}/{1}"),                         expr="{0}/{1}",
        ieee=_ieee_div),
@@ -408,12 +417,14 @@ OPS: dict[str, Op] = {op.name: op for op in [
        formulas=("{1}·{0}^({1}−1)", "{out}·log({0})"),           expr="{0}^{1}",
        ieee=_ieee_pow),
     Op(name="neg",        symbol="−",        forward=neg,        partials=d_neg,        arity=1,
-       formulas=("−1",),                                         expr="−{0}"),
+       formulas=("−1",),                                         expr="−{0}",
+       finite_slopes=True),
     Op(name="abs",        symbol="|·|",      forward=abs,        partials=d_abs,        arity=1,
-       formulas=("sign({0})",),                                  expr="|{0}|"),
+       formulas=("sign({0})",),                                  expr="|{0}|",
+       finite_slopes=True),
     Op(name="exp",        symbol="exp",      forward=exp,        partials=d_exp,        arity=1,
        formulas=("{out}",),                                      expr="exp({0})",
-       ieee=_ieee_exp),
+       ieee=_ieee_exp, finite_slopes=True),
     Op(name="log",        symbol="log",      forward=log,        partials=d_log,        arity=1,
        formulas=("1/{0}",),                                      expr="log({0})",
        ieee=_ieee_log),
@@ -425,19 +436,24 @@ OPS: dict[str, Op] = {op.name: op for op in [
     Op(name="sigmoid",    symbol="σ",        forward=sigmoid,    partials=d_sigmoid,    arity=1,
        formulas=("{out}·(1 − {out})",),                          expr="σ({0})"),
     Op(name="relu",       symbol="ReLU",     forward=relu,       partials=d_relu,       arity=1,
-       formulas=("[{0} > 0]",),                                  expr="ReLU({0})"),
+       formulas=("[{0} > 0]",),                                  expr="ReLU({0})",
+       finite_slopes=True),
     Op(name="leaky_relu", symbol="LReLU",    forward=leaky_relu, partials=d_leaky_relu, arity=2,
-       formulas=("[{0} > 0] + {1}·[{0} ≤ 0]", "min({0}, 0)"),    expr="LReLU({0}, {1})"),
+       formulas=("[{0} > 0] + {1}·[{0} ≤ 0]", "min({0}, 0)"),    expr="LReLU({0}, {1})",
+       finite_slopes=True),
     Op(name="softplus",   symbol="softplus", forward=softplus,   partials=d_softplus,   arity=1,
-       formulas=("σ({0})",),                                     expr="softplus({0})"),
+       formulas=("σ({0})",),                                     expr="softplus({0})",
+       finite_slopes=True),
     Op(name="sin",        symbol="sin",      forward=sin,        partials=d_sin,        arity=1,
        formulas=("cos({0})",),                                   expr="sin({0})",
-       ieee=_ieee_sin),
+       ieee=_ieee_sin, finite_slopes=True),
     Op(name="cos",        symbol="cos",      forward=cos,        partials=d_cos,        arity=1,
        formulas=("−sin({0})",),                                  expr="cos({0})",
-       ieee=_ieee_cos),
+       ieee=_ieee_cos, finite_slopes=True),
     Op(name="sum",        symbol="Σ",        forward=sum,        partials=d_sum,        arity=None,
-       formulas=_ones,                                           expr=_sum_expr),
+       formulas=_ones,                                           expr=_sum_expr,
+       finite_slopes=True),
     Op(name="dot",        symbol="w·x+b",    forward=dot,        partials=d_dot,        arity=None,
-       formulas=_dot_formula,                                    expr=_dot_expr),
+       formulas=_dot_formula,                                    expr=_dot_expr,
+       finite_slopes=True),
 ]}

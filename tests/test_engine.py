@@ -118,6 +118,56 @@ def test_backward_with_gradient_and_unrelated_values():
     assert a.grad == 2.0 and other.grad == 7.0
 
 
+def test_concurrent_backwards_over_shared_leaves_all_count():
+    # Threads train one "model" (the shared leaf w) on graphs of their own. Each walk sums into
+    # its nodes, so the walks must not interleave; a tiny switch interval makes the threads
+    # alternate inside them.
+    w = Value(1.0)
+    graphs = []
+    for _ in range(4):
+        y = w
+        for _ in range(2000):
+            y = y * 1.0 + w
+        graphs.append(y)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for _ in range(3):
+            threads = [threading.Thread(target=g.backward) for g in graphs]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert w.grad == 3 * 4 * 2001.0   # each graph is w plus 2000 more w's
+
+
+def test_skipping_zero_gradients_changes_no_bit():
+    # A ReLU network under a hinge loss sends exact zeros through most of its graph (inactive
+    # units, examples past the margin); the float walk skips those nodes. The walk under
+    # detect_anomaly visits every node, so the two must agree bit for bit.
+    import nn
+    from nn import losses
+    X, y = nn.datasets.make_moons(40, noise=0.1, seed=3)
+    model = nn.MLP(2, [8, 8, 1], seed=3)
+    loss = losses.hinge([model(x) for x in X], y) + losses.l2(model.parameters(), 1e-4)
+    order, fast = autograd.backprop(loss)
+    with autograd.detect_anomaly():
+        _, full = autograd.backprop(loss)
+    assert sum(1 for n in order if n.operation and fast[n] == 0.0) > len(order) // 4
+    assert [repr(fast[n]) for n in order] == [repr(full[n]) for n in order]
+
+
+@pytest.mark.parametrize("build", [lambda a, w: a * w, lambda a, w: autograd.dot([w], [a], 1.0)],
+                         ids=["mul", "dot"])
+def test_a_zero_gradient_still_meets_an_infinite_input(build):
+    # relu(−∞) sends 0 back, and 0·∞ is nan (PyTorch gives w.grad = nan too): no skipping here.
+    a, w = Value(math.inf), Value(2.0)
+    (-build(a, w)).relu().backward()
+    assert math.isnan(w.grad) and a.grad == 0.0
+
+
 def test_gradients_sum_over_paths():
     x = Value(1.5)
     y = x * x + x.sin() * x
