@@ -230,6 +230,7 @@ def test_worked_example_in_chromium(browser, tmp_path):
         assert inside(browser, cur), (k, cur.get_attribute("data-label"))
         assert browser.find_element(By.ID, "counter").text == f"step {k} of 15"
     assert "∂E/∂E" not in browser.find_element(By.ID, "caption").text
+    settle(browser)
     browser.find_element(By.CSS_SELECTOR, '[data-label="w5"]').click()
     details = browser.find_element(By.ID, "details")
     assert "0.08216704" in details.text and "0.4" in details.text
@@ -267,6 +268,7 @@ def test_clusters_open_on_click(browser, tmp_path):
     load(browser, path)
     assert not browser.find_elements(By.CSS_SELECTOR, '[data-label="L1.N2.w1"]')
     browser.find_element(By.CSS_SELECTOR, '[data-cluster="L1"]').click()
+    settle(browser)
     browser.find_element(By.CSS_SELECTOR, '[data-cluster="L1.N2"]').click()
     w = browser.find_element(By.CSS_SELECTOR, '[data-label="L1.N2.w1"]')
     assert inside(browser, w)
@@ -276,6 +278,7 @@ def test_clusters_open_on_click(browser, tmp_path):
     assert browser.find_element(By.CSS_SELECTOR, "#boxes .selected").get_attribute(
         "data-label") == "L2.N1.b"
     # Stepping while a cluster is collapsed marks the cluster's box as current.
+    settle(browser)
     browser.find_element(By.CSS_SELECTOR, "#crumbs button").click()
     press(browser, Keys.END)
     settle(browser)
@@ -290,6 +293,7 @@ def test_injected_labels_run_nothing(browser, tmp_path):
     path = explore(injected_graph(), tmp_path / "bad.html").save(tmp_path / "bad.html")
     load(browser, path)
     for s in INJECTIONS[:3] + ["<b>out</b>"]:
+        settle(browser)  # the view glides after the panel opens; click where the box rests
         (el,) = [e for e in browser.find_elements(By.CSS_SELECTOR, "[data-label]")
                  if e.get_attribute("data-label") == s]
         el.click()
