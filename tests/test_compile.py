@@ -391,8 +391,8 @@ def test_zero_upstream_gradient_times_a_non_finite_partial_is_nan_like_eager(nam
         assert close(got, want), (name, got, want)
 
 
-NATIVE = pytest.param("native", marks=pytest.mark.skipif(
-    shutil.which(os.environ.get("CC") or "cc") is None, reason="no C compiler"))
+HAVE_CC = shutil.which(os.environ.get("CC") or "cc") is not None
+NATIVE = pytest.param("native", marks=pytest.mark.skipif(not HAVE_CC, reason="no C compiler"))
 
 
 def _replayed(build, data, mode, seed=1.0):
@@ -468,6 +468,79 @@ def test_issue_cases_replay_exactly_like_eager(name, build, data, seed, oracle, 
         assert close(want[0], 1e10, 1e-14)
     if name.startswith("pow"):
         assert want[0] == -math.inf
+
+
+# Edge values, and ops that send exactly 0 back (a - a) or meet huge and tiny quotients and
+# powers: where forming g·(1/x) instead of g / x, or skipping a zero gradient, would show.
+EDGES = [0.0, -0.0, 1e-200, -1e-200, 1e-310, 5e-324, 1e200, -1e200, 1e300, 0.5, -2.0,
+         math.inf, -math.inf, math.nan]
+EDGE_UNARY = {**UNARY, "zero": lambda a: a - a, "inv": lambda a: 1.0 / (a * a + 1e-300),
+              "logsq": lambda a: (a * a + 5e-324).log(), "recip": lambda a: (a * a + 1e-300) ** -1}
+edge_instruction = st.one_of(
+    st.tuples(st.sampled_from(sorted(EDGE_UNARY)), st.integers(0, 10 ** 6)),
+    st.tuples(st.sampled_from(sorted(BINARY)), st.integers(0, 10 ** 6), st.integers(0, 10 ** 6)),
+)
+edge_points = st.lists(st.one_of(st.sampled_from(EDGES), st.floats(-3, 3)), min_size=3,
+                       max_size=3)
+
+
+def edge_program(instrs):
+    def build(xs):
+        nodes = list(xs)
+        for ins in instrs:
+            if len(ins) == 2:
+                nodes.append(EDGE_UNARY[ins[0]](nodes[ins[1] % len(nodes)]))
+            else:
+                nodes.append(BINARY[ins[0]](nodes[ins[1] % len(nodes)],
+                                            nodes[ins[2] % len(nodes)]))
+        total = nodes[0] * 1.0  # binary adds: every graph shares the native library
+        for node in nodes[len(xs):]:
+            total = total + node
+        return total
+    return build
+
+
+def _outcome(run):
+    """``run()``'s numbers as bits (NaN as one word), or the type of error it raised."""
+    try:
+        value, grads = run()
+    except (ArithmeticError, ValueError) as e:
+        return type(e)
+    return _bits([value, *grads])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(edge_instruction, min_size=1, max_size=15), edge_points, edge_points,
+       st.sampled_from([1.0, 0.0, 1e-300, 1e300, -2.0]),
+       st.sampled_from(["code", "tape"] + (["native"] if HAVE_CC else [])))
+def test_random_graphs_at_edge_values_replay_bit_for_bit_like_eager(instrs, first, second,
+                                                                    seed, mode):
+    """Built at one point, replayed there and at another: the replay's value and gradients
+    are eager's bit for bit (zero signs included), or both raise the same error."""
+    build = edge_program(instrs)
+    xs = [Value(d) for d in first]
+    try:
+        root = build(xs)
+    except (ArithmeticError, ValueError):
+        return  # no graph to compile
+    graph = autograd.compile(root, **({"backend": "native"} if mode == "native" else
+                                      {"mode": mode}))
+
+    def replay(point):
+        for x, d in zip(xs, point):
+            x.data, x.grad = d, 0.0
+        value = graph.forward()
+        graph.backward(seed)
+        return value, [x.grad for x in xs]
+
+    def run_eager(point):
+        ys = [Value(d) for d in point]
+        out = build(ys)
+        out.backward(seed)
+        return out.data, [y.grad for y in ys]
+
+    for point in (first, second):
+        assert _outcome(lambda: replay(point)) == _outcome(lambda: run_eager(point))
 
 
 def test_zero_upstream_gradient_still_skips_relu_that_is_off():
