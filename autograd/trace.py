@@ -39,8 +39,6 @@ from .ops import OPS, Op
 MAX_NEST = 24  # temporaries folded into one expression before a new statement starts
 MAX_PATHS = 8  # branches an op may have before it is called instead of inlined
 
-_ATOMS = ("in", "out", "g", "tmp", "num")
-
 
 class _Untraceable(Exception):
     """Raised inside a trace when the function does something the stand-ins cannot follow."""
@@ -321,9 +319,6 @@ def _finite_needs(e: tuple) -> list | None:
 
 # ------------------------------------------------------------------------------ Python text
 
-_PY_BIN = {"+", "-", "*", "/", "**"}
-
-
 def py_expr(e: tuple) -> str:
     """Python text of an expression, with ``{a0}``, ``{out}``, ``{t}`` placeholders."""
     kind = e[0]
@@ -491,8 +486,8 @@ def _validate(fn: Callable, t: Template, n: int, out_of: Callable | None) -> boo
             args = xs + ([out_of(*xs)] if partials else [])
         except Exception:
             continue
-        want = _outcome(lambda: fn(*args, g=g) if partials else (fn(*args),))
-        got = _outcome(lambda: probe(*args, g) if partials else probe(*args))
+        want = _outcome(fn, args, {"g": g}) if partials else _outcome(fn, args, {}, single=True)
+        got = _outcome(probe, args + [g] if partials else args, {})
         checked += 1
         if want is None or got is None:  # both must fail, or neither
             if (want is None) != (got is None):
@@ -503,11 +498,13 @@ def _validate(fn: Callable, t: Template, n: int, out_of: Callable | None) -> boo
     return checked > 0
 
 
-def _outcome(call: Callable) -> tuple | None:
+def _outcome(fn: Callable, args: list, kwargs: dict, single: bool = False) -> tuple | None:
+    """``fn``'s results as a tuple, or None if it raised."""
     try:
-        return tuple(call())
+        result = fn(*args, **kwargs)
     except Exception:
         return None
+    return (result,) if single else tuple(result)
 
 
 # ------------------------------------------------------------------------------ templates
