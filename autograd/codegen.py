@@ -31,7 +31,7 @@ class _Namespace:
 
 def _names(i: int, slots: Sequence[int], tmp: str, res: str) -> dict[str, str]:
     names = {f"a{k}": f"v{p}" for k, p in enumerate(slots)}
-    names.update(out=f"v{i}", t=f"{tmp}{i}_", r=f"{res}{i}_")
+    names.update(out=f"v{i}", g=f"g{i}", t=f"{tmp}{i}_", r=f"{res}{i}_")
     return names
 
 
@@ -56,7 +56,8 @@ def _forward_source(order: list[Value], index: dict, leaves: list[Value],
 
 
 class _Backward:
-    """Writes the backward function: one block per node that needs a gradient."""
+    """Writes the backward function: one block per node that needs a gradient, adding into its
+    inputs' gradients the products g·∂ that the op's partials form, as eager adds them."""
 
     def __init__(self, order: list[Value], index: dict, ns: _Namespace) -> None:
         self.order, self.index, self.ns = order, index, ns
@@ -79,7 +80,9 @@ class _Backward:
         lines += self.body
         for k, leaf in enumerate(leaves):
             if self.has_grad[self.index[leaf]]:
-                lines.append(f"    L[{k}].grad += g{self.index[leaf]}")
+                # Eager's sum starts at +0.0, here at the first term, which may be -0.0; adding
+                # +0.0 makes the two agree in sign too (nothing else differs).
+                lines.append(f"    L[{k}].grad += 0.0 + g{self.index[leaf]}")
         lines.append("    return None")
         return lines
 
@@ -90,7 +93,7 @@ class _Backward:
         tpl = template(op, len(slots), "partials")
         if tpl is None:
             outs = [f"d{i}_{k}" for k in range(len(slots))]
-            args = ", ".join([f"v{p}" for p in slots] + [f"v{i}"])
+            args = ", ".join([f"v{p}" for p in slots] + [f"v{i}", f"g=g{i}"])
             block = [f"({', '.join(outs)},) = {self.ns.callee(op.partials)}({args})"]
             guard = None
         else:
@@ -107,12 +110,14 @@ class _Backward:
             self.body += ["    " + s for s in block]
 
     def guard(self, i: int, slots: list[int], selects, names: dict) -> str | None:
-        """When the block may be skipped: a zero upstream gradient times finite partials.
+        """When the block runs: unless g == 0 and the products are then provably all ±0.
 
-        Eager adds g·∂ for every input; with g == 0 that is 0 unless a partial is infinite or
-        NaN, where it is NaN. Only partials that pick inputs or constants are cheap enough to
-        check: the block runs unless g == 0 and all picked values are finite (0·their sum is 0;
-        an overflowing sum only makes the check run the block, which is always exact).
+        Eager adds every product, and with g == 0 a product is ±0 (which changes no sum) unless
+        it meets an infinite or NaN number. The template says which inputs must be finite for
+        all its products to be ±0 at g == 0 (see ``trace._zero_when_g_is``); the block runs
+        unless g == 0 and those are finite (0·their sum is 0; an overflowing sum only makes the
+        block run, which is always exact). Inputs that need no gradient are left out: what is
+        added into them is never read.
         """
         if selects is None:
             return None
@@ -132,9 +137,9 @@ class _Backward:
         for p, d in zip(slots, outs):
             if not self.needs[p]:
                 continue
-            # g·1 and g·(−1) are exact, so they are written without the product.
-            neg = d == "(-1.0)"
-            term = f"g{i}" if d in ("1.0", "(-1.0)") else f"g{i} * {d}"
+            # Adding -g is subtracting g, bit for bit: written as such, without the negation.
+            neg = d == f"(-g{i})"
+            term = f"g{i}" if neg else d
             if self.has_grad[p] or skippable:
                 if not self.has_grad[p]:
                     self.zeroed.append(f"g{p}")

@@ -13,7 +13,9 @@ The parts, each in its own module:
 - ``replay``: what all share (the ``Compiled`` interface, which inputs need gradients, many
   rows through ``map`` and ``batch``).
 
-No derivative exists anywhere but in the op table.
+No derivative exists anywhere but in the op table. Partials are traced and called in the table's
+scaled form, ``partials(*xs, out, g=g)``, so every replay adds into each input the product g·∂
+that the op itself forms (g / x, not g·(1/x)): the same numbers, bit for bit, that eager adds.
 """
 from __future__ import annotations
 

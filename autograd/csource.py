@@ -54,6 +54,8 @@ class _CText:
             return self.inp(e[1])
         if kind == "out":
             return self.out
+        if kind == "g":
+            return "g"
         if kind == "tmp":
             return f"t{e[1]}"
         if kind == "res":
@@ -135,15 +137,18 @@ def _returns(outs: list[str]) -> list[str]:
 
 
 def _accumulates(outs: list[str]) -> list[str]:
-    # Eager adds g·∂ into each input in input order; so does this, with no fused multiply-add.
-    return [f"    G[a[{i}]] += g * {d};" for i, d in enumerate(outs)]
+    # Eager adds each product g·∂, as the op forms it, into each input in input order; so does
+    # this, with no fused multiply-add.
+    return [f"    G[a[{i}]] += {d};" for i, d in enumerate(outs)]
 
 
 def _skip(t: Template, text: _CText) -> list[str]:
     """The start of a partials function: its upstream gradient, and a return when it is 0 and
-    the partials only pick finite values (0·∂ would add 0 to every input: nothing to do).
+    the inputs that the template's products need finite are finite (every product is then ±0:
+    see ``trace._zero_when_g_is``).
 
-    A gradient accumulator starts at +0.0 and so never holds -0.0, which makes the skip exact.
+    A gradient accumulator starts at +0.0 and so never holds -0.0: adding ±0 changes nothing,
+    which makes the skip exact.
     """
     lines = ["    const double g = G[o];"]
     if t.selects is None:
@@ -174,11 +179,9 @@ typedef double (*ag_fcb)(int);
 typedef int (*ag_bcb)(int);
 
 static double ag_div(double a, double b) { if (b == 0.0) ag_err = 1; return a / b; }
-static double ag_pow(double a, double b) {
-    double r = pow(a, b);
-    if (!isfinite(r) && isfinite(a) && isfinite(b)) ag_err = 1;
-    return r;
-}
+/* A template's power is IEEE's (the table's partials use pow's own IEEE form, and so does the
+   Python replay), which is libm's pow: ±inf on overflow, no flag. */
+#define ag_pow pow
 /* Python's math functions raise where libm returns NaN from a number, or infinity from a
    finite one: flag the same cases. */
 #define AG_MATH(f) static double m_##f(double x) { double r = f(x); \

@@ -83,9 +83,8 @@ def _callbacks(calls: dict, V: array, G: array, errors: list):
     def backward(k: int) -> int:
         op, ps, i = calls[k]
         try:
-            g = G[i]
-            for p, d in zip(ps, op.partials(*[V[p] for p in ps], V[i])):
-                G[p] += g * d
+            for p, d in zip(ps, op.partials(*[V[p] for p in ps], V[i], g=G[i])):
+                G[p] += d
             return 0
         except BaseException as e:  # noqa: BLE001
             errors.append(e)

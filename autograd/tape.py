@@ -36,10 +36,10 @@ class TapeCompiled(Compiled):
         for _, partials, i, args in reversed(self._tape):
             if not needs[i]:
                 continue
-            g = grads[i]
-            local = partials(*[vals[a] for a in args], vals[i])
-            for a, d in zip(args, local):
+            # The op forms each product g·∂ itself (g / x, not g·(1/x)), as in eager.
+            terms = partials(*[vals[a] for a in args], vals[i], g=grads[i])
+            for a, d in zip(args, terms):
                 if needs[a]:
-                    grads[a] += g * d
+                    grads[a] += d
         for leaf, i in self._wanted:
             leaf.grad += grads[i]

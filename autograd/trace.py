@@ -1,5 +1,9 @@
 """trace: run an op's forward or partials once on stand-ins and keep what they did as a template.
 
+Partials are traced in the table's scaled form, ``partials(*xs, out, g=<stand-in>)``: each
+output is the product g·∂out/∂x_i formed exactly as the eager walk forms it (g / x, not
+g·(1/x)), so a replay adds the same numbers eager adds.
+
 A stand-in (``_Sym``) is a symbolic float. Arithmetic on it records an expression; a comparison
 (relu's ``a > 0``, abs's sign, pow's special cases) asks the tracer which way to go, and the
 function is run again for every way, so a template is a small tree of ``if``/``else`` over
@@ -9,7 +13,9 @@ to C by ``csource``; no derivative is written anywhere but in the op table.
 Expressions are tuples::
 
     ("in", k)  input k        ("out",)  the op's output     ("tmp", k)  temporary k
-    ("num", x)  a constant    ("bin", "+", a, b)            ("neg", a)
+    ("g",)  the upstream gradient                           ("num", x)  a constant
+    ("bin", "+", a, b)  (also - * / and **, which is IEEE pow: ±inf, not OverflowError)
+    ("neg", a)
     ("call", name, (args...))  abs, F_<op> (an op's forward) or m_<name> (a math function)
 
 Statements: ("let", k, expr), ("res", k, expr) (output k), ("if", cond, then, else) with cond
@@ -32,8 +38,6 @@ from .ops import OPS, Op
 
 MAX_NEST = 24  # temporaries folded into one expression before a new statement starts
 MAX_PATHS = 8  # branches an op may have before it is called instead of inlined
-
-_ATOMS = ("in", "out", "tmp", "num")
 
 
 class _Untraceable(Exception):
@@ -124,8 +128,10 @@ class _Sym:
 _DOMAIN_ERRORS = (ValueError, ArithmeticError)  # what an op raises for inputs outside its domain
 
 
-def _explore(fn: Callable, n: int, with_out: bool, tuple_out: bool, allow_fail: bool = False):
+def _explore(fn: Callable, n: int, partials: bool, allow_fail: bool = False):
     """Run ``fn`` on stand-ins along every branch; returns the paths or None if untraceable.
+
+    Partials get the output and the upstream gradient as stand-ins too, and return a tuple.
 
     With ``allow_fail`` a path on which ``fn`` raises a domain error (log of a non-positive
     number) is kept, with None for its outputs: the replay reports an error there.
@@ -136,12 +142,13 @@ def _explore(fn: Callable, n: int, with_out: bool, tuple_out: bool, allow_fail: 
         forced = pending.pop()
         tracer = _Tracer(forced)
         args = [_Sym(("in", i), tracer) for i in range(n)]
-        if with_out:
-            args.append(_Sym(("out",), tracer))
         try:
-            result = fn(*args)
-            outs = list(result) if tuple_out else [result]
-            if tuple_out and len(outs) != n:
+            if partials:
+                result = fn(*args, _Sym(("out",), tracer), g=_Sym(("g",), tracer))
+            else:
+                result = fn(*args)
+            outs = list(result) if partials else [result]
+            if partials and len(outs) != n:
                 return None
             exprs = [_expr(r) for r in outs]
         except _DOMAIN_ERRORS:
@@ -251,29 +258,66 @@ def _assemble(paths) -> tuple[list[tuple], list[tuple]]:
     return top, [("res", k) for k in range(n_out)]
 
 
-def _selected(paths, n_out: int) -> tuple | None:
-    """For partials that only pick inputs, the output or finite constants: per input, the
-    stand-ins picked on any path (what a zero upstream gradient would multiply). Else None."""
+def _zero_when_g_is(paths, n_out: int) -> tuple | None:
+    """Per output, the stand-ins (inputs, the output) that make it exactly ±0 when g is ±0,
+    provided they are all finite; None where that cannot be shown on every path.
+
+    Eager adds every product g·∂ even when g is 0, and adding ±0 leaves an accumulator as it is
+    (each starts at +0.0, and a sum of +0.0 and anything is never -0.0). So a replay may skip a
+    node exactly when every product it would add is ±0. Shown by these rules, on every step of
+    every path (nothing else may be computed there): g is 0; -e, e + e' and e - e' are 0 when
+    their parts are; e·c is 0 when e is and c is a finite constant or a finite stand-in. A
+    quotient is never shown to be 0: 0/x is NaN at x = 0 or NaN, and 0·x is NaN at x = ±inf.
+    """
     picked: list[list[tuple]] = [[] for _ in range(n_out)]
     for tracer, exprs in paths:
-        if tracer.lets or exprs is None:
+        if exprs is None:
             return None
-        for k, e in enumerate(exprs):
-            if e[0] == "num":
-                if not math.isfinite(e[1]):
-                    return None
-            elif e[0] in ("in", "out"):
-                if e not in picked[k]:
-                    picked[k].append(e)
-            else:
+        temps: list = []  # per temporary: the stand-ins it needs finite
+        for e in tracer.lets:
+            need = _zero_needs(e, temps)
+            if need is None:
                 return None
+            temps.append(need)
+        for k, e in enumerate(exprs):
+            need = _zero_needs(e, temps)
+            if need is None:
+                return None
+            picked[k] += [a for a in need if a not in picked[k]]
     return tuple(tuple(p) for p in picked)
 
 
+def _zero_needs(e: tuple, temps: list) -> list | None:
+    """The stand-ins that must be finite for ``e`` to be ±0 when g is ±0, or None."""
+    kind = e[0]
+    if kind == "g":
+        return []
+    if kind == "tmp":
+        return temps[e[1]]
+    if kind == "neg":
+        return _zero_needs(e[1], temps)
+    if kind != "bin" or e[1] not in ("+", "-", "*"):
+        return None
+    a, b = _zero_needs(e[2], temps), _zero_needs(e[3], temps)
+    if e[1] != "*":
+        return None if a is None or b is None else a + b
+    if a is not None and _finite_needs(e[3]) is not None:
+        return a + _finite_needs(e[3])
+    if b is not None and _finite_needs(e[2]) is not None:
+        return b + _finite_needs(e[2])
+    return None
+
+
+def _finite_needs(e: tuple) -> list | None:
+    """The stand-ins that must be finite for ``e`` to be finite (when g is 0), or None."""
+    if e[0] == "num":
+        return [] if math.isfinite(e[1]) else None
+    if e[0] in ("in", "out"):
+        return [e]
+    return [] if e[0] == "g" else None
+
+
 # ------------------------------------------------------------------------------ Python text
-
-_PY_BIN = {"+", "-", "*", "/", "**"}
-
 
 def py_expr(e: tuple) -> str:
     """Python text of an expression, with ``{a0}``, ``{out}``, ``{t}`` placeholders."""
@@ -282,6 +326,8 @@ def py_expr(e: tuple) -> str:
         return f"{{a{e[1]}}}"
     if kind == "out":
         return "{out}"
+    if kind == "g":
+        return "{g}"
     if kind == "tmp":
         return f"{{t}}{e[1]}"
     if kind == "res":
@@ -292,6 +338,9 @@ def py_expr(e: tuple) -> str:
             return "NAN" if math.isnan(x) else ("INF" if x > 0 else "(-INF)")
         s = repr(x)
         return f"({s})" if s.startswith("-") else s
+    if kind == "bin" and e[1] == "**":
+        # On floats the table forms powers with IEEE's ±inf where Python's ** raises.
+        return f"POW({py_expr(e[2])}, {py_expr(e[3])})"
     if kind == "bin":
         return f"{_py_operand(e[2])} {e[1]} {_py_operand(e[3])}"
     if kind == "neg":
@@ -335,7 +384,9 @@ def py_lines(stmts: list[tuple]) -> list[str]:
     return lines
 
 
-NAMESPACE = {"INF": math.inf, "NAN": math.nan, "abs": abs,
+# POW is pow's own IEEE form, what the table's partials compute a float power with; a traced
+# function whose ** means Python's (raising) power fails validation and is called instead.
+NAMESPACE = {"INF": math.inf, "NAN": math.nan, "abs": abs, "POW": OPS["pow"].ieee,
              **{f"F_{name}": op.forward for name, op in OPS.items()}}
 
 # For C, math functions are followed too (each maps to libm); predicates become branches.
@@ -380,7 +431,7 @@ class Template:
 
     stmts: list
     outs: list
-    selects: tuple | None  # see _selected
+    selects: tuple | None  # see _zero_when_g_is
     py: list[str]  # Python lines with placeholders, filled by ``str.format_map``
     py_outs: list[str]
 
@@ -388,12 +439,15 @@ class Template:
 # ------------------------------------------------------------------------------ checking
 
 def _same(a, b) -> bool:
-    return a == b or (a != a and b != b)
+    """Bit for bit, but any NaN equals any NaN (zeros must agree in sign)."""
+    if a != a or b != b:
+        return a != a and b != b
+    return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
 
 
-def _probe(t: Template, n: int, with_out: bool) -> Callable | None:
-    names = {f"a{i}": f"a{i}" for i in range(n)} | {"out": "aout", "t": "t", "r": "r"}
-    params = [f"a{i}" for i in range(n)] + (["aout"] if with_out else [])
+def _probe(t: Template, n: int, partials: bool) -> Callable | None:
+    names = {f"a{i}": f"a{i}" for i in range(n)} | {"out": "aout", "g": "ag", "t": "t", "r": "r"}
+    params = [f"a{i}" for i in range(n)] + (["aout", "ag"] if partials else [])
     body = [s.format_map(names) for s in t.py]
     body.append(f"return ({', '.join(o.format_map(names) for o in t.py_outs)},)")
     src = f"def probe({', '.join(params)}):\n" + "".join(f"    {s}\n" for s in body)
@@ -405,39 +459,52 @@ def _probe(t: Template, n: int, with_out: bool) -> Callable | None:
     return ns["probe"]
 
 
-def _validate(fn: Callable, t: Template, n: int, out_of: Callable | None, tuple_out: bool) -> bool:
-    """Check the traced code against the function itself on sample inputs, bit for bit."""
-    probe = _probe(t, n, out_of is not None)
+# Inputs: ordinary numbers, and the edges where a product or a power overflows, a quotient
+# underflows, or a non-finite number passes through.
+_POOL = [0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.5, 3.7, 1e-3, 0.3, -0.0, 1e-300, 1e300, -1e-300,
+         5e-324, 1e-310, math.inf, -math.inf, math.nan]
+# Upstream gradients, 7 of them (prime to the 2 kinds of input draw): 0 and -0 where a skip is
+# decided, tiny and huge where g·(1/x) and g/x part ways, infinite.
+_GRADIENTS = [1.0, 0.0, 1e-300, 1e300, -2.5, -0.0, math.inf]
+
+
+def _validate(fn: Callable, t: Template, n: int, out_of: Callable | None) -> bool:
+    """Check the traced code against the function itself on sample inputs (and upstream
+    gradients, for partials), bit for bit."""
+    partials = out_of is not None
+    probe = _probe(t, n, partials)
     if probe is None:
         return False
     rng = random.Random(n)
-    pool = [0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.5, 3.7, 1e-3, 0.3]
     checked = 0
     # 40 samples for the usual few inputs; fewer for a very wide sum or dot, whose template is
     # the same few steps repeated, so that checking stays linear in the width.
     for trial in range(max(4, min(40, 100_000 // max(n, 1)))):
-        xs = rng.choices(pool, k=n) if trial % 2 else [8.0 * rng.random() - 4.0 for _ in range(n)]
+        xs = rng.choices(_POOL, k=n) if trial % 2 else [8.0 * rng.random() - 4.0 for _ in range(n)]
+        g = _GRADIENTS[trial % len(_GRADIENTS)]
         try:
-            args = xs + ([out_of(*xs)] if out_of is not None else [])
+            args = xs + ([out_of(*xs)] if partials else [])
         except Exception:
             continue
-        try:
-            want = fn(*args)
-        except Exception:
-            want = None
-        try:
-            got = probe(*args)
-        except Exception:
-            got = None
+        want = _outcome(fn, args, {"g": g}) if partials else _outcome(fn, args, {}, single=True)
+        got = _outcome(probe, args + [g] if partials else args, {})
         checked += 1
         if want is None or got is None:  # both must fail, or neither
             if (want is None) != (got is None):
                 return False
             continue
-        want = tuple(want) if tuple_out else (want,)
-        if len(got) != len(want) or not all(_same(g, w) for g, w in zip(got, want)):
+        if len(got) != len(want) or not all(_same(a, b) for a, b in zip(got, want)):
             return False
     return checked > 0
+
+
+def _outcome(fn: Callable, args: list, kwargs: dict, single: bool = False) -> tuple | None:
+    """``fn``'s results as a tuple, or None if it raised."""
+    try:
+        result = fn(*args, **kwargs)
+    except Exception:
+        return None
+    return (result,) if single else tuple(result)
 
 
 # ------------------------------------------------------------------------------ templates
@@ -491,16 +558,13 @@ def _trace(op: Op, n: int, kind: str, target: str) -> Template | None:
     fn = op.partials if partials else _forward_fn(op)
     if target == "c":
         with _math_followed():
-            paths = _explore(fn, n, partials, partials, allow_fail=True)
+            paths = _explore(fn, n, partials, allow_fail=True)
     else:
-        paths = _explore(fn, n, partials, partials)
+        paths = _explore(fn, n, partials)
     if paths is None:
         return None
     stmts, outs = _assemble(paths)
-    t = Template(stmts, outs, _selected(paths, len(outs)) if partials else None,
+    t = Template(stmts, outs, _zero_when_g_is(paths, len(outs)) if partials else None,
                  py_lines(stmts), [_py_operand(o) for o in outs])
-    if partials:
-        ok = _validate(op.partials, t, n, op.forward, True)
-    else:
-        ok = _validate(op.forward, t, n, None, False)
+    ok = _validate(op.partials, t, n, op.forward) if partials else _validate(op.forward, t, n, None)
     return t if ok else None

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 import random
+import shutil
+import struct
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -371,9 +375,7 @@ def _both(build, data, mode="code"):
 
 @pytest.mark.parametrize("mode", ["code", "tape"])
 @pytest.mark.parametrize("name,build,data", [
-    # y - y sends exactly 0 back into y; 0 × an infinite or NaN partial is NaN in eager.
-    ("div", lambda v: (lambda y: y - y + v[0])(1.0 / v[0]), [1e-200]),
-    ("log", lambda v: (lambda y: y - y + v[0])(v[0].log()), [5e-324]),
+    # y - y sends exactly 0 back into y; 0 × an infinite or NaN factor is NaN in eager.
     ("tanh", lambda v: (lambda y: y - y + v[0])(v[0].tanh()), [math.nan]),
     ("sigmoid", lambda v: (lambda y: y - y + v[0])(v[0].sigmoid()), [math.nan]),
     ("mul", lambda v: (lambda y: y - y + v[1])(v[0] * v[1]), [math.inf, 2.0]),
@@ -389,17 +391,156 @@ def test_zero_upstream_gradient_times_a_non_finite_partial_is_nan_like_eager(nam
         assert close(got, want), (name, got, want)
 
 
-def test_zero_upstream_gradient_div_agrees_with_pytorch():
-    """The issue's case against an independent oracle: ∂(1/x - 1/x + x)/∂x is NaN at 1e-200."""
-    x = Value(1e-200)
-    y = 1.0 / x
-    graph = autograd.compile(y - y + x)
+HAVE_CC = shutil.which(os.environ.get("CC") or "cc") is not None
+NATIVE = pytest.param("native", marks=pytest.mark.skipif(not HAVE_CC, reason="no C compiler"))
+
+
+def _replayed(build, data, mode, seed=1.0):
+    """The leaves' gradients from a compiled replay (``mode`` "code", "tape" or "native")."""
+    xs = [Value(d) for d in data]
+    kw = {"backend": "native"} if mode == "native" else {"mode": mode}
+    graph = autograd.compile(build(xs), **kw)
     graph.forward()
-    graph.backward()
-    tx = torch.tensor(1e-200, dtype=torch.float64, requires_grad=True)
-    ty = 1.0 / tx
-    (ty - ty + tx).backward()
-    assert math.isnan(tx.grad.item()) and math.isnan(x.grad)
+    graph.backward(seed)
+    return [x.grad for x in xs]
+
+
+def _eager_grads(build, data, seed=1.0):
+    xs = [Value(d) for d in data]
+    build(xs).backward(seed)
+    return [x.grad for x in xs]
+
+
+def _bits(xs) -> list:
+    return [struct.pack("<d", x) if x == x else "nan" for x in xs]
+
+
+@pytest.mark.parametrize("mode", ["code", "tape", NATIVE])
+@pytest.mark.parametrize("name,build,data", [
+    # y - y sends exactly 0 back into y; the op forms 0 / x, which is 0 (not 0 · (1/x)).
+    ("div", lambda v: (lambda y: y - y + v[0])(1.0 / v[0]), [1e-200]),
+    ("log", lambda v: (lambda y: y - y + v[0])(v[0].log()), [5e-324]),
+])
+def test_zero_upstream_gradient_into_a_quotient_is_zero_like_eager(name, build, data, mode):
+    """Calculus: ∂(y - y + x)/∂x = 1 whatever y is. Eager and every replay give exactly 1.
+
+    PyTorch float64 agrees for log (it forms grad / x) and gives NaN for div (it forms
+    0 · x⁻², and x⁻² overflows at 1e-200); calculus is the oracle for both.
+    """
+    want = _eager_grads(build, data)
+    assert want == [1.0]
+    assert _bits(_replayed(build, data, mode)) == _bits(want)
+
+
+def _div_by_calculus(a: float, b: float, g: float) -> list[float]:
+    """g·∂(a/b)/∂a = g/b and g·∂(a/b)/∂b = -g·a/b², in exact rational arithmetic."""
+    a, b, g = Fraction(a), Fraction(b), Fraction(g)
+    return [float(g / b), float(-g * a / (b * b))]
+
+
+def _by_torch(build, data, seed) -> list[float]:
+    xs = [torch.tensor(d, dtype=torch.float64, requires_grad=True) for d in data]
+    build(xs).backward(torch.tensor(seed, dtype=torch.float64))
+    return [x.grad.item() for x in xs]
+
+
+@pytest.mark.parametrize("mode", ["code", "tape", NATIVE])
+@pytest.mark.parametrize("name,build,data,seed,oracle", [
+    # g / x with g = 1e-300 at x = 1e-310 is 1e10; g · (1/x) would be 1e-300 · inf = inf.
+    ("log", lambda v: v[0].log(), [1e-310], 1e-300, _by_torch),
+    # The divisor's -(g·out)/b is finite (about -1e300) where g · (-out/b) is -inf, as in
+    # PyTorch: calculus is the oracle.
+    ("div", lambda v: v[0] / v[1], [1e-20, 1e-310], 1e-300,
+     lambda build, data, seed: _div_by_calculus(*data, seed)),
+    # x ** -1 at 1e-300: -x⁻² overflows to -inf (Python's ** would raise OverflowError).
+    ("pow", lambda v: v[0] ** -1, [1e-300], 1.0, _by_torch),
+    ("pow both", lambda v: v[0] ** v[1], [1e-300, -0.5], 1.0, _by_torch),
+])
+def test_issue_cases_replay_exactly_like_eager(name, build, data, seed, oracle, mode):
+    """Every replay adds the products the op table forms, bit for bit what eager adds; eager is
+    checked against PyTorch float64, or calculus where PyTorch forms the product differently.
+    (Second derivatives are not compiled: a replay runs the first-order backward only.)"""
+    want = _eager_grads(build, data, seed)
+    assert _bits(_replayed(build, data, mode, seed)) == _bits(want)
+    for got, right in zip(want, oracle(build, data, seed)):
+        assert close(got, right), (name, got, right)
+    if name == "log":
+        assert close(want[0], 1e10, 1e-14)
+    if name.startswith("pow"):
+        assert want[0] == -math.inf
+
+
+# Edge values, and ops that send exactly 0 back (a - a) or meet huge and tiny quotients and
+# powers: where forming g·(1/x) instead of g / x, or skipping a zero gradient, would show.
+EDGES = [0.0, -0.0, 1e-200, -1e-200, 1e-310, 5e-324, 1e200, -1e200, 1e300, 0.5, -2.0,
+         math.inf, -math.inf, math.nan]
+EDGE_UNARY = {**UNARY, "zero": lambda a: a - a, "inv": lambda a: 1.0 / (a * a + 1e-300),
+              "logsq": lambda a: (a * a + 5e-324).log(), "recip": lambda a: (a * a + 1e-300) ** -1}
+edge_instruction = st.one_of(
+    st.tuples(st.sampled_from(sorted(EDGE_UNARY)), st.integers(0, 10 ** 6)),
+    st.tuples(st.sampled_from(sorted(BINARY)), st.integers(0, 10 ** 6), st.integers(0, 10 ** 6)),
+)
+edge_points = st.lists(st.one_of(st.sampled_from(EDGES), st.floats(-3, 3)), min_size=3,
+                       max_size=3)
+
+
+def edge_program(instrs):
+    def build(xs):
+        nodes = list(xs)
+        for ins in instrs:
+            if len(ins) == 2:
+                nodes.append(EDGE_UNARY[ins[0]](nodes[ins[1] % len(nodes)]))
+            else:
+                nodes.append(BINARY[ins[0]](nodes[ins[1] % len(nodes)],
+                                            nodes[ins[2] % len(nodes)]))
+        total = nodes[0] * 1.0  # binary adds: every graph shares the native library
+        for node in nodes[len(xs):]:
+            total = total + node
+        return total
+    return build
+
+
+def _outcome(run, point):
+    """``run(point)``'s numbers as bits (NaN as one word), or the type of error it raised."""
+    try:
+        value, grads = run(point)
+    except (ArithmeticError, ValueError) as e:
+        return type(e)
+    return _bits([value, *grads])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(edge_instruction, min_size=1, max_size=15), edge_points, edge_points,
+       st.sampled_from([1.0, 0.0, 1e-300, 1e300, -2.0]),
+       st.sampled_from(["code", "tape"] + (["native"] if HAVE_CC else [])))
+def test_random_graphs_at_edge_values_replay_bit_for_bit_like_eager(instrs, first, second,
+                                                                    seed, mode):
+    """Built at one point, replayed there and at another: the replay's value and gradients
+    are eager's bit for bit (zero signs included), or both raise the same error."""
+    build = edge_program(instrs)
+    xs = [Value(d) for d in first]
+    try:
+        root = build(xs)
+    except (ArithmeticError, ValueError):
+        return  # no graph to compile
+    graph = autograd.compile(root, **({"backend": "native"} if mode == "native" else
+                                      {"mode": mode}))
+
+    def replay(point):
+        for x, d in zip(xs, point):
+            x.data, x.grad = d, 0.0
+        value = graph.forward()
+        graph.backward(seed)
+        return value, [x.grad for x in xs]
+
+    def run_eager(point):
+        ys = [Value(d) for d in point]
+        out = build(ys)
+        out.backward(seed)
+        return out.data, [y.grad for y in ys]
+
+    for point in (first, second):
+        assert _outcome(replay, point) == _outcome(run_eager, point)
 
 
 def test_zero_upstream_gradient_still_skips_relu_that_is_off():
