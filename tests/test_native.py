@@ -388,15 +388,18 @@ def _entries(folder: Path) -> list[str]:
 
 def test_corrupted_cache_entry_is_rebuilt_not_loaded(monkeypatch, tmp_path):
     monkeypatch.setenv("AUTOGRAD_SCALAR_CACHE", str(tmp_path))
-    x = Value(2.0)
-    autograd.compile(x * x, backend="native")
+    # Built in another process: a library this process has mapped must never be overwritten in
+    # place (touching its pages afterwards would crash the process with SIGBUS).
+    build = ("import autograd; from autograd import Value; x = Value(2.0); "
+             "autograd.compile(x * x, backend='native')")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    subprocess.run([sys.executable, "-c", build], env=env, check=True)
     [so] = [p for p in tmp_path.iterdir() if p.suffix == ".so"]
     good = so.read_bytes()
     so.write_bytes(good[: len(good) // 2] + b"\0garbage" * 64)
     # A fresh process (so nothing is loaded already) must rebuild it and compute correctly.
     code = ("import autograd; from autograd import Value; x = Value(3.0); "
             "g = autograd.compile(x * x, backend='native'); g.backward(); print(x.grad)")
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "6.0"
