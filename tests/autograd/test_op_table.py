@@ -13,7 +13,7 @@ import pytest
 
 import autograd
 from autograd import OPS
-from test_ops_sweep import arities, sample_points
+from support import arities, sample_points
 
 
 def sigmoid(x: float) -> float:

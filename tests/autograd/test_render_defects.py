@@ -19,8 +19,8 @@ import pytest
 import autograd
 from autograd import Value
 from autograd import graph
+from support import ROOT
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 TOOLS = ["drawing.py", "explaining.py", "steps.py", "graph.py"]
 
 

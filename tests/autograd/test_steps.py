@@ -12,8 +12,7 @@ import torch
 import autograd
 from autograd import Value
 from autograd.graph import fmt
-from test_draw import parse
-from test_explain import seed_network, torch_network
+from support import headless_chromium, parse, seed_network, torch_network
 
 NAMED = ["net_h1", "out_h1", "net_h2", "out_h2", "net_o1", "out_o1", "net_o2", "out_o2",
          "E_o1", "E_o2", "E"]
@@ -132,45 +131,26 @@ def test_html_page_is_self_contained(tmp_path):
 
 
 def test_html_page_steps_in_headless_chromium(tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    if not chromium or not driver_path:
-        pytest.skip("Chromium and chromedriver are not installed (apt-get install chromium "
-                    "chromium-driver); .ci/run installs them")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
     E, _ = seed_network()
     path = autograd.save_steps_html(E, tmp_path / "steps.html")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for arg in ["--headless=new", "--no-sandbox", "--disable-gpu",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]:
-        opts.add_argument(arg)
-    with time_limit(90):
-        # The driver's path is given, so selenium never tries to download one.
-        driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=opts)
-        try:
-            driver.set_page_load_timeout(30)
-            driver.get(path.as_uri())
-            counter = driver.find_element(By.ID, "counter")
-            assert counter.text.startswith("step 0 of")
+    with time_limit(90), headless_chromium(tmp_path / "profile") as driver:
+        driver.get(path.as_uri())
+        counter = driver.find_element(By.ID, "counter")
+        assert counter.text.startswith("step 0 of")
 
-            def current() -> list[str]:
-                found = driver.find_elements(By.CSS_SELECTOR, "[data-label].current")
-                return [c.get_attribute("data-label") for c in found]
-            assert current() == ["E"]  # seeded with 1, about to take the first step
-            driver.find_element(By.ID, "next").click()
-            assert counter.text.startswith("step 1 of")
-            assert current() == ["E"]  # the first backward step is the root's
-            assert driver.find_element(By.ID, "caption").text.startswith("Step 1 of")
-            driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_RIGHT)
-            assert counter.text.startswith("step 2 of")
-            driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_LEFT)
-            driver.find_element(By.ID, "prev").click()
-            assert counter.text.startswith("step 0 of")
-        finally:
-            driver.quit()
+        def current() -> list[str]:
+            found = driver.find_elements(By.CSS_SELECTOR, "[data-label].current")
+            return [c.get_attribute("data-label") for c in found]
+        assert current() == ["E"]  # seeded with 1, about to take the first step
+        driver.find_element(By.ID, "next").click()
+        assert counter.text.startswith("step 1 of")
+        assert current() == ["E"]  # the first backward step is the root's
+        assert driver.find_element(By.ID, "caption").text.startswith("Step 1 of")
+        driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_RIGHT)
+        assert counter.text.startswith("step 2 of")
+        driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_LEFT)
+        driver.find_element(By.ID, "prev").click()
+        assert counter.text.startswith("step 0 of")

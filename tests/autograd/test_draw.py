@@ -10,37 +10,9 @@ import pytest
 import autograd
 from autograd import Value
 from autograd.graph import fmt
-from test_explain import seed_network, torch_network
+from support import edge, parse, seed_network, svg_texts, torch_network
 
 HL = "#d62728"
-
-
-def parse(source: str):
-    """(value node id by label, lines of value nodes by id, edges as (tail, head, label, line))."""
-    ids, lines, edges = {}, {}, []
-    for line in source.splitlines():
-        m = re.match(r"\s*(\S+) \[label=<<table.*?<td>(?:<b>(.*?)</b>|.*?<i>(.*?)</i>.*?)</td>",
-                     line)
-        if m:
-            ids[m[2] or m[3]] = m[1]
-            lines[m[1]] = line
-            continue
-        m = re.match(r"\s*(\S+) -> (\S+)(?: \[(?:label=<(.*)> )?(.*)\])?$", line)
-        if m:
-            edges.append((m[1], m[2], html.unescape(m[3] or ""), line))
-    return ids, lines, edges
-
-
-def edge(parsed, tail_label, head_label):
-    ids, _, edges = parsed
-    found = [e for e in edges if e[0] == ids[tail_label] and e[1] == "op" + ids[head_label]]
-    assert len(found) == 1, (tail_label, head_label, found)
-    return found[0]
-
-
-def svg_texts(svg: bytes) -> list[str]:
-    root = ET.fromstring(svg)
-    return [t.text for t in root.iter("{http://www.w3.org/2000/svg}text") if t.text]
 
 
 def test_every_value_shows_label_data_and_grad():

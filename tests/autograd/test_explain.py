@@ -8,61 +8,7 @@ import torch
 
 import autograd
 from autograd import Value
-
-# The worked example's published numbers (nine significant digits).
-PUBLISHED = {"dE/dout_o1": 0.74136507, "dout_o1/dnet_o1": 0.186815602,
-             "dnet_o1/dw5": 0.593269992, "dE/dw5": 0.082167041, "dE/dw1": 0.000438568}
-WEIGHTS = [0.15, 0.20, 0.25, 0.30, 0.40, 0.45, 0.50, 0.55]
-
-
-def seed_network():
-    """The worked example built from Values with its textbook labels."""
-    v = {"i1": Value(0.05, "i1"), "i2": Value(0.10, "i2"),
-         "b1": Value(0.35, "b1"), "b2": Value(0.60, "b2")}
-    v.update({f"w{k}": Value(x, f"w{k}") for k, x in enumerate(WEIGHTS, 1)})
-
-    def neuron(ws, xs, b, name):
-        net = autograd.dot([v[w] for w in ws], xs, v[b])
-        net.label = f"net_{name}"
-        out = net.sigmoid()
-        out.label = f"out_{name}"
-        v[net.label], v[out.label] = net, out
-        return out
-
-    h = [neuron(["w1", "w2"], [v["i1"], v["i2"]], "b1", "h1"),
-         neuron(["w3", "w4"], [v["i1"], v["i2"]], "b1", "h2")]
-    o1 = neuron(["w5", "w6"], h, "b2", "o1")
-    o2 = neuron(["w7", "w8"], h, "b2", "o2")
-    v["E_o1"] = 0.5 * (0.01 - o1) ** 2
-    v["E_o2"] = 0.5 * (0.99 - o2) ** 2
-    v["E_o1"].label, v["E_o2"].label = "E_o1", "E_o2"
-    v["E"] = v["E_o1"] + v["E_o2"]
-    v["E"].label = "E"
-    return v["E"], v
-
-
-def torch_network():
-    """The same network in PyTorch float64, every named tensor kept (the oracle)."""
-    t = {k: torch.tensor(x, dtype=torch.float64, requires_grad=True) for k, x in
-         [("i1", 0.05), ("i2", 0.10), ("b1", 0.35), ("b2", 0.60),
-          *[(f"w{k}", x) for k, x in enumerate(WEIGHTS, 1)]]}
-    t["net_h1"] = t["w1"] * t["i1"] + t["w2"] * t["i2"] + t["b1"]
-    t["net_h2"] = t["w3"] * t["i1"] + t["w4"] * t["i2"] + t["b1"]
-    t["out_h1"], t["out_h2"] = torch.sigmoid(t["net_h1"]), torch.sigmoid(t["net_h2"])
-    t["net_o1"] = t["w5"] * t["out_h1"] + t["w6"] * t["out_h2"] + t["b2"]
-    t["net_o2"] = t["w7"] * t["out_h1"] + t["w8"] * t["out_h2"] + t["b2"]
-    t["out_o1"], t["out_o2"] = torch.sigmoid(t["net_o1"]), torch.sigmoid(t["net_o2"])
-    t["E_o1"] = 0.5 * (0.01 - t["out_o1"]) ** 2
-    t["E_o2"] = 0.5 * (0.99 - t["out_o2"]) ** 2
-    t["E"] = t["E_o1"] + t["E_o2"]
-    return t
-
-
-def d(t, top, bottom) -> float:
-    """∂top/∂bottom from PyTorch, holding every other named value's inputs as they are."""
-    (g,) = torch.autograd.grad(t[top], t[bottom], retain_graph=True, allow_unused=True)
-    return 0.0 if g is None else g.item()
-
+from support import PUBLISHED, d, seed_network, torch_network
 
 def names(path):
     return [(f.top.label, f.bottom.label) for f in path.factors]

@@ -10,8 +10,8 @@ import pytest
 
 import nn
 from nn import demo, losses
+from support import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_demo_command_writes_everything(tmp_path):

@@ -18,6 +18,7 @@ from hypothesis import assume, given, settings, strategies as st
 
 import autograd
 from autograd import OPS, Value
+from support import ROOT
 
 torch.set_default_dtype(torch.float64)
 
@@ -415,7 +416,7 @@ def test_the_function_is_named_by_its_name():
 
 
 def test_readme_example_runs_and_prints_what_it_says(capsys):
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("<!-- section: forward -->")[1].split("<!-- /section: forward -->")[0]
     example = section.split("```python\n")[1].split("```")[0]
     exec(compile(example, "README.md", "exec"), {})

@@ -13,7 +13,7 @@ import torch
 
 import autograd
 from autograd import OPS
-from test_ops_sweep import TORCH, cases, sample_points
+from support import TORCH, cases, sample_points
 
 torch.set_default_dtype(torch.float64)
 

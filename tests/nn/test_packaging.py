@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from support import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 OPTIONAL = {"matplotlib", "tqdm", "graphviz"}
 TEST_ONLY = {"torch", "hypothesis", "selenium", "pytest"}
 
