@@ -4,7 +4,6 @@ from __future__ import annotations
 import importlib.util
 import math
 import random
-from pathlib import Path
 
 import pytest
 import torch

@@ -1,9 +1,7 @@
 """draw(): DOT source and rendered SVG of the worked example, checked against PyTorch float64."""
 from __future__ import annotations
 
-import html
 import re
-import xml.etree.ElementTree as ET
 
 import pytest
 

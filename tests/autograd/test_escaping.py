@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import xml.etree.ElementTree as ET
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 import autograd
-from autograd import Value
 from autograd.graph import to_json
 from support import check_svg, labelled_graph, labels, render
 

@@ -6,7 +6,6 @@ and the published numbers of the worked example.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import torch

@@ -4,7 +4,6 @@ A new entry in the table is picked up here automatically; it fails until TORCH b
 PyTorch counterpart, so no op goes untested.
 """
 import math
-import random
 
 import pytest
 import torch

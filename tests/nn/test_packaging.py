@@ -4,7 +4,6 @@ import configparser
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 from support import ROOT
