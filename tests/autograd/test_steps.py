@@ -11,15 +11,15 @@ import torch
 import autograd
 from autograd import Value
 from autograd.graph import fmt
-from support import headless_chromium, parse, seed_network, torch_network
+from support import headless_chromium, parse
 
 NAMED = ["net_h1", "out_h1", "net_h2", "out_h2", "net_o1", "out_o1", "net_o2", "out_o2",
          "E_o1", "E_o2", "E"]
 
 
-def test_steps_follow_backward_and_match_pytorch():
-    E, v = seed_network()
-    t = torch_network()
+def test_steps_follow_backward_and_match_pytorch(worked, oracle):
+    E, v = worked
+    t = oracle
     for name in NAMED:
         t[name].retain_grad()
     t["E"].backward(retain_graph=True)
@@ -56,9 +56,9 @@ def grads_shown(source: str) -> dict[str, str]:
     return out
 
 
-def test_draw_step_shows_the_graph_as_it_stands():
-    E, v = seed_network()
-    t = torch_network()
+def test_draw_step_shows_the_graph_as_it_stands(worked, oracle):
+    E, v = worked
+    t = oracle
     for name in NAMED:
         t[name].retain_grad()
     t["E"].backward()
@@ -117,8 +117,8 @@ def time_limit(seconds: int):
         signal.signal(signal.SIGALRM, old)
 
 
-def test_html_page_is_self_contained(tmp_path):
-    E, _ = seed_network()
+def test_html_page_is_self_contained(tmp_path, worked):
+    E, _ = worked
     page = autograd.save_steps_html(E, tmp_path / "steps.html").read_text(encoding="utf-8")
     # The old name writes the explorer page: one picture whatever the number of steps.
     assert page.count("<svg") == 1 and 'id="mode"' in page
@@ -129,11 +129,11 @@ def test_html_page_is_self_contained(tmp_path):
     assert "@import" not in page and not re.search(r"url\((?!#)", page)  # only in-page refs
 
 
-def test_html_page_steps_in_headless_chromium(tmp_path):
+def test_html_page_steps_in_headless_chromium(tmp_path, worked):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    E, _ = seed_network()
+    E, _ = worked
     path = autograd.save_steps_html(E, tmp_path / "steps.html")
     with time_limit(90), headless_chromium(tmp_path / "profile") as driver:
         driver.get(path.as_uri())
