@@ -8,7 +8,9 @@ DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: test demo bench system-deps install-graphviz clean
 
+# Lint first, so a lint failure fails the run (and CI) before the slower tests start.
 test: $(STAMP) system-deps
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 # The demo needs only the package and its demo extra, not the test tools.

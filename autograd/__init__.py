@@ -1,10 +1,12 @@
 """A scalar autograd engine that records every operation and shows how backprop flows."""
 from .check import GradcheckError, gradcheck
-from .compile import Compiled, NativeFallbackWarning, NativeUnavailable, compile
+# autograd.compile and autograd.sum are public on purpose, but kept out of __all__ (below).
+from .compile import Compiled, NativeFallbackWarning, NativeUnavailable, compile  # noqa: A004, F401
 from .drawing import draw
 from .engine import (Constant, Primitive, Value, apply, backprop, detect_anomaly, dot,
-                     enable_grad, grad, is_grad_enabled, no_grad, primitive, sum, topological_order,
-                     value_and_grad)
+                     enable_grad, grad, is_grad_enabled, no_grad, primitive,
+                     sum,  # noqa: A004, F401 - autograd.sum on purpose, kept out of __all__
+                     topological_order, value_and_grad)
 from .explaining import Explanation, explain
 from .explorer import Explorer, explore
 from .forward import (Passes, count_passes, forwardprop, hessian, hvp, jacfwd, jacrev, jvp,

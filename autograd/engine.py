@@ -374,10 +374,16 @@ def primitive(name: str, forward: Callable[..., float], partials: Callable[..., 
     """
     if not callable(forward) or not callable(partials):
         raise TypeError(f"primitive {name!r}: forward and partials must be callables")
-    forms = formulas if formulas is not None else (lambda i, k: f"∂{name}/∂x{i}")
-    expr = (lambda k: f"{name}(" + ", ".join(f"{{{i}}}" for i in range(k)) + ")")
+    text = name.replace("{", "{{").replace("}", "}}")  # the name is text, never a slot
+
+    def formula(i: int, k: int) -> str:
+        return f"∂{text}/∂x{i}"
+
+    def expression(k: int) -> str:
+        return f"{text}(" + ", ".join(f"{{{i}}}" for i in range(k)) + ")"
+
     op = Op(name, symbol or name, _float_forward(name, forward), _scaled_partials(name, partials),
-            forms, expr, arity)
+            formulas if formulas is not None else formula, expression, arity)
     return Primitive(op)
 
 

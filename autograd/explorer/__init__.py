@@ -64,11 +64,11 @@ def explore(root: Value, path: str | Path | None = None, *, group: bool = False,
     """The graph behind ``root`` as an interactive page; written to ``path`` if given.
 
     ``group``: values labelled with dotted prefixes (``L1.N3.w2``) start collapsed into
-    clusters (``L1`` holding ``L1.N3``) that open on click (see ``clusters``). ``depth``: only values at most
-    that many ops from ``root``. ``max_values``: past this many boxes in one view the page shows
-    the values nearest the root and says so. ``explained``: how many labelled values (nearest
-    the root first) carry their ``explain`` derivation; by default up to 200, fewer on big
-    graphs (each one walks the whole graph).
+    clusters (``L1`` holding ``L1.N3``) that open on click (see ``clusters``). ``depth``: only
+    values at most that many ops from ``root``. ``max_values``: past this many boxes in one view
+    the page shows the values nearest the root and says so. ``explained``: how many labelled
+    values (nearest the root first) carry their ``explain`` derivation; by default up to 200,
+    fewer on big graphs (each one walks the whole graph).
     """
     if not isinstance(root, Value):
         raise TypeError(f"explore: root must be a Value, got {type(root).__name__}")

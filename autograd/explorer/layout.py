@@ -102,7 +102,8 @@ def _run(jobs: list[Job]) -> list[str]:
     if not jobs:
         return []
     # dot reads one graph after another and answers each with a plain block ending in "stop".
-    text = require_graphviz("explore").pipe("dot", "plain", "\n".join(j.source for j in jobs).encode("utf-8"))
+    sources = "\n".join(j.source for j in jobs).encode("utf-8")
+    text = require_graphviz("explore").pipe("dot", "plain", sources)
     blocks = text.decode("ascii").split("stop\n")
     return blocks[:len(jobs)]
 

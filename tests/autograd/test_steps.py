@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import signal
 from contextlib import contextmanager
 
@@ -12,16 +11,15 @@ import torch
 import autograd
 from autograd import Value
 from autograd.graph import fmt
-from test_draw import parse
-from test_explain import seed_network, torch_network
+from support import headless_chromium, parse
 
 NAMED = ["net_h1", "out_h1", "net_h2", "out_h2", "net_o1", "out_o1", "net_o2", "out_o2",
          "E_o1", "E_o2", "E"]
 
 
-def test_steps_follow_backward_and_match_pytorch():
-    E, v = seed_network()
-    t = torch_network()
+def test_steps_follow_backward_and_match_pytorch(worked, oracle):
+    E, v = worked
+    t = oracle
     for name in NAMED:
         t[name].retain_grad()
     t["E"].backward(retain_graph=True)
@@ -58,9 +56,9 @@ def grads_shown(source: str) -> dict[str, str]:
     return out
 
 
-def test_draw_step_shows_the_graph_as_it_stands():
-    E, v = seed_network()
-    t = torch_network()
+def test_draw_step_shows_the_graph_as_it_stands(worked, oracle):
+    E, v = worked
+    t = oracle
     for name in NAMED:
         t[name].retain_grad()
     t["E"].backward()
@@ -119,8 +117,8 @@ def time_limit(seconds: int):
         signal.signal(signal.SIGALRM, old)
 
 
-def test_html_page_is_self_contained(tmp_path):
-    E, _ = seed_network()
+def test_html_page_is_self_contained(tmp_path, worked):
+    E, _ = worked
     page = autograd.save_steps_html(E, tmp_path / "steps.html").read_text(encoding="utf-8")
     # The old name writes the explorer page: one picture whatever the number of steps.
     assert page.count("<svg") == 1 and 'id="mode"' in page
@@ -131,46 +129,27 @@ def test_html_page_is_self_contained(tmp_path):
     assert "@import" not in page and not re.search(r"url\((?!#)", page)  # only in-page refs
 
 
-def test_html_page_steps_in_headless_chromium(tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    if not chromium or not driver_path:
-        pytest.skip("Chromium and chromedriver are not installed (apt-get install chromium "
-                    "chromium-driver); .ci/run installs them")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+def test_html_page_steps_in_headless_chromium(tmp_path, worked):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    E, _ = seed_network()
+    E, _ = worked
     path = autograd.save_steps_html(E, tmp_path / "steps.html")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for arg in ["--headless=new", "--no-sandbox", "--disable-gpu",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]:
-        opts.add_argument(arg)
-    with time_limit(90):
-        # The driver's path is given, so selenium never tries to download one.
-        driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=opts)
-        try:
-            driver.set_page_load_timeout(30)
-            driver.get(path.as_uri())
-            counter = driver.find_element(By.ID, "counter")
-            assert counter.text.startswith("step 0 of")
+    with time_limit(90), headless_chromium(tmp_path / "profile") as driver:
+        driver.get(path.as_uri())
+        counter = driver.find_element(By.ID, "counter")
+        assert counter.text.startswith("step 0 of")
 
-            def current() -> list[str]:
-                found = driver.find_elements(By.CSS_SELECTOR, "[data-label].current")
-                return [c.get_attribute("data-label") for c in found]
-            assert current() == ["E"]  # seeded with 1, about to take the first step
-            driver.find_element(By.ID, "next").click()
-            assert counter.text.startswith("step 1 of")
-            assert current() == ["E"]  # the first backward step is the root's
-            assert driver.find_element(By.ID, "caption").text.startswith("Step 1 of")
-            driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_RIGHT)
-            assert counter.text.startswith("step 2 of")
-            driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_LEFT)
-            driver.find_element(By.ID, "prev").click()
-            assert counter.text.startswith("step 0 of")
-        finally:
-            driver.quit()
+        def current() -> list[str]:
+            found = driver.find_elements(By.CSS_SELECTOR, "[data-label].current")
+            return [c.get_attribute("data-label") for c in found]
+        assert current() == ["E"]  # seeded with 1, about to take the first step
+        driver.find_element(By.ID, "next").click()
+        assert counter.text.startswith("step 1 of")
+        assert current() == ["E"]  # the first backward step is the root's
+        assert driver.find_element(By.ID, "caption").text.startswith("Step 1 of")
+        driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_RIGHT)
+        assert counter.text.startswith("step 2 of")
+        driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_LEFT)
+        driver.find_element(By.ID, "prev").click()
+        assert counter.text.startswith("step 0 of")

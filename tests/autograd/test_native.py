@@ -18,8 +18,8 @@ import nn
 from autograd import Value
 from autograd.csource import cache_dir
 from nn import losses
+from support import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 compile_module = sys.modules["autograd.compile"]  # the name autograd.compile is the function
 
 pytestmark = pytest.mark.skipif(

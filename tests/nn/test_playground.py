@@ -6,7 +6,6 @@ import json
 import math
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -15,7 +14,6 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 import torch
@@ -28,8 +26,9 @@ from nn.playground.graphs import Batches, pieces  # noqa: E402
 from nn.playground.grid import grid, neuron_outputs  # noqa: E402
 from nn.playground.session import Session  # noqa: E402
 from nn.playground.settings import CommandError, Settings  # noqa: E402
+from support import ROOT
+from support import headless_chromium
 
-ROOT = Path(__file__).resolve().parent.parent
 STATIC = ROOT / "nn" / "playground" / "static"
 
 
@@ -416,28 +415,8 @@ def time_limit(seconds: int):
         signal.signal(signal.SIGALRM, old)
 
 
-@contextmanager
 def chromium(tmp_path):
-    path, driver_path = shutil.which("chromium") or shutil.which("chromium-browser"), \
-        shutil.which("chromedriver")
-    if not path or not driver_path:
-        pytest.skip("Chromium and chromedriver are not installed (apt-get install chromium "
-                    "chromium-driver); .ci/run installs them")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = path
-    for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]:
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=opts)
-    try:
-        driver.set_page_load_timeout(30)
-        yield driver
-    finally:
-        driver.quit()
+    return headless_chromium(tmp_path / "profile", window="1400,1000", logs=("browser",))
 
 
 def _wait(predicate, seconds: float, what: str):

@@ -8,7 +8,6 @@ import random
 import shutil
 import struct
 from fractions import Fraction
-from pathlib import Path
 
 import pytest
 import torch
@@ -19,6 +18,7 @@ import autograd
 import nn
 from autograd import Constant, Value
 from nn import losses
+from support import ROOT
 
 REL = 1e-12
 
@@ -338,7 +338,7 @@ def test_fit_compile_needs_full_batch():
 
 def test_benchmark_rows_compute_the_same_step():
     """The benchmark's hand-written floor trains exactly like eager (same loss, same steps)."""
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"
+    path = ROOT / "benchmarks" / "bench.py"
     spec = importlib.util.spec_from_file_location("bench", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)

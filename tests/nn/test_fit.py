@@ -218,14 +218,14 @@ def test_nan_input_is_reported_naming_the_step():
         nn.fit(model, X, y, loss="mse", steps=3, progress=False)
 
 
-@pytest.mark.parametrize("compile", [False, True])
-def test_divergence_names_the_step_and_keeps_the_last_finite_weights(compile):
+@pytest.mark.parametrize("compiled", [False, True])
+def test_divergence_names_the_step_and_keeps_the_last_finite_weights(compiled):
     X, y = moons()
     model = nn.MLP(2, [4, 1], seed=0)
     with pytest.raises(FloatingPointError, match=r"fit: loss is (inf|nan) at step \d+.*learning "
                                                  r"rate"):
         nn.fit(model, X, y, loss="mse", optimizer=nn.optim.SGD(model.parameters(), lr=1e6),
-               steps=50, progress=False, compile=compile)
+               steps=50, progress=False, compile=compiled)
 
 
 def hide_tqdm(monkeypatch):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ast
 import math
-import pathlib
 import random
 import re
 import subprocess
@@ -19,8 +18,8 @@ import pytest
 import autograd
 from autograd import Value
 from autograd import graph
+from support import ROOT
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 TOOLS = ["drawing.py", "explaining.py", "steps.py", "graph.py"]
 
 
@@ -162,7 +161,8 @@ def test_explain_through_all_on_an_add_chain_does_linear_work():
         ex = autograd.explain(y, x, through="all", max_paths=4)
         assert ex.n_paths == 1 and ex.total == 1.0
         assert len(ex.paths[0].factors) == 1  # all n ones folded into one factor
-        counts.append(python_calls(lambda: autograd.explain(y, x, through="all", max_paths=4)))
+        counts.append(python_calls(lambda y=y, x=x: autograd.explain(y, x, through="all",
+                                                                    max_paths=4)))
     # Four times the links may cost about four times the calls, not sixteen.
     assert counts[1] < 6 * counts[0], counts
 
@@ -306,3 +306,14 @@ def test_layout_cost_is_bounded_before_graphviz_runs():
     # A small graph keeps graphviz's full-quality layout.
     x = Value(0.5, "x")
     assert "nslimit" not in autograd.draw(x * x).graph_attr
+
+
+def test_a_primitive_named_like_a_slot_keeps_its_name():
+    # The default formula and expression hold the name as text: "{0}" is not input 0's slot.
+    from autograd.graph import expression, graph_names, partial_formula
+    twice = autograd.primitive("{0}", lambda a: 2 * a, lambda a, out: (2.0,))
+    x = Value(1.0, label="x")
+    y = twice(x)
+    names = graph_names(y)
+    assert partial_formula(y, 0, names) == "∂{0}/∂x0"
+    assert expression(y, names) == "{0}(x)"

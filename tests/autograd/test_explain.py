@@ -8,70 +8,16 @@ import torch
 
 import autograd
 from autograd import Value
-
-# The worked example's published numbers (nine significant digits).
-PUBLISHED = {"dE/dout_o1": 0.74136507, "dout_o1/dnet_o1": 0.186815602,
-             "dnet_o1/dw5": 0.593269992, "dE/dw5": 0.082167041, "dE/dw1": 0.000438568}
-WEIGHTS = [0.15, 0.20, 0.25, 0.30, 0.40, 0.45, 0.50, 0.55]
-
-
-def seed_network():
-    """The worked example built from Values with its textbook labels."""
-    v = {"i1": Value(0.05, "i1"), "i2": Value(0.10, "i2"),
-         "b1": Value(0.35, "b1"), "b2": Value(0.60, "b2")}
-    v.update({f"w{k}": Value(x, f"w{k}") for k, x in enumerate(WEIGHTS, 1)})
-
-    def neuron(ws, xs, b, name):
-        net = autograd.dot([v[w] for w in ws], xs, v[b])
-        net.label = f"net_{name}"
-        out = net.sigmoid()
-        out.label = f"out_{name}"
-        v[net.label], v[out.label] = net, out
-        return out
-
-    h = [neuron(["w1", "w2"], [v["i1"], v["i2"]], "b1", "h1"),
-         neuron(["w3", "w4"], [v["i1"], v["i2"]], "b1", "h2")]
-    o1 = neuron(["w5", "w6"], h, "b2", "o1")
-    o2 = neuron(["w7", "w8"], h, "b2", "o2")
-    v["E_o1"] = 0.5 * (0.01 - o1) ** 2
-    v["E_o2"] = 0.5 * (0.99 - o2) ** 2
-    v["E_o1"].label, v["E_o2"].label = "E_o1", "E_o2"
-    v["E"] = v["E_o1"] + v["E_o2"]
-    v["E"].label = "E"
-    return v["E"], v
-
-
-def torch_network():
-    """The same network in PyTorch float64, every named tensor kept (the oracle)."""
-    t = {k: torch.tensor(x, dtype=torch.float64, requires_grad=True) for k, x in
-         [("i1", 0.05), ("i2", 0.10), ("b1", 0.35), ("b2", 0.60),
-          *[(f"w{k}", x) for k, x in enumerate(WEIGHTS, 1)]]}
-    t["net_h1"] = t["w1"] * t["i1"] + t["w2"] * t["i2"] + t["b1"]
-    t["net_h2"] = t["w3"] * t["i1"] + t["w4"] * t["i2"] + t["b1"]
-    t["out_h1"], t["out_h2"] = torch.sigmoid(t["net_h1"]), torch.sigmoid(t["net_h2"])
-    t["net_o1"] = t["w5"] * t["out_h1"] + t["w6"] * t["out_h2"] + t["b2"]
-    t["net_o2"] = t["w7"] * t["out_h1"] + t["w8"] * t["out_h2"] + t["b2"]
-    t["out_o1"], t["out_o2"] = torch.sigmoid(t["net_o1"]), torch.sigmoid(t["net_o2"])
-    t["E_o1"] = 0.5 * (0.01 - t["out_o1"]) ** 2
-    t["E_o2"] = 0.5 * (0.99 - t["out_o2"]) ** 2
-    t["E"] = t["E_o1"] + t["E_o2"]
-    return t
-
-
-def d(t, top, bottom) -> float:
-    """∂top/∂bottom from PyTorch, holding every other named value's inputs as they are."""
-    (g,) = torch.autograd.grad(t[top], t[bottom], retain_graph=True, allow_unused=True)
-    return 0.0 if g is None else g.item()
-
+from support import PUBLISHED, WEIGHTS, d
 
 def names(path):
     return [(f.top.label, f.bottom.label) for f in path.factors]
 
 
-def test_w5_reads_as_the_worked_example():
-    E, v = seed_network()
+def test_w5_reads_as_the_worked_example(worked, oracle):
+    E, v = worked
     E.backward()
-    t = torch_network()
+    t = oracle
     ex = autograd.explain(E, v["w5"])
     assert ex.n_paths == 1 and len(ex.paths) == 1
     (path,) = ex.paths
@@ -94,10 +40,10 @@ def test_w5_reads_as_the_worked_example():
     assert "equals w5.grad" in text and ex.matches_grad
 
 
-def test_w1_has_two_paths_whose_sum_is_the_gradient():
-    E, v = seed_network()
+def test_w1_has_two_paths_whose_sum_is_the_gradient(worked, oracle):
+    E, v = worked
     E.backward()
-    t = torch_network()
+    t = oracle
     ex = autograd.explain(E, v["w1"])
     assert ex.n_paths == 2 and len(ex.paths) == 2
     vias = sorted(tuple(x.label for x in p.through) for p in ex.paths)
@@ -116,9 +62,9 @@ def test_w1_has_two_paths_whose_sum_is_the_gradient():
     assert f"= {autograd.drawing.fmt(ex.total, 9)}\nThis equals w1.grad" in text
 
 
-def test_through_all_stops_at_every_op():
-    E, v = seed_network()
-    t = torch_network()
+def test_through_all_stops_at_every_op(worked, oracle):
+    E, v = worked
+    t = oracle
     ex = autograd.explain(E, v["w5"], through="all", merge_ones=False)
     (path,) = ex.paths
     # E = E_o1 + E_o2; E_o1 = 0.5·s; s = u²; u = 0.01 − out_o1; out_o1 = σ(net_o1); dot.
@@ -127,16 +73,16 @@ def test_through_all_stops_at_every_op():
     assert path.product == pytest.approx(d(t, "E", "w5"), rel=1e-12)
 
 
-def test_explain_before_backward_says_grad_does_not_hold_it():
-    E, v = seed_network()
+def test_explain_before_backward_says_grad_does_not_hold_it(worked):
+    E, v = worked
     ex = autograd.explain(E, v["w5"])
     assert not ex.matches_grad
     assert "has not run" in str(ex)
     assert ex.total == pytest.approx(PUBLISHED["dE/dw5"], abs=5e-10)
 
 
-def test_unrelated_value_has_no_paths():
-    E, _ = seed_network()
+def test_unrelated_value_has_no_paths(worked):
+    E, _ = worked
     stranger = Value(3.0, "z")
     ex = autograd.explain(E, stranger)
     assert ex.n_paths == 0 and ex.total == 0.0 and "does not depend" in str(ex)
@@ -170,8 +116,8 @@ def test_many_paths_are_capped_but_count_and_total_are_exact():
     assert [p.product for p in unmerged.paths] == pytest.approx([p.product for p in ex.paths])
 
 
-def test_markdown_has_latex_fractions():
-    E, v = seed_network()
+def test_markdown_has_latex_fractions(worked):
+    E, v = worked
     E.backward()
     md = autograd.explain(E, v["w5"])._repr_markdown_()
     assert r"\frac{\partial E}{\partial w_{5}}" in md
@@ -189,13 +135,39 @@ def test_explain_is_iterative_on_a_deep_chain():
     assert ex.n_paths == 1 and math.isclose(ex.total, 1.0001 ** 5000, rel_tol=1e-9)
 
 
+def hand_built_network():
+    """The worked example written out here with Values, independently of nn.worked_example."""
+    v = {"i1": Value(0.05, "i1"), "i2": Value(0.10, "i2"),
+         "b1": Value(0.35, "b1"), "b2": Value(0.60, "b2")}
+    v.update({f"w{k}": Value(x, f"w{k}") for k, x in enumerate(WEIGHTS, 1)})
+
+    def neuron(ws, xs, b, name):
+        net = autograd.dot([v[w] for w in ws], xs, v[b])
+        net.label = f"net_{name}"
+        out = net.sigmoid()
+        out.label = f"out_{name}"
+        v[net.label], v[out.label] = net, out
+        return out
+
+    h = [neuron(["w1", "w2"], [v["i1"], v["i2"]], "b1", "h1"),
+         neuron(["w3", "w4"], [v["i1"], v["i2"]], "b1", "h2")]
+    o1 = neuron(["w5", "w6"], h, "b2", "o1")
+    o2 = neuron(["w7", "w8"], h, "b2", "o2")
+    v["E_o1"] = 0.5 * (0.01 - o1) ** 2
+    v["E_o2"] = 0.5 * (0.99 - o2) ** 2
+    v["E_o1"].label, v["E_o2"].label = "E_o1", "E_o2"
+    v["E"] = v["E_o1"] + v["E_o2"]
+    v["E"].label = "E"
+    return v["E"], v
+
+
 def test_nn_worked_example_reads_the_same():
     # nn's own build of the network carries the same labels, so explain reads identically.
     from nn import worked_example
 
     net = worked_example.build()
     net.E.backward()
-    E, v = seed_network()
+    E, v = hand_built_network()
     E.backward()
     for w in ["w1", "w5", "b2"]:
         assert str(autograd.explain(net.E, net[w])) == str(autograd.explain(E, v[w]))

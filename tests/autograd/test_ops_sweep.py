@@ -4,38 +4,15 @@ A new entry in the table is picked up here automatically; it fails until TORCH b
 PyTorch counterpart, so no op goes untested.
 """
 import math
-import random
 
 import pytest
 import torch
 
 import autograd
 from autograd import OPS, Value
+from support import TORCH, cases, sample_points
 
 torch.set_default_dtype(torch.float64)
-
-TORCH = {
-    "add": lambda a, b: a + b,
-    "sub": lambda a, b: a - b,
-    "mul": lambda a, b: a * b,
-    "div": lambda a, b: a / b,
-    "pow": lambda a, b: torch.pow(a, b),
-    "neg": lambda a: -a,
-    "abs": torch.abs,
-    "exp": torch.exp,
-    "log": torch.log,
-    "sqrt": torch.sqrt,
-    "tanh": torch.tanh,
-    "sigmoid": torch.sigmoid,
-    "relu": torch.relu,
-    "leaky_relu": lambda a, s: torch.where(a > 0, a, s * a),
-    "softplus": torch.nn.functional.softplus,
-    "sin": torch.sin,
-    "cos": torch.cos,
-    "sum": lambda *xs: torch.stack(xs).sum(),
-    "dot": lambda *xs: torch.dot(torch.stack(xs[:len(xs) // 2]),
-                                 torch.stack(xs[len(xs) // 2:-1])) + xs[-1],
-}
 
 # math's own functions, a second forward oracle where one exists.
 MATH = {
@@ -44,30 +21,6 @@ MATH = {
     "pow": math.pow, "abs": abs, "sigmoid": lambda x: 1 / (1 + math.exp(-x)),
     "softplus": lambda x: math.log1p(math.exp(x)),
 }
-
-
-def arities(op):
-    return [op.arity] if op.arity is not None else [3, 5, 7]
-
-
-def cases():
-    for name, op in OPS.items():
-        for n in arities(op):
-            yield pytest.param(name, n, id=f"{name}/{n}")
-
-
-def sample_points(op, n, count=6, seed=0):
-    """Points inside the op's domain, kept away from kinks (|x| >= 0.2)."""
-    rng = random.Random(f"{op.name}/{n}/{seed}")
-    points = []
-    while len(points) < count:
-        xs = [rng.choice((-1, 1)) * rng.uniform(0.2, 2.0) for _ in range(n)]
-        try:
-            op.forward(*xs)
-        except (ValueError, ZeroDivisionError):
-            continue  # outside the domain: the domain checks themselves are tested elsewhere
-        points.append(xs)
-    return points
 
 
 def torch_grads(name, xs, order=1):

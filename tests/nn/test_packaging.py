@@ -4,11 +4,10 @@ import configparser
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
+from support import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 OPTIONAL = {"matplotlib", "tqdm", "graphviz"}
 TEST_ONLY = {"torch", "hypothesis", "selenium", "pytest"}
 

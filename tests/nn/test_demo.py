@@ -4,14 +4,13 @@ import struct
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 
 import nn
 from nn import demo, losses
+from support import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_demo_command_writes_everything(tmp_path):

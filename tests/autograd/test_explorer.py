@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
 import time
 
 import pytest
@@ -14,6 +13,7 @@ from autograd import Value
 from autograd.explorer import clusters, explore
 from nn import worked_example
 from nn.module import MLP
+from support import headless_chromium
 
 INJECTIONS = ["</script><script>window.__pwned=1</script>", "<!--<script>",
               '<img src=x onerror="window.__pwned=2">', "a\u2028b", "&lt;&amp;\"'"]
@@ -131,26 +131,9 @@ def test_explore_checks_its_arguments():
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    if not chromium or not driver_path:
-        pytest.skip("Chromium and chromedriver are not installed (apt-get install chromium "
-                    "chromium-driver); .ci/run installs them")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
     profile = tmp_path_factory.mktemp("profile")
-    for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,800",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", f"--user-data-dir={profile}"]:
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=opts)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+    with headless_chromium(profile, window="1280,800", logs=("browser", "performance")) as driver:
+        yield driver
 
 
 def load(driver, path):

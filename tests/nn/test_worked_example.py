@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from nn import worked_example as we
+from support import START, torch_forward, torch_network
 
 # Published in "A Step by Step Backpropagation Example" (Matt Mazur).
 PUBLISHED_FORWARD = {"out_o1": 0.75136507, "out_o2": 0.772928465, "E": 0.298371109}
@@ -12,17 +13,10 @@ PUBLISHED_AFTER_ONE = {"w1": 0.149780716, "w2": 0.19956143, "w3": 0.24975114,
 PUBLISHED_AFTER_10000 = 0.0000351085
 
 
-def torch_network(weights=None):
-    """The same network written independently with torch tensors (float64)."""
-    w = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True)
-         for k, v in {**we.WEIGHTS, **(weights or {})}.items()}
-    i1, i2, b1, b2 = (torch.tensor(v, dtype=torch.float64) for v in (0.05, 0.10, 0.35, 0.60))
-    h1 = torch.sigmoid(w["w1"] * i1 + w["w2"] * i2 + b1)
-    h2 = torch.sigmoid(w["w3"] * i1 + w["w4"] * i2 + b1)
-    o1 = torch.sigmoid(w["w5"] * h1 + w["w6"] * h2 + b2)
-    o2 = torch.sigmoid(w["w7"] * h1 + w["w8"] * h2 + b2)
-    E = 0.5 * (0.01 - o1) ** 2 + 0.5 * (0.99 - o2) ** 2
-    return w, {"out_h1": h1, "out_h2": h2, "out_o1": o1, "out_o2": o2, "E": E}
+def torch_weights_and_values():
+    """The oracle's w1 … w8 tensors and its named values (from the shared oracle)."""
+    t = torch_network()
+    return {k: t[k] for k in we.WEIGHTS}, t
 
 
 def test_names_are_the_textbook_ones():
@@ -48,15 +42,16 @@ def test_forward_matches_published_numbers():
 
 def test_forward_matches_torch():
     net = we.build()
-    _, t = torch_network()
-    for name, tensor in t.items():
+    t = torch_network()
+    for name in ("out_h1", "out_h2", "out_o1", "out_o2", "E"):
+        tensor = t[name]
         assert net[name].data == pytest.approx(tensor.item(), rel=1e-14, abs=1e-15)
 
 
 def test_all_eight_gradients_match_torch():
     net = we.build()
     net.E.backward()
-    w, t = torch_network()
+    w, t = torch_weights_and_values()
     t["E"].backward()
     for k in range(1, 9):
         assert net[f"w{k}"].grad == pytest.approx(w[f"w{k}"].grad.item(), rel=1e-12, abs=1e-16)
@@ -72,7 +67,7 @@ def test_published_gradient_of_w5():
 
 def test_one_update_matches_published_and_torch():
     after = {w.label: w.data for w in we.train(1).weights}
-    w, t = torch_network()
+    w, t = torch_weights_and_values()
     t["E"].backward()
     for k in range(1, 9):
         name = f"w{k}"
@@ -84,7 +79,7 @@ def test_one_update_matches_published_and_torch():
 def test_error_after_many_updates_matches_torch():
     steps = 10_000
     net = we.train(steps)
-    w, _ = torch_network()
+    w, _ = torch_weights_and_values()
     opt = torch.optim.SGD(list(w.values()), lr=0.5)
     for _ in range(steps):
         opt.zero_grad()
@@ -101,13 +96,9 @@ def test_error_after_many_updates_matches_torch():
 
 
 def _forward_with(w):
-    """torch_network's forward on existing leaf tensors, so torch.optim can update them."""
-    i1, i2, b1, b2 = (torch.tensor(v, dtype=torch.float64) for v in (0.05, 0.10, 0.35, 0.60))
-    h1 = torch.sigmoid(w["w1"] * i1 + w["w2"] * i2 + b1)
-    h2 = torch.sigmoid(w["w3"] * i1 + w["w4"] * i2 + b1)
-    o1 = torch.sigmoid(w["w5"] * h1 + w["w6"] * h2 + b2)
-    o2 = torch.sigmoid(w["w7"] * h1 + w["w8"] * h2 + b2)
-    return w, {"E": 0.5 * (0.01 - o1) ** 2 + 0.5 * (0.99 - o2) ** 2}
+    """The oracle's forward on existing weight tensors, so torch.optim can update them."""
+    fixed = {k: torch.tensor(x, dtype=torch.float64) for k, x in START.items() if k not in w}
+    return w, torch_forward({**fixed, **w})
 
 
 def test_unknown_override_is_rejected():

@@ -7,7 +7,6 @@ differences at 40 digits are exact to far below 1e-9, so they are an oracle at t
 """
 import math
 import operator
-from pathlib import Path
 from types import SimpleNamespace
 
 import mpmath
@@ -18,6 +17,7 @@ from hypothesis import assume, given, settings, strategies as st
 
 import autograd
 from autograd import OPS, Value
+from support import ROOT
 
 torch.set_default_dtype(torch.float64)
 
@@ -229,7 +229,10 @@ def smooth_at(f, x, margin: float = 1e-6) -> bool:
                    for out in outs for node in autograd.topological_order(out))
 
 
-def directional(exact, x, v, h=mpmath.mpf("1e-15")):
+STEP = mpmath.mpf("1e-15")  # the finite-difference step, made once
+
+
+def directional(exact, x, v, h=STEP):
     """Central differences along v at 40 digits: error ~h² and 1e-40/h, both far below 1e-9."""
     with mpmath.workdps(40):
         xs = [mpmath.mpf(a) for a in x]
@@ -252,7 +255,7 @@ def test_jvp_matches_finite_differences(program):
 def test_programs_use_every_op_in_the_table():
     """A new op in the table fails here until STEPS (and so the random programs) use it."""
     used = set()
-    for name, (arity, step) in STEPS.items():
+    for arity, step in STEPS.values():
         xs = [Value(0.5 + 0.25 * i) for i in range(arity or 3)]
         used.update(node.op for node in autograd.topological_order(step(VALUES, *xs)))
     assert set(OPS) <= used, sorted(set(OPS) - used)
@@ -415,7 +418,7 @@ def test_the_function_is_named_by_its_name():
 
 
 def test_readme_example_runs_and_prints_what_it_says(capsys):
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("<!-- section: forward -->")[1].split("<!-- /section: forward -->")[0]
     example = section.split("```python\n")[1].split("```")[0]
     exec(compile(example, "README.md", "exec"), {})

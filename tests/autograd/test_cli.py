@@ -5,14 +5,13 @@ import math
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from autograd.__main__ import main
 from autograd.expr import ExpressionError, parse_expression
+from support import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:

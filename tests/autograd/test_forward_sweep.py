@@ -13,7 +13,7 @@ import torch
 
 import autograd
 from autograd import OPS
-from test_ops_sweep import TORCH, cases, sample_points
+from support import TORCH, cases, sample_points
 
 torch.set_default_dtype(torch.float64)
 
@@ -80,7 +80,8 @@ def test_a_perturbed_partial_fails_the_sweep(name, n, monkeypatch):
     for i in range(n):
         with monkeypatch.context() as patch:
             patch.setitem(OPS, name, dataclasses.replace(op, partials=perturbed(op.partials, i)))
-            assert autograd.apply(OPS[name], [0.5] * n).operation is OPS[name]  # the nodes carry the nudged op
+            # the nodes carry the nudged op
+            assert autograd.apply(OPS[name], [0.5] * n).operation is OPS[name]
             with pytest.raises(AssertionError):
                 check_jvp(name, n)
     check_jvp(name, n)  # and the real entry passes again

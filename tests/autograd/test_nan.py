@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 import autograd
 import nn
 from autograd import OPS, Value
-from test_ops_sweep import TORCH, arities
+from support import TORCH, arities
 
 torch.set_default_dtype(torch.float64)
 NAN = math.nan

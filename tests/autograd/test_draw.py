@@ -1,7 +1,6 @@
 """draw(): DOT source and rendered SVG of the worked example, checked against PyTorch float64."""
 from __future__ import annotations
 
-import html
 import re
 import xml.etree.ElementTree as ET
 
@@ -10,43 +9,15 @@ import pytest
 import autograd
 from autograd import Value
 from autograd.graph import fmt
-from test_explain import seed_network, torch_network
+from support import edge, parse, svg_texts
 
 HL = "#d62728"
 
 
-def parse(source: str):
-    """(value node id by label, lines of value nodes by id, edges as (tail, head, label, line))."""
-    ids, lines, edges = {}, {}, []
-    for line in source.splitlines():
-        m = re.match(r"\s*(\S+) \[label=<<table.*?<td>(?:<b>(.*?)</b>|.*?<i>(.*?)</i>.*?)</td>",
-                     line)
-        if m:
-            ids[m[2] or m[3]] = m[1]
-            lines[m[1]] = line
-            continue
-        m = re.match(r"\s*(\S+) -> (\S+)(?: \[(?:label=<(.*)> )?(.*)\])?$", line)
-        if m:
-            edges.append((m[1], m[2], html.unescape(m[3] or ""), line))
-    return ids, lines, edges
-
-
-def edge(parsed, tail_label, head_label):
-    ids, _, edges = parsed
-    found = [e for e in edges if e[0] == ids[tail_label] and e[1] == "op" + ids[head_label]]
-    assert len(found) == 1, (tail_label, head_label, found)
-    return found[0]
-
-
-def svg_texts(svg: bytes) -> list[str]:
-    root = ET.fromstring(svg)
-    return [t.text for t in root.iter("{http://www.w3.org/2000/svg}text") if t.text]
-
-
-def test_every_value_shows_label_data_and_grad():
-    E, v = seed_network()
+def test_every_value_shows_label_data_and_grad(worked, oracle):
+    E, v = worked
     E.backward()
-    t = torch_network()
+    t = oracle
     t["E"].backward()
     ids, lines, _ = parse(autograd.draw(E).source)
     for name in ["i1", "i2", "b1", "b2", *[f"w{k}" for k in range(1, 9)]]:
@@ -57,10 +28,10 @@ def test_every_value_shows_label_data_and_grad():
     assert "grad 1<" in lines[ids["E"]]
 
 
-def test_edge_from_w5_carries_its_local_partial_and_what_flows_back():
-    E, v = seed_network()
+def test_edge_from_w5_carries_its_local_partial_and_what_flows_back(worked, oracle):
+    E, v = worked
     E.backward()
-    t = torch_network()
+    t = oracle
     t["net_o1"].retain_grad()
     t["E"].backward()
     _, _, label, _ = edge(parse(autograd.draw(E).source), "w5", "net_o1")
@@ -71,10 +42,10 @@ def test_edge_from_w5_carries_its_local_partial_and_what_flows_back():
     assert fmt(g) == "0.1385" and fmt(g * 0.593269992) == "0.08217"
 
 
-def test_a_nodes_grad_is_the_sum_of_what_its_edges_bring():
-    E, v = seed_network()
+def test_a_nodes_grad_is_the_sum_of_what_its_edges_bring(worked, oracle):
+    E, v = worked
     E.backward()
-    t = torch_network()
+    t = oracle
     t["out_h1"].retain_grad()
     t["E"].backward()
     ids, lines, edges = parse(autograd.draw(E, precision=15).source)
@@ -88,9 +59,9 @@ def test_a_nodes_grad_is_the_sum_of_what_its_edges_bring():
     assert len([e for e in edges if e[0] == ids["out_h1"]]) == 2
 
 
-def test_flows_come_from_the_graph_not_from_grad():
+def test_flows_come_from_the_graph_not_from_grad(worked):
     # Before backward() every .grad is 0, yet ∂E/∂node is well defined: it is drawn the same.
-    E, v = seed_network()
+    E, v = worked
     before = autograd.draw(E).source
     assert "∂net_o1/∂w5 = out_h1" in before and "0.1385 × 0.5933 → 0.08217" in before
     E.backward()
@@ -98,8 +69,8 @@ def test_flows_come_from_the_graph_not_from_grad():
     assert "→" not in autograd.draw(E, flows=False).source
 
 
-def test_rendered_svg_shows_the_numbers():
-    E, v = seed_network()
+def test_rendered_svg_shows_the_numbers(worked):
+    E, v = worked
     E.backward()
     texts = svg_texts(autograd.draw(E).pipe(format="svg"))
     assert "∂net_o1/∂w5 = out_h1 = 0.5933" in texts
@@ -108,8 +79,8 @@ def test_rendered_svg_shows_the_numbers():
     assert {"w5", "net_o1", "out_h1", "E"} <= set(texts)
 
 
-def test_highlight_marks_every_path_to_the_value_and_nothing_else():
-    E, v = seed_network()
+def test_highlight_marks_every_path_to_the_value_and_nothing_else(worked):
+    E, v = worked
     ids, lines, edges = parse(autograd.draw(E, highlight=v["w1"]).source)
     # Values that depend on w1 (by the network's wiring) lie on a path from E to w1.
     on = {"w1", "net_h1", "out_h1", "net_o1", "net_o2", "out_o1", "out_o2", "E_o1", "E_o2", "E"}
@@ -141,8 +112,8 @@ def test_constants_inline_node_or_hidden():
     assert "= 2.5" in inline
 
 
-def test_options_rankdir_precision_and_formats():
-    E, v = seed_network()
+def test_options_rankdir_precision_and_formats(worked):
+    E, v = worked
     E.backward()
     assert "rankdir=TB" in autograd.draw(E, rankdir="TB").source
     assert "∂net_o1/∂w5 = out_h1 = 0.59<" in autograd.draw(E, precision=2).source

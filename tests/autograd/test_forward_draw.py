@@ -6,7 +6,6 @@ and the published numbers of the worked example.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import torch
@@ -16,15 +15,12 @@ import autograd
 from autograd import Value
 from autograd.graph import fmt
 from nn import worked_example
-from test_draw import edge, parse, svg_texts
-from test_escaping import PIECES, build, check_svg, labels, render
-from test_explain import PUBLISHED, WEIGHTS, d, torch_network
+from support import (PIECES, PUBLISHED, ROOT, START, check_svg, d, edge, labelled_graph, labels,
+                     parse, render, svg_texts, torch_network)
 
 LEAVES = ["i1", "i2", "b1", "b2", *[f"w{k}" for k in range(1, 9)]]
 NAMED = ["net_h1", "out_h1", "net_h2", "out_h2", "net_o1", "out_o1", "net_o2", "out_o2",
          "E_o1", "E_o2", "E"]
-START = {"i1": 0.05, "i2": 0.10, "b1": 0.35, "b2": 0.60,
-         **{f"w{k}": x for k, x in enumerate(WEIGHTS, 1)}}
 
 
 def torch_values(leaves: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -245,7 +241,7 @@ def test_explain_forward_markdown_and_modes():
 # ------------------------------------------------------------------------------ escaping
 
 def test_readme_shows_what_explain_forward_prints():
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("<!-- section: forward -->")[1].split("<!-- /section: forward -->")[0]
     prompt = '>>> print(autograd.explain(net.E, net.w5, mode="forward"))\n'
     shown = section.split(prompt)[1].split("```")[0]
@@ -254,7 +250,7 @@ def test_readme_shows_what_explain_forward_prints():
 
 
 def check_forward(text: str) -> None:
-    y, x = build(text)
+    y, x = labelled_graph(text)
     source = autograd.draw(y, tangents={x: 1.0}).source
     assert "\x00" not in source and "\x1b" not in source
     assert "javascript:alert" not in source or "&lt;" in source
@@ -272,7 +268,7 @@ def check_forward(text: str) -> None:
                                   "<script>alert(1)</script>", "\ud800]]>", "\x1b[31m{}"])
 def test_labels_are_escaped_in_the_forward_drawing_and_explanation(text):
     check_forward(text)
-    y, x = build(text)
+    y, x = labelled_graph(text)
     texts = svg_texts(render(autograd.draw(y, tangents={x: 1.0}).source))
     assert "seed" in texts and "tangent 1 " in texts
     if text.isprintable() and len(text) < 40:

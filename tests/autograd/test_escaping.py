@@ -9,62 +9,18 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import xml.etree.ElementTree as ET
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 import autograd
-from autograd import Value
 from autograd.graph import to_json
-
-PIECES = ['<<table href="javascript:alert(4)"><tr><td>L1</td></tr></table>>', "<b>", "</td>",
-          "<script>alert(1)</script>", "<!--", "-->", "]]>", "&amp;", "&", '"', "'", "\\",
-          "\\N", "\\G", "\\l", "\\\"", "{", "}", "{0}", "{out}", "{{", "%s", "$x$", "_", "^",
-          "\x00", "\x1b[31m", "\n", "\r", "\t", "\x7f", "\u2028", "\ud800", "\udfff", "\ufeff",
-          ".", "..", "L1.N2.", "[", "]", ";", "->", "=", "javascript:", "\U0001F600"]
-labels = st.one_of(
-    st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=4)), min_size=1,
-             max_size=8).map("".join),
-    st.sampled_from(PIECES).map(lambda p: p * 6000),  # far past any label limit
-)
-SVG_TAGS = {"svg", "g", "title", "text", "polygon", "polyline", "path", "ellipse"}
-
-
-def build(text: str):
-    op = autograd.primitive(text, lambda a: 2 * a, lambda a, out: (2.0,), symbol=text)
-    x = Value(0.5, label=text)
-    w = Value(-1.5, label=text + ".w")
-    h = op(x * w)
-    h.label = text + "." + text + ".h"
-    y = (h + 1.0).tanh()
-    y.label = text
-    return y, x
-
-
-def check_svg(svg: bytes) -> None:
-    root = ET.fromstring(svg)
-    for el in root.iter():
-        tag = el.tag.rsplit("}", 1)[-1]
-        assert tag in SVG_TAGS, tag
-        for name, value in el.attrib.items():
-            assert "href" not in name and not name.rsplit("}", 1)[-1].startswith("on"), name
-            assert "javascript" not in value.lower(), (name, value)
-
-
-def render(source: str) -> bytes:
-    out = subprocess.run(["dot", "-Tsvg"], input=source.encode("utf-8"), capture_output=True,
-                         timeout=60)
-    assert out.returncode == 0 and b"rror" not in out.stderr, out.stderr[:500]
-    return out.stdout
-
+from support import check_svg, labelled_graph, labels, render
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(labels)
 def test_any_label_is_escaped_everywhere(text):
-    y, x = build(text)
+    y, x = labelled_graph(text)
     for g in (autograd.draw(y), autograd.draw(y, group=True), autograd.draw(y, step=1)):
         src = g.source  # encodable: no lone surrogate or NUL reaches DOT
         assert "\x00" not in src and "\x1b" not in src
@@ -85,7 +41,7 @@ def test_any_label_is_escaped_everywhere(text):
                                   "{{JS}}\x1b", "<!--<script>"])
 def test_step_page_keeps_its_two_scripts(tmp_path, text):
     # The step page is the explorer's: one data block and one script, whatever the labels say.
-    y, _ = build(text)
+    y, _ = labelled_graph(text)
     page = autograd.save_steps_html(y, tmp_path / "p.html", title=text).read_text("utf-8")
     assert page.count("<script") == 2 and page.count("</script>") == 2
     assert "<!--" not in page

@@ -22,9 +22,12 @@ def count_values() -> int:
 # ------------------------------------------------------------------------------- Value basics
 
 def test_readme_snippet_matches_pytorch():
-    a = Value(2.0, label="a"); b = Value(-3.0, label="b")
-    c = (a * b + a).tanh(); c.backward()
-    ta = torch.tensor(2.0, requires_grad=True); tb = torch.tensor(-3.0, requires_grad=True)
+    a = Value(2.0, label="a")
+    b = Value(-3.0, label="b")
+    c = (a * b + a).tanh()
+    c.backward()
+    ta = torch.tensor(2.0, requires_grad=True)
+    tb = torch.tensor(-3.0, requires_grad=True)
     (ta * tb + ta).tanh().backward()
     assert a.grad == pytest.approx(ta.grad.item(), rel=1e-12)
     assert b.grad == pytest.approx(tb.grad.item(), rel=1e-12)
