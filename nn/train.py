@@ -283,13 +283,17 @@ def _replayed_step(model: Module, X: list, y: list, batches: Callable[[], Sequen
         idx = batches()
         model.zero_grad()
         optimizer.zero_grad()
-        # The loss is the mean of the terms: each row's gradient is added times 1/n.
-        terms = graph.term.batch([graph.rows[i] for i in idx], gradient=1.0 / len(idx))
-        value = _mean(terms) + (l2 * sum(p.data * p.data for p in params) if l2 else 0.0)
-        _guard(k, value, model)
+        # Gradients are added in the order eager's reverse walk adds them, so that the sums
+        # agree to the last bit: the L2 term's (α·p, twice), then the examples last to first.
         if l2:
             for p in params:
-                p.grad += 2.0 * l2 * p.data  # ∂(α·p²)/∂p
+                p.grad += l2 * p.data
+                p.grad += l2 * p.data
+        # The loss is the mean of the terms: each row's gradient is added times 1/n.
+        terms = graph.term.batch([graph.rows[i] for i in reversed(idx)], gradient=1.0 / len(idx))
+        terms.reverse()
+        value = _mean(terms) + (l2 * sum(p.data * p.data for p in params) if l2 else 0.0)
+        _guard(k, value, model)
         outs = graph.outputs(X, idx)  # before the update, as eager measures them
         optimizer.step()
         return value, _accuracy(decide, outs, [y[i] for i in idx])

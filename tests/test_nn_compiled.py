@@ -34,9 +34,11 @@ def run(X, y, outputs, compile, **kwargs):
     return history, [p.data for p in model.parameters()]
 
 
-def assert_same_training(X, y, outputs, **kwargs):
+def assert_same_training(X, y, outputs, exact=False, **kwargs):
     (h_eager, w_eager), (h_comp, w_comp) = (run(X, y, outputs, c, **kwargs)
                                             for c in (False, True))
+    if exact:
+        assert h_comp.loss == h_eager.loss and w_comp == w_eager
     assert h_comp.loss == pytest.approx(h_eager.loss, rel=0, abs=TOL)
     assert h_comp.accuracy == h_eager.accuracy
     assert h_comp.lr == h_eager.lr
@@ -50,7 +52,11 @@ def assert_same_training(X, y, outputs, **kwargs):
 def test_compiled_fit_equals_eager_fit(loss, batch_size):
     X, y = moons()
     outputs = 2 if loss == "cross_entropy" else 1
-    assert_same_training(X, y, outputs, loss=loss, steps=12, batch_size=batch_size, l2=1e-3)
+    # hinge and mse use only +, −, ×, relu, dot and pow, which C computes as Python does, and
+    # their per-example terms are eager's: the same bits. bce's softplus calls libm from C (the
+    # same bits on glibc, not promised elsewhere); cross-entropy's term is another formula.
+    assert_same_training(X, y, outputs, exact=loss in ("hinge", "mse"), loss=loss, steps=12,
+                         batch_size=batch_size, l2=1e-3)
 
 
 @pytest.mark.parametrize("batch_size", [None, 7])
