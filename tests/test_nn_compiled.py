@@ -68,15 +68,14 @@ def test_compiled_cross_entropy_with_three_classes_equals_eager(batch_size):
 
 def test_compiled_fit_equals_eager_with_adam_and_a_schedule():
     X, y = moons()
+    runs = []
     for compile in (False, True):
         model = nn.MLP(2, [5, 1], seed=2)
         opt = nn.optim.Adam(model.parameters(), lr=0.02)
-        h = nn.fit(model, X, y, loss="bce", optimizer=opt, steps=8, batch_size=10, seed=4,
+        h = nn.fit(model, X, y, loss="hinge", optimizer=opt, steps=8, batch_size=10, seed=4,
                    schedule=lambda k: 0.02 / (1 + k), compile=compile, progress=False)
-        if compile:
-            assert h.loss == pytest.approx(eager.loss, rel=0, abs=TOL)
-            assert [p.data for p in model.parameters()] == pytest.approx(weights, rel=0, abs=TOL)
-        eager, weights = h, [p.data for p in model.parameters()]
+        runs.append((h.loss, h.lr, [p.data for p in model.parameters()]))
+    assert runs[1] == runs[0]
 
 
 def test_compile_cost_does_not_grow_with_the_data_set(monkeypatch):
