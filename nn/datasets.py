@@ -1,4 +1,5 @@
-"""Small 2-D classification data sets, generated here: ``(X, y)`` with X rows [x1, x2], y 0/1."""
+"""Small data sets: 2-D classification sets generated here (``(X, y)``, X rows [x1, x2], y
+0/1), scikit-learn's handwritten digits (an optional extra), and a train/test split."""
 from __future__ import annotations
 
 import math
@@ -89,3 +90,33 @@ def xor(n_samples: int = 100, noise: float = 0.1,
     corners = [(-1.0, -1.0, 0), (1.0, 1.0, 0), (-1.0, 1.0, 1), (1.0, -1.0, 1)]
     pts = [corners[i % 4] for i in range(n_samples)]
     return _finish(pts, noise, rng)
+
+
+def load_digits() -> tuple[list[list[float]], list[int]]:
+    """scikit-learn's 1,797 handwritten digits, 8×8 pixels (shipped inside its package, no
+    download): X rows of 64 pixel values scaled from 0–16 to [0, 1], y the digit 0–9."""
+    try:
+        from sklearn.datasets import load_digits as load
+    except ImportError:
+        # scikit-learn is an optional extra: the rest of this module needs nothing.
+        raise ImportError("load_digits needs scikit-learn; install it with "
+                          "pip install 'autograd-scalar[digits]'") from None
+    data = load()
+    X = [[float(v) / 16.0 for v in row] for row in data.data.tolist()]
+    return X, [int(t) for t in data.target.tolist()]
+
+
+def split(X: list, y: list, test_fraction: float = 0.25,
+          seed: int | None = None) -> tuple[list, list, list, list]:
+    """Shuffle the examples and split them: (X_train, y_train, X_test, y_test)."""
+    if len(X) != len(y):
+        raise ValueError(f"split: {len(X)} examples but {len(y)} labels")
+    _real("split", "test_fraction", test_fraction)
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"split: test_fraction must lie in (0, 1), got {test_fraction!r}")
+    order = list(range(len(X)))
+    random.Random(seed).shuffle(order)
+    n_test = round(len(X) * test_fraction)
+    test, train = order[:n_test], order[n_test:]
+    return ([X[i] for i in train], [y[i] for i in train], [X[i] for i in test],
+            [y[i] for i in test])

@@ -44,7 +44,7 @@ def train(dataset: str = "moons", steps: int = 100, seed: int = 1, n_samples: in
     model = MLP(2, [16, 16, 1], seed=seed)
     opt = SGD(model.parameters(), lr=1.0)
     history = fit(model, X, y, loss="hinge", optimizer=opt, steps=steps, l2=L2,
-                  schedule=schedule(steps), progress=progress)
+                  schedule=schedule(steps), progress=progress, compile=True)
     return model, X, y, history
 
 
@@ -71,9 +71,12 @@ def _figure(**kwargs):
 
 
 def _scores(model: MLP, points: Sequence[Sequence[float]]) -> list[float]:
-    # Evaluation only: no graph is recorded, so each forward pass is cheap and freed at once.
-    with no_grad():
-        return [model(p).data for p in points]
+    """The model's score at each point: one point's graph, compiled once and mapped over all."""
+    points = [list(p) for p in points]
+    if not points:
+        return []
+    xs = [Value(float(v), label=f"x{i}") for i, v in enumerate(points[0], 1)]
+    return autograd.compile(model(xs), inputs=xs).map(points)
 
 
 def plot_decision_boundary(model: MLP, X, y, path: str, title: str = "", n: int = 70) -> None:

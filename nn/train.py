@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 import random
 import sys
 from dataclasses import dataclass, field
@@ -73,29 +74,26 @@ def fit(model: Module, X: Sequence[Sequence[float]], y: Sequence, *,
     for other losses to argmax over several outputs, or the sign of one. With ``batch_size`` each
     step uses a fresh random mini-batch, else the full data. ``l2`` adds α·Σ p² over all
     parameters. ``schedule(step)`` sets the optimizer's lr before each step. The progress bar
-    (tqdm) shows on a terminal, or always with ``progress=True``. With ``compile=True`` the
-    full-batch graph is built once and replayed by ``autograd.compile`` at every step. With
+    (tqdm) shows on a terminal, or always with ``progress=True``. With ``compile=True`` the graph
+    of one example is compiled once (``autograd.compile``, in C where a compiler is available)
+    and replayed over each step's batch; the results are those of eager training. With
     ``health=True`` the History also records, per layer and step, the weights' gradient norm,
     the update-to-data ratio and the fractions of dead ReLUs and saturated sigmoid/tanh units.
     """
     X, y = list(X), list(y)
     _check_arguments(X, y, steps, batch_size, l2)
     loss_fn, decide = resolve_loss(loss, decide)
-    objective = _objective(loss_fn, model.parameters(), l2)
     if optimizer is None:
         optimizer = SGD(model.parameters(), lr=0.1)
+    if compile and health:
+        raise ValueError("fit: health=True reads the units of each step's graph, and "
+                         "compile=True replays one graph without building it; use one")
     recorder = HealthRecorder(model) if health else None
+    batches = _batches(len(X), batch_size, random.Random(seed))
     if compile:
-        if health:
-            raise ValueError("fit: health=True reads the units of each step's graph, and "
-                             "compile=True replays one graph without building it; use one")
-        if batch_size is not None and batch_size < len(X):
-            raise ValueError(f"fit: compile=True replays one full-batch graph; batch_size "
-                             f"{batch_size!r} < {len(X)} examples would need a new graph each "
-                             f"step")
-        step = _replayed_step(model, X, y, objective, decide, optimizer)
+        step = _replayed_step(model, X, y, batches, loss_fn, l2, decide, optimizer)
     else:
-        batches = _batches(len(X), batch_size, random.Random(seed))
+        objective = _objective(loss_fn, model.parameters(), l2)
         step = _eager_step(model, X, y, batches, objective, decide, optimizer, recorder)
     return _loop(step, optimizer, steps, schedule, progress,
                  recorder.health if recorder else None)
@@ -180,9 +178,152 @@ def _eager_step(model: Module, X: list, y: list, batches: Callable[[], Sequence[
     return step
 
 
-def _replayed_step(model: Module, X: list, y: list, objective: Loss, decide: Decide,
-                   optimizer: Optimizer) -> Step:
-    """One step by replaying the full-batch graph, built and compiled here once."""
+# compile=True: the graph of one example (the model, then that example's term of the loss, with
+# the example's inputs and target as leaves) is compiled once and replayed over each batch, so
+# that compiling costs the same whatever the size of the data set. The losses fit knows are
+# means of per-example terms; each entry says how a target becomes leaf values and how the
+# term is built from the loss itself, called on one example.
+
+def _hinge_term(loss_fn: Loss, out, ts: list[Value]) -> Value:
+    # The label enters as its sign ±1: hinge(s, y) = hinge(±1·s, 1), exactly (a product by ±1).
+    return loss_fn([ts[0] * out], [1])
+
+
+def _bce_term(loss_fn: Loss, out, ts: list[Value]) -> Value:
+    # bce(z, y) = softplus(z) − y·z = bce(z, 0) − y·z, the target y a leaf.
+    return loss_fn([out], [0]) - ts[0] * out
+
+
+def _mse_term(loss_fn: Loss, out, ts: list[Value]) -> Value:
+    return loss_fn([out], [ts[0]])
+
+
+def _cross_entropy_term(loss_fn: Loss, zs, ts: list[Value]) -> Value:
+    """lse(z) − z_label with the label one-hot in ``ts``, stable at every replay."""
+    # The loss shifts the logits by their largest value as a number read while the graph is
+    # built, which a replay would keep. Shifting first by a running maximum that is part of the
+    # graph (max(m, z) = m + relu(z − m)) keeps every exp ≤ 1 whatever the weights become;
+    # a shift changes neither the loss nor its gradient.
+    m = zs[0]
+    for z in zs[1:]:
+        m = m + (z - m).relu()
+    zs = [z - m for z in zs]
+    # loss(z, 0) = lse(z) − z_0: add z_0 back and take off z_label = one-hot · z.
+    return loss_fn([zs], [0]) + zs[0] - autograd.dot(ts, zs)
+
+
+def _one_hot(t, classes: int) -> list[float]:
+    row = [0.0] * classes
+    row[operator.index(t)] = 1.0
+    return row
+
+
+# loss -> (target -> its leaf values given the number of outputs, the example's term)
+TERMS: list[tuple[Loss, Callable[[Any, int], list[float]], Callable]] = [
+    (losses.hinge, lambda t, c: [2.0 * float(t) - 1.0], _hinge_term),
+    (losses.bce_with_logits, lambda t, c: [float(t)], _bce_term),
+    (losses.mse, lambda t, c: [float(t)], _mse_term),
+    (losses.softmax_cross_entropy, _one_hot, _cross_entropy_term),
+]
+
+
+@dataclass
+class _ExampleGraph:
+    """One example's graph, compiled twice: its loss term (to train) and its output(s)."""
+
+    term: autograd.Compiled    # inputs: the example's values, then its target's leaves
+    scores: autograd.Compiled  # inputs: the example's values (then a one-hot output picker)
+    rows: list[list]           # per example: its values, then its target's leaf values
+    classes: int               # outputs per example
+
+    def outputs(self, X: list, idx: Sequence[int]) -> list:
+        """The model's output(s) for the examples ``idx``, at the leaves' current data."""
+        c = self.classes
+        if c == 1:
+            return self.scores.map([X[i] for i in idx])
+        # map gives one number per row: one row per (example, output), the output picked by a
+        # one-hot dot product (exact: the other products are zeros).
+        eye = [_one_hot(k, c) for k in range(c)]
+        flat = self.scores.map([[*X[i], *e] for i in idx for e in eye])
+        return [flat[j:j + c] for j in range(0, len(flat), c)]
+
+
+def _example_graph(model: Module, X: list, y: list, loss_fn: Loss, encode: Callable,
+                   term_of: Callable) -> _ExampleGraph:
+    """Build one example's graph on leaves and compile it, with the targets checked first."""
+    xs = [Value(float(v), label=f"x{i}") for i, v in enumerate(X[0], 1)]
+    out = model(xs)
+    classes = len(out) if isinstance(out, list) else 1
+    _check_targets(loss_fn, out, y)
+    rows = [[*x, *encode(t, classes)] for x, t in zip(X, y)]
+    ts = [Value(v, label=f"t{i}") for i, v in enumerate(rows[0][len(xs):], 1)]
+    term = autograd.compile(term_of(loss_fn, out, ts), inputs=xs + ts)
+    if classes == 1:
+        return _ExampleGraph(term, autograd.compile(out, inputs=xs), rows, 1)
+    pick = [Value(0.0, label=f"pick{k}") for k in range(1, classes + 1)]
+    scores = autograd.compile(autograd.dot(pick, out), inputs=xs + pick)
+    return _ExampleGraph(term, scores, rows, classes)
+
+
+def _check_targets(loss_fn: Loss, out, y: list) -> None:
+    """Each distinct target through the loss once, so that a bad one raises the loss's own
+    error before training (eager training raises it at the first batch holding it)."""
+    seen = set()
+    for t in y:
+        try:
+            key = (type(t), t)
+            if key in seen:
+                continue
+            seen.add(key)
+        except TypeError:  # unhashable: check every one
+            pass
+        loss_fn([out], [t])
+
+
+def _replayed_step(model: Module, X: list, y: list, batches: Callable[[], Sequence[int]],
+                   loss_fn: Loss, l2: float, decide: Decide, optimizer: Optimizer) -> Step:
+    """One step by replaying one example's compiled graph over the step's batch."""
+    kind = next(((enc, term) for fn, enc, term in TERMS if fn is loss_fn), None)
+    if kind is None:
+        return _full_graph_step(model, X, y, batches, _objective(loss_fn, model.parameters(), l2),
+                                decide, optimizer)
+    graph = _example_graph(model, X, y, loss_fn, *kind)
+    params = model.parameters()
+
+    def step(k: int) -> tuple[float, float]:
+        idx = batches()
+        model.zero_grad()
+        optimizer.zero_grad()
+        # Gradients are added in the order eager's reverse walk adds them, so that the sums
+        # agree to the last bit: the L2 term's (α·p, twice), then the examples last to first.
+        if l2:
+            for p in params:
+                p.grad += l2 * p.data
+                p.grad += l2 * p.data
+        # The loss is the mean of the terms: each row's gradient is added times 1/n.
+        terms = graph.term.batch([graph.rows[i] for i in reversed(idx)], gradient=1.0 / len(idx))
+        terms.reverse()
+        value = _mean(terms) + (l2 * sum(p.data * p.data for p in params) if l2 else 0.0)
+        _guard(k, value, model)
+        outs = graph.outputs(X, idx)  # before the update, as eager measures them
+        optimizer.step()
+        return value, _accuracy(decide, outs, [y[i] for i in idx])
+    return step
+
+
+def _mean(terms: list[float]) -> float:
+    """As ``losses`` takes the mean: the sum, times 1/n unless there is one term."""
+    total = sum(terms, 0.0)
+    return total if len(terms) == 1 else total * (1.0 / len(terms))
+
+
+def _full_graph_step(model: Module, X: list, y: list, batches: Callable[[], Sequence[int]],
+                     objective: Loss, decide: Decide, optimizer: Optimizer) -> Step:
+    """For a loss fit cannot split into per-example terms: replay the full-batch graph."""
+    if len(batches()) < len(X):
+        raise ValueError("fit: compile=True with mini-batches needs a loss fit knows (hinge, "
+                         "bce, mse, cross_entropy), whose per-example terms it can replay; "
+                         "another loss is replayed on the full batch only")
     outs = [model(x) for x in X]
     replay = autograd.compile(objective(outs, y))
 

@@ -330,10 +330,16 @@ def test_fit_compile_matches_eager_fit():
     assert all(close(a.data, b.data) for a, b in zip(m1.parameters(), m2.parameters()))
 
 
-def test_fit_compile_needs_full_batch():
+def test_fit_compile_trains_on_mini_batches():
+    # compile=True replays one example's graph over each batch (tests/test_nn_compiled.py
+    # checks it against eager fit for every loss); only a loss fit does not know needs the
+    # full batch.
     X, y, model = moons_setup()
-    with pytest.raises(ValueError, match="full-batch"):
-        nn.fit(model, X, y, steps=1, batch_size=10, progress=False, compile=True)
+    history = nn.fit(model, X, y, steps=3, batch_size=10, progress=False, compile=True)
+    assert len(history) == 3
+    with pytest.raises(ValueError, match="full batch only"):
+        nn.fit(model, X, y, loss=lambda o, t: nn.losses.mse(o, t), steps=1, batch_size=10,
+               progress=False, compile=True)
 
 
 def test_benchmark_rows_compute_the_same_step():

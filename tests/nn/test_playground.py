@@ -309,8 +309,12 @@ def test_cli_sigint_stops_within_5_seconds_and_releases_the_port():
         assert time.monotonic() - start < 5
         assert proc.returncode == 0
         assert "stopped" in proc.stdout.read()
-        with socket.socket() as sock:  # no SO_REUSEADDR: binds only if the port is free
+        with socket.socket() as sock:
+            # As a restarted server would: SO_REUSEADDR lets the bind ignore the connections
+            # left in TIME_WAIT by the request above, but not a socket still listening.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(("127.0.0.1", port))
+            sock.listen()
 
 
 def test_a_port_in_use_is_reported_and_the_first_server_keeps_it():
