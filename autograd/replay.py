@@ -35,6 +35,7 @@ def check_seed(gradient) -> float:
 
 
 op_and_parents = operator.attrgetter("operation", "parents")
+_is_float = float.__instancecheck__
 
 
 def needs_grad(order: list[Value], index: dict | None = None) -> list[bool]:
@@ -139,7 +140,10 @@ class Compiled:
         k = len(self.inputs)
         out = []
         for r, row in enumerate(rows):
-            row = [real(v, f"row {r}: an input value") for v in row]
+            row = list(row)
+            # Rows of floats (the common case) need no per-value check or message.
+            if not all(map(_is_float, row)):
+                row = [real(v, f"row {r}: an input value") for v in row]
             if len(row) != k:
                 raise ValueError(f"compile: row {r} has {len(row)} values, expected {k} "
                                  f"(one per input)")

@@ -54,10 +54,18 @@ _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 def _text_outputs(cell) -> list[str]:
     """The text a reader sees in a cell's outputs, with object addresses blanked out."""
     texts = []
+    last_stream = None
     for out in cell.get("outputs", []):
         if out.output_type == "stream":
-            texts.append(f"{out.name}: {out.text}")
-        elif out.output_type in ("execute_result", "display_data"):
+            # A kernel may flush one print in several chunks: what a reader sees is their join.
+            if last_stream == out.name:
+                texts[-1] += out.text
+            else:
+                texts.append(f"{out.name}: {out.text}")
+            last_stream = out.name
+            continue
+        last_stream = None
+        if out.output_type in ("execute_result", "display_data"):
             data = out.get("data", {})
             for mime in ("text/plain", "text/markdown", "text/html"):
                 if mime in data:

@@ -13,7 +13,7 @@ import mpmath
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import assume, example, given, settings, strategies as st
 
 import autograd
 from autograd import OPS, Value
@@ -142,14 +142,14 @@ def flat(x) -> list[float]:
     return [float(v) for v in x]
 
 
-def close(ours, expected, rel=1e-9) -> None:
-    """Normwise relative error: max |ours − expected| ≤ rel × max |expected|. Entries that
-    cancel to near 0 are judged against the size of the whole result, not their own."""
+def close(ours, expected, rel=1e-9, floor=1e-300) -> None:
+    """Normwise relative error: max |ours − expected| ≤ rel × max |expected| + floor. Entries
+    that cancel to near 0 are judged against the size of the whole result, not their own."""
     a, b = flat(ours), flat(expected)
     assert len(a) == len(b)
     scale = max([abs(v) for v in b] + [1e-300])
     worst = max(abs(x - y) for x, y in zip(a, b))
-    assert worst <= rel * scale + 1e-300, (a, b, worst / scale)
+    assert worst <= rel * scale + floor, (a, b, worst / scale)
 
 
 def direction(n: int) -> list[float]:
@@ -201,6 +201,7 @@ def test_jacobians_match_torch_func(program):
 
 @settings(max_examples=60, deadline=None)
 @given(programs())
+@example(([-0.25], [("leaky_relu", [0, 0]), ("div", [0, 0])], [0]))  # y/y: 0 up to rounding
 def test_hessian_and_hvp_match_torch_func(program):
     finite(program, bound=1e4)
     leaves, steps, _ = program
@@ -212,9 +213,11 @@ def test_hessian_and_hvp_match_torch_func(program):
         return scalar(TORCH, list(x.unbind()), steps)
 
     expected = torch.func.hessian(g)(torch.tensor(leaves))
-    close(autograd.hessian(f)(*leaves), expected.tolist())
+    # A Hessian that is 0 by cancellation (y/y) is rounding noise of order 1e-16 either side,
+    # in whichever order each engine sums its terms; no relative error can judge that.
+    close(autograd.hessian(f)(*leaves), expected.tolist(), floor=1e-12)
     v = direction(len(leaves))
-    close(autograd.hvp(f, leaves, v), (expected @ torch.tensor(v)).tolist())
+    close(autograd.hvp(f, leaves, v), (expected @ torch.tensor(v)).tolist(), floor=1e-12)
 
 
 KINKS = {"abs", "relu", "leaky_relu"}
