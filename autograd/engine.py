@@ -18,6 +18,10 @@ from .ops import ONE, OPS, Op
 _RECORD, _ANOMALY, _IEEE = 1, 2, 4
 _MODE: contextvars.ContextVar[int] = contextvars.ContextVar("autograd_mode", default=_RECORD)
 
+# How many times any Value's data has been assigned: a replay that read the leaves can tell
+# whether one changed since without reading them all again.
+_EDITS = [0]
+
 ADD, SUB, MUL, DIV, POW = OPS["add"], OPS["sub"], OPS["mul"], OPS["div"], OPS["pow"]
 NEG, ABS, EXP, LOG, SQRT = OPS["neg"], OPS["abs"], OPS["exp"], OPS["log"], OPS["sqrt"]
 TANH, SIGMOID, RELU, SOFTPLUS = OPS["tanh"], OPS["sigmoid"], OPS["relu"], OPS["softplus"]
@@ -98,6 +102,7 @@ class Value:
     def data(self, value: float) -> None:
         # Converted once here so that every op can rely on float arithmetic.
         self._data = value if type(value) is float else _number("data", value)
+        _EDITS[0] += 1
 
     @property
     def op(self) -> str:
@@ -443,6 +448,20 @@ def detect_anomaly() -> _Mode:
     """Context manager that raises ``FloatingPointError`` at the first non-finite value or
     gradient, naming the op and its inputs."""
     return _Mode(_ANOMALY, 0)
+
+
+def data_of(nodes: Sequence[Value]) -> list[float]:
+    """The ``data`` of each node, read in one C-level pass over the slots (a replay reads every
+    leaf at every step)."""
+    return list(map(_slot_data, nodes))
+
+
+_slot_data = operator.attrgetter("_data")
+
+
+def data_edits() -> int:
+    """A count that grows whenever some Value's ``data`` is assigned (never reset)."""
+    return _EDITS[0]
 
 
 def is_grad_enabled() -> bool:

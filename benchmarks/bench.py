@@ -381,9 +381,11 @@ def time_rows(rows: dict[str, Callable[[], float]], quick: bool) -> dict[str, di
 def targets_met(results: dict, compile_times: dict, chain: dict, memory: dict) -> dict:
     hand = results["hand-written"]["median_ms"]
     out = {
-        "eager >= 30x micrograd": results["eager"]["speedup_vs_micrograd"] >= 30,
-        "micrograd's graph >= 6x micrograd": results["micrograd's graph"][
-            "speedup_vs_micrograd"] >= 6,
+        # The issue's targets (native replay issue); the first two compare against micrograd
+        # with its cycle collector on, whose cost moves from machine to machine.
+        "eager >= 50x micrograd": results["eager"]["speedup_vs_micrograd"] >= 50,
+        "micrograd's graph >= 10x micrograd": results["micrograd's graph"][
+            "speedup_vs_micrograd"] >= 10,
         "bytes per node <= 1/4 of micrograd": memory["ratio"] <= 0.25,
         "python replay <= 2x hand-written": results["python replay"]["median_ms"] <= 2 * hand,
         "native compile <= 2 s (empty cache)": compile_times["cold_s"] <= 2.0,
