@@ -25,8 +25,9 @@ from .engine import Constant, Value, backprop, topological_order
 from .escape import MAX_SHOWN, shown
 
 __all__ = ["topological_order", "backprop", "dependents", "distances", "local_partials",
-           "partial_formula", "expression", "fill", "Names", "graph_names", "fmt", "same_number",
-           "BackwardState", "backward_state", "graph_data", "to_json", "SCHEMA_VERSION"]
+           "partial_formula", "partial_formulas", "expression", "fill", "Names", "graph_names",
+           "fmt", "same_number", "BackwardState", "backward_state", "graph_data", "to_json",
+           "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 1
 
@@ -93,6 +94,15 @@ def partial_formula(node: Value, i: int, names: Callable[[Value], str]) -> str:
     # The template may hold a primitive's name: made printable and bounded like a label.
     template = shown(node.operation.formula(i, len(parents)), 4 * MAX_SHOWN)
     return fill(template, [names(p) for p in parents], names(node))
+
+
+def partial_formulas(node: Value, names: Callable[[Value], str]) -> list[str]:
+    """``partial_formula`` for every input of ``node``, naming each input once (a neuron's dot
+    has 2n + 1 inputs: naming them per formula would cost n² names)."""
+    parents, op = node.parents, node.operation
+    inputs, out = [names(p) for p in parents], names(node)
+    return [fill(shown(op.formula(i, len(parents)), 4 * MAX_SHOWN), inputs, out)
+            for i in range(len(parents))]
 
 
 def expression(node: Value, names: Callable[[Value], str]) -> str:
@@ -263,12 +273,13 @@ def _edge_data(order, ids, names: Names, grads, precision: int):
         if v.operation is None:
             continue
         local = local_partials(v)
+        formulas = partial_formulas(v, names)
         into[v] = []
         for i, p in enumerate(v.parents):
             flow = grads[v] * local[i]
             into[v].append((len(edges), p, flow))
             edges.append({"id": len(edges), "source": ids[p], "target": ids[v], "index": i,
-                          "formula": partial_formula(v, i, names), "local": _num(local[i]),
+                          "formula": formulas[i], "local": _num(local[i]),
                           "local_text": fmt(local[i], precision), "flow": _num(flow)})
     return edges, into
 

@@ -28,7 +28,7 @@ MAX_VALUES = 2000
 """Most values one page lays out and draws at once (a cluster view counts its boxes)."""
 MAX_EXPLAINED = 200
 """Most labelled values whose textbook derivation is precomputed into the page."""
-EXPLAIN_WORK = 200_000
+EXPLAIN_WORK = 100_000
 """Each derivation walks the whole graph: by default a big graph carries fewer of them, so
 that (explained values) × (graph size) stays under this."""
 TEXT = 200
@@ -261,6 +261,7 @@ def _views(data: dict, drawn: list[int], edges: list[dict], key: dict[int, str],
         units = {i: ("n", i) for i in drawn}
         return lay_out([prepare("", units, links, _sizes(units, nodes))]), ""
     clusters = sorted({k for c in key.values() if c for k in _prefixes(c)}, key=_natural)
+    by_pair = _links_by_clusters(links, key, keep)
     jobs, too_big = [], []
     for view in ["", *clusters]:
         units = {i: _unit(view, key[i]) or ("n", i) for i in drawn}
@@ -269,13 +270,39 @@ def _views(data: dict, drawn: list[int], edges: list[dict], key: dict[int, str],
             too_big.append(view or "the top level")
             units = {i: u for i, u in units.items() if u[0] != "n"}
         jobs.append((view, units))
-    views = lay_out([prepare(view, units, links, _sizes(units, nodes)) for view, units in jobs])
+    views = lay_out([prepare(view, units, _links_in(view, by_pair), _sizes(units, nodes))
+                     for view, units in jobs])
     note = ""
     if too_big:
         note = (f"{', '.join(too_big[:3])} hold{'s' if len(too_big) == 1 else ''} more than "
                 f"{max_values:,} values, too many to lay out here; their values are left out. "
                 f"Use explore(node, depth=3) for the part near one node.")
     return views, note
+
+
+def _links_by_clusters(links: list[tuple[int, int]], key: dict[int, str],
+                       keep: set[int]) -> dict[tuple[str, str], list[tuple[int, int, int]]]:
+    """The links (numbered in their order) grouped by the clusters of their two ends."""
+    by_pair: dict[tuple[str, str], list[tuple[int, int, int]]] = {}
+    for k, (s, t) in enumerate(links):
+        if t in keep:
+            by_pair.setdefault((key[s], key[t]), []).append((k, s, t))
+    return by_pair
+
+
+def _links_in(view: str, by_pair: dict) -> list[tuple[int, int]]:
+    """The links that can draw an edge in ``view``: a value stands for itself only when its
+    cluster is the view; otherwise it stands for its cluster's box, which its whole group of
+    links shares, so one link per group draws that edge (a big graph has about a hundred
+    views and tens of thousands of links)."""
+    out: list[tuple[int, int, int]] = []
+    for (ks, kt), group in by_pair.items():
+        if ks == view or kt == view:
+            out.extend(group)
+        else:
+            out.append(group[0])
+    out.sort()  # in the links' own order, so the layout is the one all links would give
+    return [(s, t) for _, s, t in out]
 
 
 def _sizes(units: dict[int, tuple], nodes: list[dict]) -> dict[tuple, tuple[float, float]]:
