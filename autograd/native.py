@@ -86,7 +86,7 @@ def _callbacks(calls: dict, V: array, G: array, errors: list):
             for p, d in zip(ps, op.partials(*[V[p] for p in ps], V[i], g=G[i])):
                 G[p] += d
             return 0
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:  # noqa: BLE001 - re-raised by the Python redo of the step
             errors.append(e)
             return 1
     return _FCB(forward), _BCB(backward)

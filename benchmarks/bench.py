@@ -27,9 +27,9 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import autograd  # noqa: E402
-import nn  # noqa: E402
-from nn import losses  # noqa: E402
+import autograd
+import nn
+from nn import losses
 
 SIZES = [2, 16, 16, 1]
 ALPHA = 1e-4

@@ -319,7 +319,7 @@ class Background:
             asyncio.run(main())
         except asyncio.CancelledError:
             pass
-        except BaseException as e:  # reported to start(), which is waiting
+        except BaseException as e:  # noqa: BLE001 - reported to start(), which is waiting
             self._error = e
             self._ready.set()
 

@@ -10,10 +10,10 @@ import torch
 
 matplotlib.use("Agg")
 
-import nn  # noqa: E402
-from autograd import Value  # noqa: E402
-from nn import losses  # noqa: E402
-from nn.health import (Health, HealthRecorder, activations_by_layer, dead_fraction,  # noqa: E402
+import nn
+from autograd import Value
+from nn import losses
+from nn.health import (Health, HealthRecorder, activations_by_layer, dead_fraction,
                        plot_health, saturated_fraction, update_ratio, weights_by_layer)
 
 X, Y = nn.datasets.make_moons(24, noise=0.1, seed=3)

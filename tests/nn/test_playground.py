@@ -20,12 +20,12 @@ import torch
 
 pytest.importorskip("tornado")
 
-from nn import MLP  # noqa: E402
-from nn.playground.data import Point, generate, spiral3  # noqa: E402
-from nn.playground.graphs import Batches, pieces  # noqa: E402
-from nn.playground.grid import grid, neuron_outputs  # noqa: E402
-from nn.playground.session import Session  # noqa: E402
-from nn.playground.settings import CommandError, Settings  # noqa: E402
+from nn import MLP
+from nn.playground.data import Point, generate, spiral3
+from nn.playground.graphs import Batches, pieces
+from nn.playground.grid import grid, neuron_outputs
+from nn.playground.session import Session
+from nn.playground.settings import CommandError, Settings
 from support import ROOT
 from support import headless_chromium
 
