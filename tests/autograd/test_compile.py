@@ -18,75 +18,11 @@ import autograd
 import nn
 from autograd import Constant, Value
 from nn import losses
-from support import ROOT
-
-REL = 1e-12
+from support import BINARY, ROOT, UNARY, close, eager, instruction, points, program
 
 
-def close(a: float, b: float, rel: float = REL) -> bool:
-    if math.isnan(a) or math.isnan(b):
-        return math.isnan(a) and math.isnan(b)
-    if math.isinf(a) or math.isinf(b):
-        return a == b
-    return abs(a - b) <= rel * max(abs(a), abs(b)) + 1e-300
 
 
-def eager(build, data):
-    """Build the graph at ``data`` and return (root value, [∂root/∂leaf])."""
-    xs = [Value(d) for d in data]
-    out = build(xs)
-    return out.data, autograd.grad(out, xs)
-
-
-# A random graph is a list of instructions over the leaves and the nodes made so far; every op
-# is kept inside its domain by construction so that any leaf values can be replayed.
-UNARY = {
-    "tanh": lambda a: a.tanh(),
-    "sigmoid": lambda a: a.sigmoid(),
-    "relu": lambda a: a.relu(),
-    "abs": lambda a: abs(a),
-    "neg": lambda a: -a,
-    "leaky": lambda a: a.leaky_relu(0.1),
-    "softplus": lambda a: a.softplus(),
-    "sin": lambda a: a.sin(),
-    "cos": lambda a: a.cos(),
-    "exp_tanh": lambda a: a.tanh().exp(),
-    "log1sq": lambda a: (a * a + 1.0).log(),
-    "sqrt1sq": lambda a: (a * a + 1.0).sqrt(),
-    "square": lambda a: a ** 2,
-    "powpos": lambda a: (a * a + 0.5) ** 1.5,
-}
-BINARY = {
-    "add": lambda a, b: a + b,
-    "sub": lambda a, b: a - b,
-    "mul": lambda a, b: a * b,
-    "div": lambda a, b: a / (b * b + 1.0),
-    "powvv": lambda a, b: (a * a + 1.0) ** b.tanh(),
-    "sum": lambda a, b: autograd.sum([a, b, a * 0.5]),
-    "dot": lambda a, b: autograd.dot([a, b], [b, 2.0], a),
-}
-
-instruction = st.one_of(
-    st.tuples(st.sampled_from(sorted(UNARY)), st.integers(0, 10 ** 6)),
-    st.tuples(st.sampled_from(sorted(BINARY)), st.integers(0, 10 ** 6), st.integers(0, 10 ** 6)),
-)
-
-
-def program(instrs):
-    def build(xs):
-        nodes = list(xs)
-        for ins in instrs:
-            if len(ins) == 2:
-                nodes.append(UNARY[ins[0]](nodes[ins[1] % len(nodes)]))
-            else:
-                a, b = nodes[ins[1] % len(nodes)], nodes[ins[2] % len(nodes)]
-                nodes.append(BINARY[ins[0]](a, b))
-        # Mix in every node so that no branch of the program is dead.
-        return autograd.sum(nodes[len(xs):]) if len(nodes) > len(xs) else nodes[0] * 1.0
-    return build
-
-
-points = st.lists(st.floats(-3, 3, allow_nan=False), min_size=3, max_size=3)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
