@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
+import signal
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -302,3 +303,17 @@ def program(instrs, mix: str = "sum"):
             total = total + node
         return total
     return build
+
+
+@contextmanager
+def time_limit(seconds: int):
+    """Fail a browser test that hangs, instead of hanging the suite (SIGALRM, main thread)."""
+    def fail(*_):
+        raise TimeoutError(f"the browser test took more than {seconds} s")
+    old = signal.signal(signal.SIGALRM, fail)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)

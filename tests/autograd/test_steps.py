@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import re
-import signal
-from contextlib import contextmanager
 
 import pytest
 import torch
@@ -11,7 +9,7 @@ import torch
 import autograd
 from autograd import Value
 from autograd.graph import fmt
-from support import headless_chromium, parse
+from support import headless_chromium, parse, time_limit
 
 NAMED = ["net_h1", "out_h1", "net_h2", "out_h2", "net_o1", "out_o1", "net_o2", "out_o2",
          "E_o1", "E_o2", "E"]
@@ -104,17 +102,6 @@ def test_slider_widget_is_built_and_moves():
     assert picture.value != before and caption.value.startswith("step 2")
 
 
-@contextmanager
-def time_limit(seconds: int):
-    def fail(*_):
-        raise TimeoutError(f"the browser test took more than {seconds} s")
-    old = signal.signal(signal.SIGALRM, fail)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def test_html_page_is_self_contained(tmp_path, worked):

@@ -26,8 +26,7 @@ from nn.playground.graphs import Batches, pieces
 from nn.playground.grid import grid, neuron_outputs
 from nn.playground.session import Session
 from nn.playground.settings import CommandError, Settings
-from support import ROOT
-from support import headless_chromium
+from support import ROOT, headless_chromium, time_limit
 
 STATIC = ROOT / "nn" / "playground" / "static"
 
@@ -406,17 +405,6 @@ def test_page_is_our_own_code_and_fetches_nothing_from_the_network():
         assert len(re.findall(rf'id="{hook}"', page)) == 1
 
 
-@contextmanager
-def time_limit(seconds: int):
-    def fail(*_):
-        raise TimeoutError(f"the browser test took more than {seconds} s")
-    old = signal.signal(signal.SIGALRM, fail)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def chromium(tmp_path):
