@@ -92,24 +92,16 @@ class Compiled:
 
     def map(self, rows) -> list[float]:
         """The root's value for each row of input values (one number per compiled input)."""
-        rows = self._rows(rows)
-        saved = [x.data for x in self.inputs]
-        try:
-            out = []
-            for row in rows:
-                for x, v in zip(self.inputs, row):
-                    x.data = v
-                out.append(self.forward())
-            return out
-        finally:
-            for x, v in zip(self.inputs, saved):
-                x.data = v
-            self._read = None
+        return self._each_row(rows, None)
 
     def batch(self, rows, gradient: float = 1.0) -> list[float]:
         """Forward and backward for each row: returns the root's values and adds the sum over
         rows of ∂root/∂leaf × gradient into the ``grad`` of every leaf but the inputs."""
-        seed = self._seed_for_batch(gradient)
+        return self._each_row(rows, self._seed_for_batch(gradient))
+
+    def _each_row(self, rows, seed: float | None) -> list[float]:
+        # The inputs take each row's numbers in turn (and are given back their own after);
+        # with a seed, backward runs after each row's forward.
         rows = self._rows(rows)
         saved = [(x.data, x.grad) for x in self.inputs]
         try:
@@ -118,23 +110,26 @@ class Compiled:
                 for x, v in zip(self.inputs, row):
                     x.data = v
                 out.append(self.forward())
-                self._run_backward(seed)
+                if seed is not None:
+                    self._run_backward(seed)
             return out
         finally:
             for x, (d, g) in zip(self.inputs, saved):
                 x.data, x.grad = d, g
             self._read = None
 
-    def _seed_for_batch(self, gradient) -> float:
+    def _need_inputs(self) -> None:
         if not self.inputs:
             raise ValueError("compile: map() and batch() need the inputs, as in "
                              "compile(root, inputs=[x1, x2, ...])")
+
+    def _seed_for_batch(self, gradient) -> float:
+        self._need_inputs()
         return check_seed(gradient)
 
     def _rows(self, rows) -> list:
         """The rows as lists of floats, each as long as ``inputs``."""
-        if not self.inputs:
-            self._seed_for_batch(1.0)
+        self._need_inputs()
         k = len(self.inputs)
         out = []
         for r, row in enumerate(rows):
