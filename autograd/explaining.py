@@ -103,7 +103,7 @@ class Explanation:
         return f"∂{self._names(top)}/∂{self._names(bottom)}"
 
     def __str__(self) -> str:
-        f = lambda x: fmt(x, self._p)  # noqa: E731
+        f = self._fmt
         head = self._d(self.root, self.wrt)
         if self.n_paths == 0:
             return f"{head} = 0: {self._names(self.root)} does not depend on " \
@@ -131,7 +131,7 @@ class Explanation:
 
     def _total_lines(self, products: list[float]) -> list[str]:
         """The sum of the paths' products (one per listed path) and the total."""
-        f = lambda x: fmt(x, self._p)  # noqa: E731
+        f = self._fmt
         head = self._d(self.root, self.wrt)
         if len(self.paths) < self.n_paths:
             more = self.n_paths - len(self.paths)
@@ -147,7 +147,7 @@ class Explanation:
     __repr__ = __str__  # the explanation is what a console should show
 
     def _how(self, x: Factor) -> str:
-        f = lambda v: fmt(v, self._p)  # noqa: E731
+        f = self._fmt
         if x.formula is not None:
             if same_number(x.formula, f(x.value)):
                 return x.formula
@@ -161,6 +161,15 @@ class Explanation:
             return " × ".join(shown) + f" = {f(x.value)} (through {many}unlabelled ops)"
         return f"{f(x.value)} (summed over several routes through unlabelled ops)"
 
+    def _fmt(self, x: float) -> str:
+        return fmt(x, self._p)
+
+    def _tex(self, v: Value) -> str:
+        return _tex(self._names(v))
+
+    def _frac(self, top: Value, bottom: Value) -> str:
+        return rf"\frac{{\partial {self._tex(top)}}}{{\partial {self._tex(bottom)}}}"
+
     def _grad_note(self, text=str) -> str:
         # ``text`` escapes the names for where the note lands (Markdown in a notebook).
         w = text(self._names(self.wrt))
@@ -171,9 +180,8 @@ class Explanation:
                 f"{text(self._names(self.root))} has not run once on fresh gradients.")
 
     def _repr_markdown_(self) -> str:
-        f = lambda x: fmt(x, self._p)  # noqa: E731
-        n = lambda v: _tex(self._names(v))  # noqa: E731
-        d = lambda a, b: rf"\frac{{\partial {n(a)}}}{{\partial {n(b)}}}"  # noqa: E731
+        f = self._fmt
+        d = self._frac
         head = d(self.root, self.wrt)
         if self.n_paths == 0:
             return f"$${head} = 0$$ ({markdown_text(self._names(self.root))} does not depend " \
@@ -196,7 +204,7 @@ class Explanation:
 
     def _forward_text(self) -> str:
         """The same paths read from wrt up: a tangent of 1 multiplied by each factor in turn."""
-        f = lambda x: fmt(x, self._p)  # noqa: E731
+        f = self._fmt
         w, r = self._names(self.wrt), self._names(self.root)
         s = "path" if self.n_paths == 1 else "paths"
         lines = [f"{self._d(self.root, self.wrt)} in forward mode: a tangent of 1 on {w}, "
@@ -226,9 +234,9 @@ class Explanation:
                 f"{fwd}.\nBackward: ∂{r}/∂{w} = {back}; {verdict}.")
 
     def _forward_markdown(self) -> str:
-        f = lambda x: fmt(x, self._p)  # noqa: E731
-        n = lambda v: _tex(self._names(v))  # noqa: E731
-        d = lambda a, b: rf"\frac{{\partial {n(a)}}}{{\partial {n(b)}}}"  # noqa: E731
+        f = self._fmt
+        n = self._tex
+        d = self._frac
         if self.root is self.wrt:
             return f"$${d(self.root, self.wrt)} = 1$$ (the root itself)"
         s = "path" if self.n_paths == 1 else "paths"
