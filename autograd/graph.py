@@ -19,7 +19,7 @@ import math
 import re
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from .engine import Constant, Value, backprop, topological_order
 from .escape import MAX_SHOWN, shown
@@ -209,17 +209,12 @@ def backward_state(root: Value, steps: int | None = None, *, seed: float = 1.0) 
         raise ValueError(f"step must be an int from 0 to {len(ops)} for this graph, "
                          f"got {steps!r}")
     grads: dict[Value, float] = {root: float(seed)}
-    waiting: dict[Value, int] = {}
-    for v in ops:
-        for p in set(v.parents):
-            waiting[p] = waiting.get(p, 0) + 1
-    for v in ops[:steps]:
+    complete = {root}
+    for v, done in zip(ops[:steps], _completions(ops)):
         for p, d in zip(v.parents, local_partials(v)):
             grads[p] = grads.get(p, 0.0) + final[v] * d
-        for p in set(v.parents):
-            waiting[p] -= 1
-    complete = frozenset(v for v in grads if waiting.get(v, 0) == 0)
-    return BackwardState(grads, complete, frozenset(ops[:steps]),
+        complete.update(done)
+    return BackwardState(grads, frozenset(complete), frozenset(ops[:steps]),
                          ops[steps - 1] if steps else None)
 
 
@@ -284,27 +279,30 @@ def _edge_data(order, ids, names: Names, grads, precision: int):
     return edges, into
 
 
-def _backward_steps(order, ids, grads, into) -> list[dict[str, Any]]:
-    # One step per op node in backward's order. A node's gradient is complete once every node
-    # that uses it has stepped; ``completes`` lists the nodes that become complete at this step.
+def _completions(ops: list[Value]) -> Iterator[list[Value]]:
+    """For each op node in backward's order (``ops``), the inputs whose gradient is final once
+    it has stepped: every node that uses them has then taken its step."""
     waiting: dict[Value, int] = {}
-    for v in order:
+    for v in ops:
         for p in set(v.parents):
             waiting[p] = waiting.get(p, 0) + 1
-    steps = []
-    for v in reversed(order):
-        if v.operation is None:
-            continue
-        completes = []
+    for v in ops:
+        done = []
         for p in set(v.parents):
             waiting[p] -= 1
             if waiting[p] == 0:
-                completes.append(ids[p])
-        steps.append({"node": ids[v], "grad": _num(grads[v]),
-                      "sends": [{"edge": e, "to": ids[p], "amount": _num(a)}
-                                for e, p, a in into[v]],
-                      "completes": sorted(completes)})
-    return steps
+                done.append(p)
+        yield done
+
+
+def _backward_steps(order, ids, grads, into) -> list[dict[str, Any]]:
+    # One step per op node in backward's order; ``completes`` lists the nodes whose gradient
+    # becomes final at that step.
+    ops = [v for v in reversed(order) if v.operation is not None]
+    return [{"node": ids[v], "grad": _num(grads[v]),
+             "sends": [{"edge": e, "to": ids[p], "amount": _num(a)} for e, p, a in into[v]],
+             "completes": sorted(ids[p] for p in done)}
+            for v, done in zip(ops, _completions(ops))]
 
 
 def to_json(data: Any, *, for_script: bool = True) -> str:
