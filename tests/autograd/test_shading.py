@@ -112,13 +112,19 @@ def test_the_palette_is_matplotlibs_viridis():
         assert is_viridis(fill, k / 100), (k, fill)
 
 
-def test_color_by_grad_shades_and_marks_a_dead_relu():
+def dead_relu_graph() -> tuple[Value, Value, Value, Value]:
+    """(x, w, h, y) for y = h + 3w, h = relu(x·w) with x·w < 0: the relu ``h`` is off."""
     x = Value(-2.0, label="x")
     w = Value(0.5, label="w")
     h = (x * w).relu()
     h.label = "h"
     y = h + w * 3.0
     y.label = "y"
+    return x, w, h, y
+
+
+def test_color_by_grad_shades_and_marks_a_dead_relu():
+    x, w, h, y = dead_relu_graph()
     order, grads = backprop(y)
     shades, legend = shade(order, color_by="grad", grads=grads)
     assert shades[h].marks == ("dead",)
@@ -213,12 +219,7 @@ def test_draw_grads_shows_given_only_where_given_and_renders():
 
 def test_draw_color_by_grad_fills_and_marks_a_dead_relu():
     import autograd
-    x = Value(-2.0, label="x")
-    w = Value(0.5, label="w")
-    h = (x * w).relu()
-    h.label = "h"
-    y = h + w * 3.0
-    y.label = "y"
+    x, w, h, y = dead_relu_graph()
     src = autograd.draw(y, color_by="grad").source
     assert MARKS["dead"].tag in box(src, "h")
     assert "dashed" in box(src, "h")                   # a shape as well as a word
