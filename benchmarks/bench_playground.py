@@ -3,9 +3,9 @@
 The workload the issue names: two moons, 200 points, all of them in the full batch,
 MLP(2, [8, 8, 1]), cross-entropy, SGD. Measured in one run:
 
-1. one training step (forward + backward + update) as the playground runs it: compiled graphs
-   of 32, 16, 8 ... examples replayed (``autograd.compile``), against the eager ``nn.MLP`` step
-   that builds the graph anew each time (the peer);
+1. one training step (forward + backward + update) as the playground runs it: one example's
+   compiled graph replayed over the batch (``nn.train.example_graph``), against the eager
+   ``nn.MLP`` step that builds the graph anew each time (the peer);
 2. one frame of heat maps (every neuron over a 40×40 grid, the decision surface, encoded for the
    page): plain-float forward of the weights, against replaying a compiled one-example graph at
    each grid point (the alternative the playground did not take);

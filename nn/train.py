@@ -228,13 +228,20 @@ TERMS: list[tuple[Loss, Callable[[Any, int], list[float]], Callable]] = [
 
 
 @dataclass
-class _ExampleGraph:
-    """One example's graph, compiled twice: its loss term (to train) and its output(s)."""
+class ExampleGraph:
+    """One example's graph, compiled twice: its loss term (to train) and its output(s).
+
+    Built by ``example_graph``; ``fit(compile=True)`` and the playground replay it over any
+    rows of examples, so the compiled code does not grow with the data."""
 
     term: autograd.Compiled    # inputs: the example's values, then its target's leaves
     scores: autograd.Compiled  # inputs: the example's values (then a one-hot output picker)
-    rows: list[list]           # per example: its values, then its target's leaf values
     classes: int               # outputs per example
+    encode: Callable[[Any, int], list[float]]  # a target -> its leaves' values
+
+    def rows(self, X: Sequence, y: Sequence) -> list[list[float]]:
+        """Per example: its values, then its target's leaf values (the term's inputs)."""
+        return [[*x, *self.encode(t, self.classes)] for x, t in zip(X, y)]
 
     def outputs(self, X: list, idx: Sequence[int]) -> list:
         """The model's output(s) for the examples ``idx``, at the leaves' current data."""
@@ -248,21 +255,27 @@ class _ExampleGraph:
         return [flat[j:j + c] for j in range(0, len(flat), c)]
 
 
-def _example_graph(model: Module, X: list, y: list, loss_fn: Loss, encode: Callable,
-                   term_of: Callable) -> _ExampleGraph:
-    """Build one example's graph on leaves and compile it, with the targets checked first."""
-    xs = [Value(float(v), label=f"x{i}") for i, v in enumerate(X[0], 1)]
+def example_graph(model: Module, loss_fn: Loss, x: Sequence[float],
+                  y: Sequence = ()) -> ExampleGraph | None:
+    """``model`` and one of ``nn.losses``' losses on one example shaped like ``x``, compiled
+    once with the example's values and target as inputs; None for a loss it does not know.
+    Each target in ``y`` is first put through the loss, so a bad one raises its own error."""
+    kind = next(((enc, term) for fn, enc, term in TERMS if fn is loss_fn), None)
+    if kind is None:
+        return None
+    encode, term_of = kind
+    xs = [Value(float(v), label=f"x{i}") for i, v in enumerate(x, 1)]
     out = model(xs)
     classes = len(out) if isinstance(out, list) else 1
     _check_targets(loss_fn, out, y)
-    rows = [[*x, *encode(t, classes)] for x, t in zip(X, y)]
-    ts = [Value(v, label=f"t{i}") for i, v in enumerate(rows[0][len(xs):], 1)]
+    blank = [0.0] * len(encode(0, classes))
+    ts = [Value(v, label=f"t{i}") for i, v in enumerate(blank, 1)]
     term = autograd.compile(term_of(loss_fn, out, ts), inputs=xs + ts)
     if classes == 1:
-        return _ExampleGraph(term, autograd.compile(out, inputs=xs), rows, 1)
+        return ExampleGraph(term, autograd.compile(out, inputs=xs), 1, encode)
     pick = [Value(0.0, label=f"pick{k}") for k in range(1, classes + 1)]
     scores = autograd.compile(autograd.dot(pick, out), inputs=xs + pick)
-    return _ExampleGraph(term, scores, rows, classes)
+    return ExampleGraph(term, scores, classes, encode)
 
 
 def _check_targets(loss_fn: Loss, out, y: list) -> None:
@@ -283,11 +296,11 @@ def _check_targets(loss_fn: Loss, out, y: list) -> None:
 def _replayed_step(model: Module, X: list, y: list, batches: Callable[[], Sequence[int]],
                    loss_fn: Loss, l2: float, decide: Decide, optimizer: Optimizer) -> Step:
     """One step by replaying one example's compiled graph over the step's batch."""
-    kind = next(((enc, term) for fn, enc, term in TERMS if fn is loss_fn), None)
-    if kind is None:
+    graph = example_graph(model, loss_fn, X[0], y)
+    if graph is None:
         return _full_graph_step(model, X, y, batches, _objective(loss_fn, model.parameters(), l2),
                                 decide, optimizer)
-    graph = _example_graph(model, X, y, loss_fn, *kind)
+    rows = graph.rows(X, y)
     params = model.parameters()
 
     def step(k: int) -> tuple[float, float]:
@@ -301,7 +314,7 @@ def _replayed_step(model: Module, X: list, y: list, batches: Callable[[], Sequen
                 p.grad += l2 * p.data
                 p.grad += l2 * p.data
         # The loss is the mean of the terms: each row's gradient is added times 1/n.
-        terms = graph.term.batch([graph.rows[i] for i in reversed(idx)], gradient=1.0 / len(idx))
+        terms = graph.term.batch([rows[i] for i in reversed(idx)], gradient=1.0 / len(idx))
         terms.reverse()
         value = _mean(terms) + (l2 * sum(p.data * p.data for p in params) if l2 else 0.0)
         _guard(k, value, model)
