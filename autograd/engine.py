@@ -49,7 +49,8 @@ def _binary_method(op: Op, name: str) -> Callable:
         out.grad = 0.0
         out.label = ""
         out._op = op
-        out._parents = (self, other)
+        out._a = self
+        out._b = other
         if _MODE.get() != _RECORD:
             _rare_mode(out)
         return out
@@ -71,7 +72,8 @@ def _unary_method(op: Op, name: str) -> Callable:
         out.grad = 0.0
         out.label = ""
         out._op = op
-        out._parents = (self,)
+        out._a = self
+        out._b = None
         if _MODE.get() != _RECORD:
             _rare_mode(out)
         return out
@@ -82,16 +84,21 @@ def _unary_method(op: Op, name: str) -> Callable:
 class Value:
     """A scalar that records the operations it takes part in, so gradients can flow back."""
 
+    # The inputs live in two slots rather than a tuple: nearly every node has one or two, and
+    # one object per node instead of two halves the work of Python's cycle collector, which
+    # scans every live node of a graph being built (and finds nothing: a graph has no cycles).
+    # _a and _b are a binary node's inputs; a unary node has its input in _a and None in _b;
+    # a node with another count has them all as a tuple in _a; a leaf has None in both.
     # _acc holds the gradient being summed during a float walk (see _walk_floats); it is set
     # by each walk before use, so construction leaves it empty.
-    __slots__ = ("_data", "grad", "label", "_op", "_parents", "_acc")
+    __slots__ = ("_data", "grad", "label", "_op", "_a", "_b", "_acc")
 
     def __init__(self, data: float, label: str = "") -> None:
         self._data = _number("Value", data)
         self.grad = 0.0
         self.label = label
         self._op: Op | None = None
-        self._parents: tuple[Value, ...] = ()
+        self._a = self._b = None
 
     @property
     def data(self) -> float:
@@ -116,8 +123,13 @@ class Value:
 
     @property
     def parents(self) -> tuple[Value, ...]:
-        """The input Values of the op that made this value."""
-        return self._parents
+        """The input Values of the op that made this value; empty for a leaf."""
+        a, b = self._a, self._b
+        if b is not None:
+            return (a, b)
+        if a is None:
+            return ()
+        return a if type(a) is tuple else (a,)
 
     @property
     def is_leaf(self) -> bool:
@@ -282,7 +294,8 @@ def _binary(op: Op, a, b):
     out.grad = 0.0
     out.label = ""
     out._op = op
-    out._parents = (a, b)
+    out._a = a
+    out._b = b
     if _MODE.get() != _RECORD:
         _rare_mode(out)
     return out
@@ -310,7 +323,11 @@ def apply(op: Op, args: Sequence) -> Value:
     out.grad = 0.0
     out.label = ""
     out._op = op
-    out._parents = parents
+    if len(parents) == 2:
+        out._a, out._b = parents
+    else:
+        out._a = parents[0] if len(parents) == 1 else parents
+        out._b = None
     if _MODE.get() != _RECORD:
         _rare_mode(out)
     return out
@@ -329,10 +346,10 @@ def _rare_mode(out: Value) -> None:
     if mode & _ANOMALY and not math.isfinite(out._data):
         raise FloatingPointError(
             f"detect_anomaly: {out._op.name} produced {out._data!r} from inputs "
-            f"{[p._data for p in out._parents]}")
+            f"{[p._data for p in out.parents]}")
     if not mode & _RECORD:
         out._op = None
-        out._parents = ()
+        out._a = out._b = None
 
 
 def sum(values: Iterable) -> Value:  # noqa: A001 - the namespaced name reads best
@@ -477,21 +494,37 @@ def topological_order(root: Value) -> list[Value]:
     issuperset = seen.issuperset
     # Two parallel stacks, the nodes being expanded and where each is in its parents: no
     # tuple to build and unpack per entry.
-    nodes, todo = [root], [iter(root._parents)]
+    nodes, todo = [root], [iter(root.parents)]
     while todo:
         for p in todo[-1]:
             if p not in seen:
                 seen.add(p)
-                grand = p._parents
                 # A node whose parents were all seen is finished at once: a seen node is done,
                 # since one still on the stack would be its descendant (a cycle). Leaves and
-                # most nodes of a network (shared weights and activations) take this path, in
-                # one C-level test, with no stack entry; the order is the same.
-                if grand and not issuperset(grand):
-                    nodes.append(p)
-                    todo.append(iter(grand))
-                    break
-                order.append(p)
+                # most nodes of a network (shared weights and activations) take this path,
+                # with no stack entry; the order is the same. (Value.parents, inlined.)
+                a, b = p._a, p._b
+                if b is not None:
+                    if a in seen and b in seen:
+                        order.append(p)
+                        continue
+                    grand = (a, b)
+                elif a is None:
+                    order.append(p)
+                    continue
+                elif type(a) is tuple:
+                    if issuperset(a):
+                        order.append(p)
+                        continue
+                    grand = a
+                else:
+                    if a in seen:
+                        order.append(p)
+                        continue
+                    grand = (a,)
+                nodes.append(p)
+                todo.append(iter(grand))
+                break
         else:
             todo.pop()
             order.append(nodes.pop())
@@ -533,7 +566,7 @@ def _walk(order: list[Value], grads: dict, anomaly: bool, create_graph: bool) ->
         op = node._op
         if op is None:
             continue
-        parents = node._parents
+        parents = node.parents
         if create_graph:
             terms = op.partials(*parents, node, g=g)
         else:
@@ -561,30 +594,28 @@ def _walk_floats(root: Value, seed: float) -> list[Value]:
         if op is None:
             continue
         g = node._acc
-        parents = node._parents
+        a, b = node._a, node._b
         # A zero g through an op with finite slopes sends ±0 to every parent when the data are
         # finite (a finite sum says so, in one addition), and adding ±0 changes no sum (a sum
         # that starts at +0 is never −0): skipping such a node is exact. ReLU networks send
         # zeros through most of their graph. A non-finite datum is not skipped, so 0·∞ = nan
         # still propagates.
-        if len(parents) == 2:
-            a, b = parents
+        if b is not None:
             if g == 0.0 and op.finite_slopes and _isfinite(a._data + b._data + node._data):
                 continue
             da, db = op.partials(a._data, b._data, node._data, g=g)
             a._acc += da
             b._acc += db
-        elif len(parents) == 1:
-            a, = parents
+        elif type(a) is not tuple:
             if g == 0.0 and op.finite_slopes and _isfinite(a._data + node._data):
                 continue
             a._acc += op.partials(a._data, node._data, g=g)[0]
         else:
-            xs = [p._data for p in parents]
+            xs = [p._data for p in a]
             if g == 0.0 and op.finite_slopes and _isfinite(_plain_sum(xs, node._data)):
                 continue
             terms = op.partials(*xs, node._data, g=g)
-            for p, d in zip(parents, terms):
+            for p, d in zip(a, terms):
                 p._acc += d
     return order
 

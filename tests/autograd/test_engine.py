@@ -57,6 +57,40 @@ def test_attributes_and_repr():
     assert repr(Value(2.0)) == "Value(data=2.0, grad=0.0)"
 
 
+def test_parents_of_every_kind_of_node():
+    x, y, z = Value(1.0), Value(2.0), Value(3.0)
+    assert x.parents == ()
+    assert x.relu().parents == (x,)
+    assert (x * y).parents == (x, y)
+    assert autograd.sum([x]).parents == (x,)
+    assert autograd.sum([x, y]).parents == (x, y)
+    assert autograd.sum([x, y, z, x]).parents == (x, y, z, x)
+    assert autograd.dot([x], [y], z).parents == (x, y, z)
+    c = (2.0 * x).parents[0]
+    assert isinstance(c, Constant) and c.data == 2.0
+    with autograd.no_grad():
+        assert (x * y).parents == () and (x * y).is_leaf
+
+
+def test_a_node_is_one_object_for_the_cycle_collector():
+    # A graph has no cycles, yet Python's collector scans every live node of one being built:
+    # its cost grows with the objects a node takes. Inputs are held in the node itself, so an
+    # op of one or two inputs makes exactly one tracked object.
+    x, y = Value(1.0), Value(2.0)
+    kept = [None] * 300
+    gc.disable()
+    try:
+        before = len(gc.get_objects(generation=0))
+        for i in range(0, 300, 3):
+            kept[i] = x * y
+            kept[i + 1] = kept[i].relu()
+            kept[i + 2] = kept[i + 1] + 1.0   # the number's Constant is a second object
+        made = len(gc.get_objects(generation=0)) - before
+    finally:
+        gc.enable()
+    assert made == 400
+
+
 def test_numbers_on_either_side():
     x = Value(3.0)
     cases = {
