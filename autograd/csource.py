@@ -189,28 +189,25 @@ static double ag_div(double a, double b) { if (b == 0.0) ag_err = 1; return a / 
 """
 
 _RUNTIME = r"""
+/* The graph as two programs of records [kind, n, out, k, a_0 .. a_{n-1}]: the op nodes in order
+   for forward, those that need a gradient in reverse order for backward (k numbers the op node
+   for the Python callback). One walk reads its records front to back, nothing else. */
 typedef struct {
-    int m, nb, nl, root, n;
-    const int *kind_f, *kind_b, *out, *off, *slots, *border, *lslot;
+    int nl, root, n, nf, nb;
+    const int *fprog, *bprog, *lslot;
     double *V, *G;
     ag_fcb fcb;
     ag_bcb bcb;
 } ag_graph;
 
 static void ag_run_forward(const ag_graph *g) {
-    double *V = g->V;
-    for (int k = 0; k < g->m; k++) {
-        V[g->out[k]] = ag_fwd(g->kind_f[k], V, g->slots + g->off[k], k, g->fcb);
-    }
+    ag_walk_forward(g->fprog, g->fprog + g->nf, g->V, g->fcb);
 }
 
 static void ag_run_backward(const ag_graph *g, double seed) {
     memset(g->G, 0, sizeof(double) * (size_t)g->n);
     g->G[g->root] = seed;
-    for (int j = 0; j < g->nb; j++) {
-        int k = g->border[j];
-        ag_bwd(g->kind_b[k], g->V, g->G, g->slots + g->off[k], g->out[k], k, g->bcb);
-    }
+    ag_walk_backward(g->bprog, g->bprog + g->nb, g->V, g->G, g->bcb);
 }
 
 int ag_forward(const ag_graph *g, const double *L) {
@@ -339,21 +336,23 @@ class Source:
         lines = [_PRELUDE] + [f"AG_MATH({f})" for f in sorted(self.math)]
         for part in self.parts:
             lines += part
-        lines += _dispatch("static double ag_fwd(int kind, const double *V, const int *a, "
-                           "int k, ag_fcb cb)", len(self.fkinds), "return f{0}(V, a);",
-                           "return cb(k);", self.fkinds.values())
-        lines += _dispatch("static void ag_bwd(int kind, const double *V, double *G, "
-                           "const int *a, int o, int k, ag_bcb cb)", len(self.bkinds),
-                           "b{0}(V, G, a, o); return;", "if (cb(k)) ag_err = 1; return;",
-                           self.bkinds.values())
+        lines += _walk("static void ag_walk_forward(const int *pc, const int *end, double *V, "
+                       "ag_fcb cb)", "V[pc[2]] = f{0}(V, a);", "V[pc[2]] = cb(pc[3]);",
+                       self.fkinds.values())
+        lines += _walk("static void ag_walk_backward(const int *pc, const int *end, "
+                       "const double *V, double *G, ag_bcb cb)", "b{0}(V, G, a, pc[2]);",
+                       "if (cb(pc[3])) ag_err = 1;", self.bkinds.values())
         return "\n".join(lines) + _RUNTIME
 
 
-def _dispatch(head: str, n: int, case: str, default: str, kinds) -> list[str]:
-    lines = [head + " {", "    switch (kind) {"]
+def _walk(head: str, case: str, default: str, kinds) -> list[str]:
+    """A walk over a program's records, one switch case per kind, each function inlined."""
+    lines = [head + " {", "    while (pc < end) {", "        const int *a = pc + 4;",
+             "        switch (pc[0]) {"]
     for k in sorted(set(kinds) - {-1}):
-        lines.append(f"    case {k}: {case.format(k)}")
-    lines += [f"    default: {default}", "    }", "}"]
+        lines.append(f"        case {k}: {case.format(k)} break;")
+    lines += [f"        default: {default} break;", "        }", "        pc = a + pc[1];",
+              "    }", "}"]
     return lines
 
 

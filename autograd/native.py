@@ -10,7 +10,7 @@ import ctypes
 import math
 import struct
 from array import array
-from itertools import accumulate, chain
+from itertools import chain
 from typing import Sequence
 
 from .csource import NativeUnavailable, Source, load
@@ -28,10 +28,9 @@ _BCB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)
 
 
 class _Graph(ctypes.Structure):
-    _fields_ = [("m", ctypes.c_int), ("nb", ctypes.c_int), ("nl", ctypes.c_int),
-                ("root", ctypes.c_int), ("n", ctypes.c_int),
-                ("kind_f", _INT), ("kind_b", _INT), ("out", _INT), ("off", _INT),
-                ("slots", _INT), ("border", _INT), ("lslot", _INT),
+    _fields_ = [("nl", ctypes.c_int), ("root", ctypes.c_int), ("n", ctypes.c_int),
+                ("nf", ctypes.c_int), ("nb", ctypes.c_int),
+                ("fprog", _INT), ("bprog", _INT), ("lslot", _INT),
                 ("V", _DBL), ("G", _DBL), ("fcb", _FCB), ("bcb", _BCB)]
 
 
@@ -44,7 +43,9 @@ def _zeros(n: int) -> array:
 
 
 class _Tables:
-    """The graph as arrays: per op node its kinds, output slot and input slots."""
+    """The graph as two programs for the C walks: per op node a record [kind, number of inputs,
+    output slot, op node number, input slots...], in order for forward, and in reverse order
+    for backward over the nodes that need a gradient."""
 
     def __init__(self, order: list[Value], index: dict, needs: list[bool]):
         nodes = [(i, op, ps) for i, (op, ps) in enumerate(map(op_and_parents, order))
@@ -53,19 +54,17 @@ class _Tables:
                 if op.arity is None and traceable(op)}
         self.source = src = Source(list(nary.values()))
         slot = index.__getitem__
-        parents = [ps for _, _, ps in nodes]
-        self.slots = array("i", map(slot, chain.from_iterable(parents)))
-        self.off = array("i", accumulate(map(len, parents), initial=0))
         fkind, bkind = src.fkinds.get, src.bkinds.get
-        self.kind_f = array("i", [fkind((id(op), len(ps)), -1) for _, op, ps in nodes])
-        self.kind_b = array("i", [bkind((id(op), len(ps)), -1) if needs[i] else -1
-                                  for i, op, ps in nodes])
+        kinds = [(fkind((id(op), len(ps)), -1), bkind((id(op), len(ps)), -1))
+                 for _, op, ps in nodes]
         # For the nodes called back in Python: op node number -> (op, input slots, output slot)
         self.calls = {k: (op, list(map(slot, ps)), i) for k, (i, op, ps) in enumerate(nodes)
-                      if self.kind_f[k] < 0 or (self.kind_b[k] < 0 and needs[i])}
-        self.out = array("i", [i for i, _, _ in nodes])
-        m = len(self.out)
-        self.border = array("i", [k for k in range(m - 1, -1, -1) if needs[self.out[k]]])
+                      if kinds[k][0] < 0 or (kinds[k][1] < 0 and needs[i])}
+        records = [(i, len(ps), k, list(map(slot, ps))) for k, (i, _, ps) in enumerate(nodes)]
+        self.fprog = array("i", chain.from_iterable(
+            (kinds[k][0], n, i, k, *ps) for i, n, k, ps in records))
+        self.bprog = array("i", chain.from_iterable(
+            (kinds[k][1], n, i, k, *ps) for i, n, k, ps in reversed(records) if needs[i]))
 
 
 def _callbacks(calls: dict, V: array, G: array, errors: list):
@@ -106,11 +105,10 @@ class NativeCompiled(Compiled):
         self._errors: list = []
         self._cbs = _callbacks(tables.calls, self._V, self._G, self._errors)
         self._lslot = array("i", [index[leaf] for leaf in self.leaves])
-        self._graph = _Graph(len(tables.out), len(tables.border), len(self.leaves),
-                             len(order) - 1, len(order), _ptr(tables.kind_f),
-                             _ptr(tables.kind_b), _ptr(tables.out), _ptr(tables.off),
-                             _ptr(tables.slots), _ptr(tables.border), _ptr(self._lslot),
-                             _ptr(self._V, _DBL), _ptr(self._G, _DBL), *self._cbs)
+        self._graph = _Graph(len(self.leaves), len(order) - 1, len(order), len(tables.fprog),
+                             len(tables.bprog), _ptr(tables.fprog), _ptr(tables.bprog),
+                             _ptr(self._lslot), _ptr(self._V, _DBL), _ptr(self._G, _DBL),
+                             *self._cbs)
         self._ref = ctypes.byref(self._graph)
         self._gradient_buffers(needs)
         self._tape: TapeCompiled | None = None
