@@ -156,7 +156,9 @@ def _skip(t: Template, text: _CText) -> list[str]:
     picked = list(dict.fromkeys(text.expr(e) for per_input in t.selects for e in per_input))
     if not picked:
         return lines + ["    if (g == 0.0) return;"]
-    return lines + [f"    if (g == 0.0 && 0.0 * {_tree_sum(picked)} == 0.0) return;"]
+    # ``fin``: every value of this replay is finite (checked once per backward), which spares
+    # the wide nodes (dot) their own check.
+    return lines + [f"    if (g == 0.0 && (fin || 0.0 * {_tree_sum(picked)} == 0.0)) return;"]
 
 
 def _tree_sum(terms: list[str]) -> str:
@@ -204,10 +206,21 @@ static void ag_run_forward(const ag_graph *g) {
     ag_walk_forward(g->fprog, g->fprog + g->nf, g->V, g->fcb);
 }
 
+/* Whether every value is finite: 0·v is ±0 for a finite v and NaN otherwise (eight sums, so
+   that the additions need not wait for each other). */
+static int ag_finite(const double *V, int n) {
+    double s[8] = {0.0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) s[j] += 0.0 * V[i + j];
+    for (; i < n; i++) s[0] += 0.0 * V[i];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) == 0.0;
+}
+
 static void ag_run_backward(const ag_graph *g, double seed) {
     memset(g->G, 0, sizeof(double) * (size_t)g->n);
     g->G[g->root] = seed;
-    ag_walk_backward(g->bprog, g->bprog + g->nb, g->V, g->G, g->bcb);
+    ag_walk_backward(g->bprog, g->bprog + g->nb, g->V, g->G, ag_finite(g->V, g->n), g->bcb);
 }
 
 int ag_forward(const ag_graph *g, const double *L) {
@@ -294,7 +307,7 @@ class Source:
             else:
                 text = _CText(lambda i: f"V[a[{i}]]", "V[o]", self.fcalls)
                 fn = _function(f"static void b{k}(const double *restrict V, double *restrict G, "
-                               f"const int *restrict a, int o)", t, text, _accumulates,
+                               f"const int *restrict a, int o, int fin)", t, text, _accumulates,
                                _skip(t, text))
         except _NoC:
             return -1
@@ -340,7 +353,8 @@ class Source:
                        "ag_fcb cb)", "V[pc[2]] = f{0}(V, a);", "V[pc[2]] = cb(pc[3]);",
                        self.fkinds.values())
         lines += _walk("static void ag_walk_backward(const int *pc, const int *end, "
-                       "const double *V, double *G, ag_bcb cb)", "b{0}(V, G, a, pc[2]);",
+                       "const double *V, double *G, int fin, ag_bcb cb)",
+                       "b{0}(V, G, a, pc[2], fin);",
                        "if (cb(pc[3])) ag_err = 1;", self.bkinds.values())
         return "\n".join(lines) + _RUNTIME
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import struct
 import subprocess
 import sys
 import warnings
@@ -147,6 +148,53 @@ def test_backward_overflow_is_infinite_like_eager():
     graph = autograd.compile(out, backend="native")
     graph.backward()
     assert [x.grad, y.grad] == want
+
+
+@pytest.mark.parametrize("build,data", [
+    # y - y sends exactly 0 back into y; 0 × an infinite or NaN factor is NaN in eager.
+    (lambda v: (lambda y: y - y + v[1])(autograd.dot([v[0]], [v[1]])), [math.inf, 2.0]),
+    (lambda v: (lambda y: y - y + v[1])(autograd.dot([v[0]], [v[1]])), [2.0, math.nan]),
+    (lambda v: (lambda y: y - y + v[1])(v[0] * v[1]), [-math.inf, 2.0]),
+    (lambda v: (lambda y: y - y + v[1])(v[0].leaky_relu(v[1])), [-math.inf, 0.1]),
+])
+def test_zero_upstream_gradient_times_a_non_finite_input_is_nan_in_c_too(build, data):
+    """C skips a node whose upstream gradient is 0 without looking at its inputs only when
+    every value of the replay is finite; here one is not, and eager's NaN must come out."""
+    want = _eager_grads(build, data)
+    assert any(math.isnan(g) for g in want), "the case must reach a NaN in eager"
+    xs = [Value(d) for d in data]
+    graph = autograd.compile(build(xs), backend="native")
+    graph.backward()
+    assert all(close(x.grad, g) for x, g in zip(xs, want)), ([x.grad for x in xs], want)
+
+
+def test_zero_upstream_gradients_behind_off_relus_with_all_values_finite():
+    """Dots behind relus that are off get a zero gradient and are skipped: the weights in front
+    of them get exactly what eager gives them (0.0), the others theirs, bit for bit."""
+    # Four neurons on two rows; the biases put the second and fourth off on both rows.
+    w = [[Value(0.5), Value(-1.5)], [Value(2.0), Value(1.0)], [Value(-0.5), Value(0.25)],
+         [Value(1.0), Value(3.0)]]
+    b = [Value(0.1), Value(-20.0), Value(1.0), Value(-30.0)]
+    out_w = [Value(0.7), Value(-1.1), Value(0.3), Value(2.0)]
+    rows = [[Value(1.0), Value(2.0)], [Value(-3.0), Value(0.5)]]
+    loss = autograd.sum([autograd.dot(out_w, [autograd.dot(wj, x, bj).relu()
+                                              for wj, bj in zip(w, b)]) for x in rows])
+    params = [p for wj in w for p in wj] + b + out_w
+    graph = autograd.compile(loss, backend="native")
+    graph.backward()
+    got = [p.grad for p in params]
+    for p in params:
+        p.grad = 0.0
+    loss.backward()
+    want = [p.grad for p in params]
+    assert 0.0 in want and any(w != 0.0 for w in want), "the case must have both kinds"
+    assert [struct.pack("<d", g) for g in got] == [struct.pack("<d", w) for w in want]
+
+
+def _eager_grads(build, data):
+    xs = [Value(d) for d in data]
+    build(xs).backward()
+    return [x.grad for x in xs]
 
 
 def test_the_op_table_has_c_code_except_where_documented():
