@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Sequence
 
 from .ops import OPS, Op
 from .trace import MATH_FUNCTIONS, MATH_PREDICATES, Template, template
@@ -389,32 +390,35 @@ def compiler() -> list[str]:
     return cmd
 
 
-def load(code: str) -> ctypes.CDLL:
-    """The shared library for ``code``, from the cache or built now (atomically)."""
-    cc = compiler()
+def load(code: str, flags: Sequence[str] = (), kind=ctypes.CDLL,
+         folder: str = "") -> ctypes.CDLL:
+    """The shared library for ``code``, from the cache or built now (atomically); ``flags`` are
+    added to the compiler's, ``kind`` loads it (``ctypes.PyDLL`` for code that calls Python),
+    ``folder`` is a sub-folder of the cache to keep it in."""
+    cc = [*compiler(), *flags]
     key = hashlib.sha256("\0".join([code, *cc, *CFLAGS]).encode()).hexdigest()[:32]
     code += f'\nconst char *ag_key(void) {{ return "{key}"; }}\n'
-    folder = cache_dir()
-    lib = _load_checked(folder, key)
+    folder = cache_dir() / folder
+    lib = _load_checked(folder, key, kind)
     if lib is None:
         try:
             _build(folder, key, code, cc)
         except OSError as e:  # an unwritable cache directory, a full disk
             raise NativeUnavailable(f"native: cannot build in {folder}: {e}") from e
-        lib = _load_checked(folder, key)
+        lib = _load_checked(folder, key, kind)
         if lib is None:
             raise NativeUnavailable(f"native: the library built in {folder} does not load")
     return lib
 
 
-def _load_checked(folder: Path, key: str) -> ctypes.CDLL | None:
+def _load_checked(folder: Path, key: str, kind=ctypes.CDLL) -> ctypes.CDLL | None:
     """Load ``key``'s library if its bytes match the digest written with it; else None."""
     so, digest = folder / f"{key}.so", folder / f"{key}.sha256"
     try:
         data = so.read_bytes()
         if hashlib.sha256(data).hexdigest() != digest.read_text().strip():
             return None
-        lib = ctypes.CDLL(str(so))
+        lib = kind(str(so))
         lib.ag_key.restype = ctypes.c_char_p
         if lib.ag_key().decode() != key:
             return None

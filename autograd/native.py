@@ -16,6 +16,7 @@ from typing import Sequence
 from .csource import NativeUnavailable, Source, load
 from .trace import traceable
 from .engine import Value
+from .leafio import helpers
 from .replay import Compiled, needs_grad, op_and_parents
 from .tape import TapeCompiled
 
@@ -25,6 +26,7 @@ _INT = ctypes.POINTER(ctypes.c_int)
 _DBL = ctypes.POINTER(ctypes.c_double)
 _FCB = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_int)
 _BCB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)
+_GRAD = Value.grad  # the member descriptor of the grad slot, which leafio writes through
 
 
 class _Graph(ctypes.Structure):
@@ -112,10 +114,15 @@ class NativeCompiled(Compiled):
         self._ref = ctypes.byref(self._graph)
         self._gradient_buffers(needs)
         self._tape: TapeCompiled | None = None
-        # The leaves' data for C: packed into one buffer allocated once (struct packs a list
-        # of floats several times faster than array() builds one).
+        # The leaves' data for C: packed into one buffer allocated once, by C code where it
+        # can be built (leafio), else by struct (several times faster than array() from a list).
         self._L = (ctypes.c_double * max(len(self.leaves), 1))()
         self._pack_leaves = struct.Struct(f"{len(self.leaves)}d").pack_into
+        self._io = helpers()
+        self._unpack = self._io.ag_unpack if self._io else None
+        self._add_grads = None
+        if self._io and all(type(leaf).grad is _GRAD for leaf in self._wanted):
+            self._add_grads = self._io.ag_add_into
 
     def _gradient_buffers(self, needs: list[bool]) -> None:
         """Which leaves get a gradient (all that need one; all but the inputs in batch())."""
@@ -123,6 +130,7 @@ class NativeCompiled(Compiled):
         self._wanted = [leaf for leaf in self.leaves if needs[index[leaf]]]
         self._wslot = array("i", [index[leaf] for leaf in self._wanted])
         self._GW = _zeros(len(self._wanted))
+        self._GW_at = self._GW.buffer_info()[0]
         inputs = set(self.inputs)
         self._params = [leaf for leaf in self._wanted if leaf not in inputs]
         self._pslot = array("i", [index[leaf] for leaf in self._params])
@@ -144,7 +152,7 @@ class NativeCompiled(Compiled):
         return self._tape
 
     def _run_forward(self, data: list[float]) -> Sequence[float]:
-        self._pack_leaves(self._L, 0, *data)
+        self._pack(data)
         self._errors.clear()
         if self._c_forward(self._ref, self._L) or self._errors:
             # Redo in Python: raises the op's own error, or computes what eager computes.
@@ -161,13 +169,19 @@ class NativeCompiled(Compiled):
             tape._values = list(self._V)
             tape._run_backward(seed)
             return
-        for leaf, g in zip(self._wanted, GW):
+        done = self._add_grads(self._wanted, _GRAD, self._GW_at) if self._add_grads else 0
+        for leaf, g in zip(self._wanted[done:], GW[done:]):
             leaf.grad += g
+
+    def _pack(self, data: list[float]) -> None:
+        """The leaves' data into the buffer C reads them from."""
+        if self._unpack is None or self._unpack(data, self._L) != len(data):
+            self._pack_leaves(self._L, 0, *data)
 
     def map(self, rows) -> list[float]:
         X, n = self._pack_rows(rows)
         Y = _zeros(n)
-        self._pack_leaves(self._L, 0, *self._gather())
+        self._pack(self._gather())
         self._errors.clear()
         self._read = None  # V now holds the last row's values
         if self._c_map(self._ref, self._L, n, len(self.inputs),
@@ -181,7 +195,7 @@ class NativeCompiled(Compiled):
         X, n = self._pack_rows(rows)
         Y = _zeros(n)
         GW = array("d", [leaf.grad for leaf in self._params]) or _zeros(0)
-        self._pack_leaves(self._L, 0, *self._gather())
+        self._pack(self._gather())
         self._errors.clear()
         self._read = None
         if self._c_batch(self._ref, self._L, n, len(self.inputs),

@@ -7,6 +7,7 @@ import struct
 import subprocess
 import sys
 import warnings
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -16,12 +17,13 @@ from hypothesis import strategies as st
 
 import autograd
 import nn
-from autograd import Value
+from autograd import Value, leafio
 from autograd.csource import cache_dir
 from nn import losses
 from support import ROOT, close, eager, instruction, points, program
 
 compile_module = sys.modules["autograd.compile"]  # the name autograd.compile is the function
+native_module = sys.modules["autograd.native"]
 
 pytestmark = pytest.mark.skipif(
     subprocess.run(["sh", "-c", "command -v ${CC:-cc}"], capture_output=True).returncode != 0,
@@ -322,6 +324,89 @@ def test_map_over_a_grid_in_one_call():
     assert len(out) == 10_000
     for k in (0, 4321, 9999):
         assert out[k] == model(grid[k]).data
+
+
+def _moons_step_grads(monkeypatch, with_c_io: bool) -> list[float]:
+    """The demo-style graph's parameter gradients after two native backward passes."""
+    if not with_c_io:
+        monkeypatch.setattr(native_module, "helpers", lambda: None)
+    X, y = nn.datasets.make_moons(20, noise=0.1, seed=2)
+    model = nn.MLP(2, [8, 8, 1], seed=2)
+    params = model.parameters()
+    graph = autograd.compile(losses.hinge([model(x) for x in X], y) + losses.l2(params, 1e-4),
+                             backend="native")
+    graph.backward()
+    graph.backward(0.5)
+    monkeypatch.undo()
+    return [p.grad for p in params]
+
+
+def test_leaf_numbers_moved_in_c_or_in_python_are_the_same(monkeypatch):
+    """The leaves' data packed and their gradients added by C code (where Python's headers
+    are installed) or by Python: the same floats, bit for bit."""
+    if leafio.helpers() is None:
+        pytest.skip("no Python headers: only the Python path exists here")
+    in_c, in_python = (_moons_step_grads(monkeypatch, flag) for flag in (True, False))
+    assert [struct.pack("<d", g) for g in in_c] == [struct.pack("<d", g) for g in in_python]
+
+
+def test_without_python_headers_the_leaves_are_moved_in_python(monkeypatch, tmp_path):
+    """No Python.h where the interpreter says its headers are: no helper library, and the
+    native replay still trains, equal to eager."""
+    monkeypatch.setattr(leafio.sysconfig, "get_paths", lambda: {"include": str(tmp_path)})
+    monkeypatch.setenv("AUTOGRAD_SCALAR_CACHE", str(tmp_path / "cache"))
+    leafio.helpers.cache_clear()
+    try:
+        assert leafio.helpers() is None
+        w = [Value(0.5), Value(1.5)]
+        graph = autograd.compile(autograd.dot(w, [1.0, 2.0], 0.5).relu(), backend="native")
+        graph.backward()
+        assert [p.grad for p in w] == [1.0, 2.0]
+    finally:
+        leafio.helpers.cache_clear()
+
+
+def test_backward_adds_into_grads_that_are_not_floats_as_python_does():
+    """An int or a Fraction in .grad gets ``grad += g`` from Python, whatever comes before it
+    (the C loop stops there and hands the rest to Python)."""
+    w = [Value(0.5), Value(-1.5), Value(2.0), Value(0.25)]
+    graph = autograd.compile(autograd.dot(w, [1.0, 2.0, 3.0, 4.0], 0.5), backend="native")
+    w[1].grad, w[2].grad = 3, Fraction(1, 3)
+    graph.backward()
+    assert [p.grad for p in w] == [1.0, 5.0, Fraction(1, 3) + 3.0, 4.0]
+    assert type(w[1].grad) is float and type(w[2].grad) is float
+
+
+_GRAD_SLOT = Value.grad
+
+
+class _LoggedGrad(Value):
+    """A leaf whose grad is a property over Value's own slot, logging every assignment: the
+    replay must go through the property."""
+
+    __slots__ = ("log",)
+
+    @property
+    def grad(self):
+        return _GRAD_SLOT.__get__(self)
+
+    @grad.setter
+    def grad(self, value):
+        self.log.append(value)
+        _GRAD_SLOT.__set__(self, value)
+
+
+def test_backward_sets_a_grad_property_through_the_property():
+    x = _LoggedGrad.__new__(_LoggedGrad)
+    x.log = []
+    Value.__init__(x, 3.0)
+    assert x.grad == 0.0
+    y = Value(2.0)
+    graph = autograd.compile(x * y, backend="native")
+    x.log.clear()
+    graph.backward()
+    graph.backward()
+    assert x.log == [2.0, 4.0] and y.grad == 6.0
 
 
 def test_map_and_batch_errors():
