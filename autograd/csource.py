@@ -143,23 +143,26 @@ def _accumulates(outs: list[str]) -> list[str]:
     return [f"    G[a[{i}]] += {d};" for i, d in enumerate(outs)]
 
 
-def _skip(t: Template, text: _CText) -> list[str]:
+def _skip(t: Template, text: _CText, k: int) -> tuple[list[str], list[str]]:
     """The start of a partials function: its upstream gradient, and a return when it is 0 and
     the inputs that the template's products need finite are finite (every product is then ±0:
-    see ``trace._zero_when_g_is``).
+    see ``trace._zero_when_g_is``); and the function that checks those inputs, if any.
 
     A gradient accumulator starts at +0.0 and so never holds -0.0: adding ±0 changes nothing,
     which makes the skip exact.
     """
     lines = ["    const double g = G[o];"]
     if t.selects is None:
-        return lines
+        return lines, []
     picked = list(dict.fromkeys(text.expr(e) for per_input in t.selects for e in per_input))
     if not picked:
-        return lines + ["    if (g == 0.0) return;"]
+        return lines + ["    if (g == 0.0) return;"], []
     # ``fin``: every value of this replay is finite (checked once per backward), which spares
-    # the wide nodes (dot) their own check.
-    return lines + [f"    if (g == 0.0 && (fin || 0.0 * {_tree_sum(picked)} == 0.0)) return;"]
+    # the wide nodes (dot) their own check. The check is a function of its own, kept out of
+    # line: inlined, the compiler shares its loads with the products' and spills registers.
+    check = [f"static AG_COLD int z{k}(const double *restrict V, const int *restrict a, int o) {{",
+             f"    return 0.0 * {_tree_sum(picked)} == 0.0;", "}"]
+    return lines + [f"    if (g == 0.0 && (fin || z{k}(V, a, o))) return;"], check
 
 
 def _tree_sum(terms: list[str]) -> str:
@@ -180,6 +183,12 @@ _PRELUDE = r"""
 static _Thread_local int ag_err;  /* set where Python would raise; the step is redone there */
 typedef double (*ag_fcb)(int);
 typedef int (*ag_bcb)(int);
+
+#if defined(__GNUC__)
+#define AG_COLD __attribute__((noinline, cold))
+#else
+#define AG_COLD
+#endif
 
 static double ag_div(double a, double b) { if (b == 0.0) ag_err = 1; return a / b; }
 /* A template's power is IEEE's (the table's partials use pow's own IEEE form, and so does the
@@ -307,9 +316,10 @@ class Source:
                                _returns)
             else:
                 text = _CText(lambda i: f"V[a[{i}]]", "V[o]", self.fcalls)
-                fn = _function(f"static void b{k}(const double *restrict V, double *restrict G, "
-                               f"const int *restrict a, int o, int fin)", t, text, _accumulates,
-                               _skip(t, text))
+                start, check = _skip(t, text, k)
+                fn = check + _function(f"static void b{k}(const double *restrict V, "
+                                       f"double *restrict G, const int *restrict a, int o, "
+                                       f"int fin)", t, text, _accumulates, start)
         except _NoC:
             return -1
         self.parts.append(fn)
