@@ -184,10 +184,14 @@ static _Thread_local int ag_err;  /* set where Python would raise; the step is r
 typedef double (*ag_fcb)(int);
 typedef int (*ag_bcb)(int);
 
+/* The backward walk inlines every op's partials into its switch (compilers stop short of it
+   on their own for the wide ones); the finiteness checks stay out of line. */
 #if defined(__GNUC__)
 #define AG_COLD __attribute__((noinline, cold))
+#define AG_OP static inline __attribute__((always_inline))
 #else
 #define AG_COLD
+#define AG_OP static inline
 #endif
 
 static double ag_div(double a, double b) { if (b == 0.0) ag_err = 1; return a / b; }
@@ -216,15 +220,17 @@ static void ag_run_forward(const ag_graph *g) {
     ag_walk_forward(g->fprog, g->fprog + g->nf, g->V, g->fcb);
 }
 
-/* Whether every value is finite: 0·v is ±0 for a finite v and NaN otherwise (eight sums, so
-   that the additions need not wait for each other). */
+/* Whether every value is finite: 0·v is ±0 for a finite v and NaN otherwise (eight sums in
+   eight variables, so that the additions need not wait for each other). */
 static int ag_finite(const double *V, int n) {
-    double s[8] = {0.0};
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, s4 = 0.0, s5 = 0.0, s6 = 0.0, s7 = 0.0;
     int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) s[j] += 0.0 * V[i + j];
-    for (; i < n; i++) s[0] += 0.0 * V[i];
-    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) == 0.0;
+    for (; i + 8 <= n; i += 8) {
+        s0 += 0.0 * V[i];     s1 += 0.0 * V[i + 1]; s2 += 0.0 * V[i + 2]; s3 += 0.0 * V[i + 3];
+        s4 += 0.0 * V[i + 4]; s5 += 0.0 * V[i + 5]; s6 += 0.0 * V[i + 6]; s7 += 0.0 * V[i + 7];
+    }
+    for (; i < n; i++) s0 += 0.0 * V[i];
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)) == 0.0;
 }
 
 static void ag_run_backward(const ag_graph *g, double seed) {
@@ -317,7 +323,7 @@ class Source:
             else:
                 text = _CText(lambda i: f"V[a[{i}]]", "V[o]", self.fcalls)
                 start, check = _skip(t, text, k)
-                fn = check + _function(f"static void b{k}(const double *restrict V, "
+                fn = check + _function(f"AG_OP void b{k}(const double *restrict V, "
                                        f"double *restrict G, const int *restrict a, int o, "
                                        f"int fin)", t, text, _accumulates, start)
         except _NoC:
