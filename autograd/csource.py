@@ -300,6 +300,7 @@ class Source:
                        for i, (op, n) in enumerate(keys)}
         self.bkinds = {(id(op), n): self._add(op, n, "partials", i)
                        for i, (op, n) in enumerate(keys)}
+        self.sizes = [n for _, n in keys]  # per kind, its number of inputs
 
     def forward_kind(self, op: Op, n: int) -> int:
         """The C function number for ``op``'s forward with ``n`` inputs, -1 to call back."""
@@ -368,22 +369,25 @@ class Source:
             lines += part
         lines += _walk("static void ag_walk_forward(const int *pc, const int *end, double *V, "
                        "ag_fcb cb)", "V[pc[2]] = f{0}(V, a);", "V[pc[2]] = cb(pc[3]);",
-                       self.fkinds.values())
+                       self.fkinds.values(), self.sizes)
         lines += _walk("static void ag_walk_backward(const int *pc, const int *end, "
                        "const double *V, double *G, int fin, ag_bcb cb)",
                        "b{0}(V, G, a, pc[2], fin);",
-                       "if (cb(pc[3])) ag_err = 1;", self.bkinds.values())
+                       "if (cb(pc[3])) ag_err = 1;", self.bkinds.values(), self.sizes)
         return "\n".join(lines) + _RUNTIME
 
 
-def _walk(head: str, case: str, default: str, kinds) -> list[str]:
-    """A walk over a program's records, one switch case per kind, each function inlined."""
+def _walk(head: str, case: str, default: str, kinds, sizes: list[int]) -> list[str]:
+    """A walk over a program's records, one switch case per kind.
+
+    Each case steps over its record by its kind's fixed size: read from the record instead,
+    the next record's address would wait for a load every step, which is what bounds a walk
+    over small nodes (a relu's record is five numbers)."""
     lines = [head + " {", "    while (pc < end) {", "        const int *a = pc + 4;",
              "        switch (pc[0]) {"]
     for k in sorted(set(kinds) - {-1}):
-        lines.append(f"        case {k}: {case.format(k)} break;")
-    lines += [f"        default: {default} break;", "        }", "        pc = a + pc[1];",
-              "    }", "}"]
+        lines.append(f"        case {k}: {case.format(k)} pc = a + {sizes[k]}; break;")
+    lines += [f"        default: {default} pc = a + pc[1]; break;", "        }", "    }", "}"]
     return lines
 
 
