@@ -205,9 +205,10 @@ static double ag_div(double a, double b) { if (b == 0.0) ag_err = 1; return a / 
 """
 
 _RUNTIME = r"""
-/* The graph as two programs of records [kind, n, out, k, a_0 .. a_{n-1}]: the op nodes in order
-   for forward, those that need a gradient in reverse order for backward (k numbers the op node
-   for the Python callback). One walk reads its records front to back, nothing else. */
+/* The graph as two programs of records [kind, out, a_0 .. a_{n-1}], n fixed by the kind, or
+   [-1, out, n, k, a_0 .. a_{n-1}] for a node called back in Python (k numbers the op node):
+   the op nodes in order for forward, those that need a gradient in reverse order for
+   backward. One walk reads its records front to back, nothing else. */
 typedef struct {
     int nl, root, n, nf, nb;
     const int *fprog, *bprog, *lslot;
@@ -368,11 +369,11 @@ class Source:
         for part in self.parts:
             lines += part
         lines += _walk("static void ag_walk_forward(const int *pc, const int *end, double *V, "
-                       "ag_fcb cb)", "V[pc[2]] = f{0}(V, a);", "V[pc[2]] = cb(pc[3]);",
+                       "ag_fcb cb)", "V[pc[1]] = f{0}(V, pc + 2);", "V[pc[1]] = cb(pc[3]);",
                        self.fkinds.values(), self.sizes)
         lines += _walk("static void ag_walk_backward(const int *pc, const int *end, "
                        "const double *V, double *G, int fin, ag_bcb cb)",
-                       "b{0}(V, G, a, pc[2], fin);",
+                       "b{0}(V, G, pc + 2, pc[1], fin);",
                        "if (cb(pc[3])) ag_err = 1;", self.bkinds.values(), self.sizes)
         return "\n".join(lines) + _RUNTIME
 
@@ -392,15 +393,13 @@ def _walk(head: str, case: str, default: str, kinds, sizes: list[int]) -> list[s
                                    for k in range(max(known, default=-1) + 1)])
     lines = [head + " {", "#if defined(__GNUC__)",
              f"    static const void *const next[] = {{{table}}};",
-             "    const int *a;",
-             "#define AG_NEXT if (pc >= end) return; a = pc + 4; goto *next[pc[0] + 1]",
+             "#define AG_NEXT if (pc >= end) return; goto *next[pc[0] + 1]",
              "    AG_NEXT;"]
-    lines += [f"L{k}: {case.format(k)} pc = a + {sizes[k]}; AG_NEXT;" for k in known]
-    lines += [f"Lcb: {default} pc = a + pc[1]; AG_NEXT;", "#undef AG_NEXT", "#else",
-              "    while (pc < end) {", "        const int *a = pc + 4;",
-              "        switch (pc[0]) {"]
-    lines += [f"        case {k}: {case.format(k)} pc = a + {sizes[k]}; break;" for k in known]
-    lines += [f"        default: {default} pc = a + pc[1]; break;", "        }", "    }",
+    lines += [f"L{k}: {case.format(k)} pc += {2 + sizes[k]}; AG_NEXT;" for k in known]
+    lines += [f"Lcb: {default} pc += 4 + pc[2]; AG_NEXT;", "#undef AG_NEXT", "#else",
+              "    while (pc < end) {", "        switch (pc[0]) {"]
+    lines += [f"        case {k}: {case.format(k)} pc += {2 + sizes[k]}; break;" for k in known]
+    lines += [f"        default: {default} pc += 4 + pc[2]; break;", "        }", "    }",
               "#endif", "}"]
     return lines
 

@@ -45,9 +45,8 @@ def _zeros(n: int) -> array:
 
 
 class _Tables:
-    """The graph as two programs for the C walks: per op node a record [kind, number of inputs,
-    output slot, op node number, input slots...], in order for forward, and in reverse order
-    for backward over the nodes that need a gradient."""
+    """The graph as two programs for the C walks: per op node a record (see ``_record``), in
+    order for forward, and in reverse order for backward over the nodes that need a gradient."""
 
     def __init__(self, order: list[Value], index: dict, needs: list[bool]):
         nodes = [(i, op, ps) for i, (op, ps) in enumerate(map(op_and_parents, order))
@@ -62,11 +61,19 @@ class _Tables:
         # For the nodes called back in Python: op node number -> (op, input slots, output slot)
         self.calls = {k: (op, list(map(slot, ps)), i) for k, (i, op, ps) in enumerate(nodes)
                       if kinds[k][0] < 0 or (kinds[k][1] < 0 and needs[i])}
-        records = [(i, len(ps), k, list(map(slot, ps))) for k, (i, _, ps) in enumerate(nodes)]
+        records = [(i, k, list(map(slot, ps))) for k, (i, _, ps) in enumerate(nodes)]
         self.fprog = array("i", chain.from_iterable(
-            (kinds[k][0], n, i, k, *ps) for i, n, k, ps in records))
+            _record(kinds[k][0], i, k, ps) for i, k, ps in records))
         self.bprog = array("i", chain.from_iterable(
-            (kinds[k][1], n, i, k, *ps) for i, n, k, ps in reversed(records) if needs[i]))
+            _record(kinds[k][1], i, k, ps) for i, k, ps in reversed(records) if needs[i]))
+
+
+def _record(kind: int, out: int, k: int, inputs: list[int]) -> tuple[int, ...]:
+    """A node's record: its C code's kind, output slot and input slots (the kind fixes their
+    number), or for a node called back in Python also that number and the op node number."""
+    if kind < 0:
+        return (kind, out, len(inputs), k, *inputs)
+    return (kind, out, *inputs)
 
 
 def _callbacks(calls: dict, V: array, G: array, errors: list):
@@ -170,8 +177,9 @@ class NativeCompiled(Compiled):
             tape._run_backward(seed)
             return
         done = self._add_grads(self._wanted, _GRAD, self._GW_at) if self._add_grads else 0
-        for leaf, g in zip(self._wanted[done:], GW[done:]):
-            leaf.grad += g
+        if done < len(GW):
+            for leaf, g in zip(self._wanted[done:], GW[done:]):
+                leaf.grad += g
 
     def _pack(self, data: list[float]) -> None:
         """The leaves' data into the buffer C reads them from."""
