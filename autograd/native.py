@@ -1,8 +1,10 @@
-"""native: replay a graph in C; the graph is a few arrays, the code comes from ``csource``.
+"""native: replay a graph in C; the graph is two programs of records, the code comes from
+``csource``.
 
 Buffers are allocated once per compiled graph: ``V`` (every node's value), ``G`` (every node's
-gradient), the leaves' data packed into one ``array('d')`` per forward, and the gradients of the
-leaves that need one, added into their ``.grad`` after each backward.
+gradient), the leaves' data, packed into one buffer per forward, and the gradients of the leaves
+that need one, added into their ``.grad`` after each backward (both moves by ``leafio``'s C code
+where it exists, else in Python).
 """
 from __future__ import annotations
 
