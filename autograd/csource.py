@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Sequence
 
 from .ops import OPS, Op
 from .trace import MATH_FUNCTIONS, MATH_PREDICATES, Template, template
@@ -142,21 +143,26 @@ def _accumulates(outs: list[str]) -> list[str]:
     return [f"    G[a[{i}]] += {d};" for i, d in enumerate(outs)]
 
 
-def _skip(t: Template, text: _CText) -> list[str]:
+def _skip(t: Template, text: _CText, k: int) -> tuple[list[str], list[str]]:
     """The start of a partials function: its upstream gradient, and a return when it is 0 and
     the inputs that the template's products need finite are finite (every product is then ±0:
-    see ``trace._zero_when_g_is``).
+    see ``trace._zero_when_g_is``); and the function that checks those inputs, if any.
 
     A gradient accumulator starts at +0.0 and so never holds -0.0: adding ±0 changes nothing,
     which makes the skip exact.
     """
     lines = ["    const double g = G[o];"]
     if t.selects is None:
-        return lines
+        return lines, []
     picked = list(dict.fromkeys(text.expr(e) for per_input in t.selects for e in per_input))
     if not picked:
-        return lines + ["    if (g == 0.0) return;"]
-    return lines + [f"    if (g == 0.0 && 0.0 * {_tree_sum(picked)} == 0.0) return;"]
+        return lines + ["    if (g == 0.0) return;"], []
+    # ``fin``: every value of this replay is finite (checked once per backward), which spares
+    # the wide nodes (dot) their own check. The check is a function of its own, kept out of
+    # line: inlined, the compiler shares its loads with the products' and spills registers.
+    check = [f"static AG_COLD int z{k}(const double *restrict V, const int *restrict a, int o) {{",
+             f"    return 0.0 * {_tree_sum(picked)} == 0.0;", "}"]
+    return lines + [f"    if (g == 0.0 && (fin || z{k}(V, a, o))) return;"], check
 
 
 def _tree_sum(terms: list[str]) -> str:
@@ -178,6 +184,16 @@ static _Thread_local int ag_err;  /* set where Python would raise; the step is r
 typedef double (*ag_fcb)(int);
 typedef int (*ag_bcb)(int);
 
+/* The backward walk inlines every op's partials into its switch (compilers stop short of it
+   on their own for the wide ones); the finiteness checks stay out of line. */
+#if defined(__GNUC__)
+#define AG_COLD __attribute__((noinline, cold))
+#define AG_OP static inline __attribute__((always_inline))
+#else
+#define AG_COLD
+#define AG_OP static inline
+#endif
+
 static double ag_div(double a, double b) { if (b == 0.0) ag_err = 1; return a / b; }
 /* A template's power is IEEE's (the table's partials use pow's own IEEE form, and so does the
    Python replay), which is libm's pow: ±inf on overflow, no flag. */
@@ -189,28 +205,39 @@ static double ag_div(double a, double b) { if (b == 0.0) ag_err = 1; return a / 
 """
 
 _RUNTIME = r"""
+/* The graph as two programs of records [kind, out, a_0 .. a_{n-1}], n fixed by the kind, or
+   [-1, out, n, k, a_0 .. a_{n-1}] for a node called back in Python (k numbers the op node):
+   the op nodes in order for forward, those that need a gradient in reverse order for
+   backward. One walk reads its records front to back, nothing else. */
 typedef struct {
-    int m, nb, nl, root, n;
-    const int *kind_f, *kind_b, *out, *off, *slots, *border, *lslot;
+    int nl, root, n, nf, nb;
+    const int *fprog, *bprog, *lslot;
     double *V, *G;
     ag_fcb fcb;
     ag_bcb bcb;
 } ag_graph;
 
 static void ag_run_forward(const ag_graph *g) {
-    double *V = g->V;
-    for (int k = 0; k < g->m; k++) {
-        V[g->out[k]] = ag_fwd(g->kind_f[k], V, g->slots + g->off[k], k, g->fcb);
+    ag_walk_forward(g->fprog, g->fprog + g->nf, g->V, g->fcb);
+}
+
+/* Whether every value is finite: 0·v is ±0 for a finite v and NaN otherwise (eight sums in
+   eight variables, so that the additions need not wait for each other). */
+static int ag_finite(const double *V, int n) {
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, s4 = 0.0, s5 = 0.0, s6 = 0.0, s7 = 0.0;
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        s0 += 0.0 * V[i];     s1 += 0.0 * V[i + 1]; s2 += 0.0 * V[i + 2]; s3 += 0.0 * V[i + 3];
+        s4 += 0.0 * V[i + 4]; s5 += 0.0 * V[i + 5]; s6 += 0.0 * V[i + 6]; s7 += 0.0 * V[i + 7];
     }
+    for (; i < n; i++) s0 += 0.0 * V[i];
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)) == 0.0;
 }
 
 static void ag_run_backward(const ag_graph *g, double seed) {
     memset(g->G, 0, sizeof(double) * (size_t)g->n);
     g->G[g->root] = seed;
-    for (int j = 0; j < g->nb; j++) {
-        int k = g->border[j];
-        ag_bwd(g->kind_b[k], g->V, g->G, g->slots + g->off[k], g->out[k], k, g->bcb);
-    }
+    ag_walk_backward(g->bprog, g->bprog + g->nb, g->V, g->G, ag_finite(g->V, g->n), g->bcb);
 }
 
 int ag_forward(const ag_graph *g, const double *L) {
@@ -274,6 +301,7 @@ class Source:
                        for i, (op, n) in enumerate(keys)}
         self.bkinds = {(id(op), n): self._add(op, n, "partials", i)
                        for i, (op, n) in enumerate(keys)}
+        self.sizes = [n for _, n in keys]  # per kind, its number of inputs
 
     def forward_kind(self, op: Op, n: int) -> int:
         """The C function number for ``op``'s forward with ``n`` inputs, -1 to call back."""
@@ -296,9 +324,10 @@ class Source:
                                _returns)
             else:
                 text = _CText(lambda i: f"V[a[{i}]]", "V[o]", self.fcalls)
-                fn = _function(f"static void b{k}(const double *restrict V, double *restrict G, "
-                               f"const int *restrict a, int o)", t, text, _accumulates,
-                               _skip(t, text))
+                start, check = _skip(t, text, k)
+                fn = check + _function(f"AG_OP void b{k}(const double *restrict V, "
+                                       f"double *restrict G, const int *restrict a, int o, "
+                                       f"int fin)", t, text, _accumulates, start)
         except _NoC:
             return -1
         self.parts.append(fn)
@@ -339,21 +368,39 @@ class Source:
         lines = [_PRELUDE] + [f"AG_MATH({f})" for f in sorted(self.math)]
         for part in self.parts:
             lines += part
-        lines += _dispatch("static double ag_fwd(int kind, const double *V, const int *a, "
-                           "int k, ag_fcb cb)", len(self.fkinds), "return f{0}(V, a);",
-                           "return cb(k);", self.fkinds.values())
-        lines += _dispatch("static void ag_bwd(int kind, const double *V, double *G, "
-                           "const int *a, int o, int k, ag_bcb cb)", len(self.bkinds),
-                           "b{0}(V, G, a, o); return;", "if (cb(k)) ag_err = 1; return;",
-                           self.bkinds.values())
+        lines += _walk("static void ag_walk_forward(const int *pc, const int *end, double *V, "
+                       "ag_fcb cb)", "V[pc[1]] = f{0}(V, pc + 2);", "V[pc[1]] = cb(pc[3]);",
+                       self.fkinds.values(), self.sizes)
+        lines += _walk("static void ag_walk_backward(const int *pc, const int *end, "
+                       "const double *V, double *G, int fin, ag_bcb cb)",
+                       "b{0}(V, G, pc + 2, pc[1], fin);",
+                       "if (cb(pc[3])) ag_err = 1;", self.bkinds.values(), self.sizes)
         return "\n".join(lines) + _RUNTIME
 
 
-def _dispatch(head: str, n: int, case: str, default: str, kinds) -> list[str]:
-    lines = [head + " {", "    switch (kind) {"]
-    for k in sorted(set(kinds) - {-1}):
-        lines.append(f"    case {k}: {case.format(k)}")
-    lines += [f"    default: {default}", "    }", "}"]
+def _walk(head: str, case: str, default: str, kinds, sizes: list[int]) -> list[str]:
+    """A walk over a program's records, one piece of code per kind.
+
+    Each piece steps over its record by its kind's fixed size: read from the record instead,
+    the next record's address would wait for a load every step, which is what bounds a walk
+    over small nodes (a relu's record is five numbers). Where the compiler has computed goto
+    (GCC, Clang), each piece jumps straight to the next record's piece: a jump per piece is
+    predicted from that piece's history, where a switch's one shared jump mispredicts after
+    every data-dependent branch (a skipped node, a relu's sign); elsewhere it is a switch.
+    """
+    known = sorted(set(kinds) - {-1})
+    table = ", ".join(["&&Lcb"] + [f"&&L{k}" if k in known else "&&Lcb"
+                                   for k in range(max(known, default=-1) + 1)])
+    lines = [head + " {", "#if defined(__GNUC__)",
+             f"    static const void *const next[] = {{{table}}};",
+             "#define AG_NEXT if (pc >= end) return; goto *next[pc[0] + 1]",
+             "    AG_NEXT;"]
+    lines += [f"L{k}: {case.format(k)} pc += {2 + sizes[k]}; AG_NEXT;" for k in known]
+    lines += [f"Lcb: {default} pc += 4 + pc[2]; AG_NEXT;", "#undef AG_NEXT", "#else",
+              "    while (pc < end) {", "        switch (pc[0]) {"]
+    lines += [f"        case {k}: {case.format(k)} pc += {2 + sizes[k]}; break;" for k in known]
+    lines += [f"        default: {default} pc += 4 + pc[2]; break;", "        }", "    }",
+              "#endif", "}"]
     return lines
 
 
@@ -376,32 +423,35 @@ def compiler() -> list[str]:
     return cmd
 
 
-def load(code: str) -> ctypes.CDLL:
-    """The shared library for ``code``, from the cache or built now (atomically)."""
-    cc = compiler()
+def load(code: str, flags: Sequence[str] = (), kind=ctypes.CDLL,
+         folder: str = "") -> ctypes.CDLL:
+    """The shared library for ``code``, from the cache or built now (atomically); ``flags`` are
+    added to the compiler's, ``kind`` loads it (``ctypes.PyDLL`` for code that calls Python),
+    ``folder`` is a sub-folder of the cache to keep it in."""
+    cc = [*compiler(), *flags]
     key = hashlib.sha256("\0".join([code, *cc, *CFLAGS]).encode()).hexdigest()[:32]
     code += f'\nconst char *ag_key(void) {{ return "{key}"; }}\n'
-    folder = cache_dir()
-    lib = _load_checked(folder, key)
+    folder = cache_dir() / folder
+    lib = _load_checked(folder, key, kind)
     if lib is None:
         try:
             _build(folder, key, code, cc)
         except OSError as e:  # an unwritable cache directory, a full disk
             raise NativeUnavailable(f"native: cannot build in {folder}: {e}") from e
-        lib = _load_checked(folder, key)
+        lib = _load_checked(folder, key, kind)
         if lib is None:
             raise NativeUnavailable(f"native: the library built in {folder} does not load")
     return lib
 
 
-def _load_checked(folder: Path, key: str) -> ctypes.CDLL | None:
+def _load_checked(folder: Path, key: str, kind=ctypes.CDLL) -> ctypes.CDLL | None:
     """Load ``key``'s library if its bytes match the digest written with it; else None."""
     so, digest = folder / f"{key}.so", folder / f"{key}.sha256"
     try:
         data = so.read_bytes()
         if hashlib.sha256(data).hexdigest() != digest.read_text().strip():
             return None
-        lib = ctypes.CDLL(str(so))
+        lib = kind(str(so))
         lib.ag_key.restype = ctypes.c_char_p
         if lib.ag_key().decode() != key:
             return None

@@ -1,8 +1,10 @@
-"""native: replay a graph in C; the graph is a few arrays, the code comes from ``csource``.
+"""native: replay a graph in C; the graph is two programs of records, the code comes from
+``csource``.
 
 Buffers are allocated once per compiled graph: ``V`` (every node's value), ``G`` (every node's
-gradient), the leaves' data packed into one ``array('d')`` per forward, and the gradients of the
-leaves that need one, added into their ``.grad`` after each backward.
+gradient), the leaves' data, packed into one buffer per forward, and the gradients of the leaves
+that need one, added into their ``.grad`` after each backward (both moves by ``leafio``'s C code
+where it exists, else in Python).
 """
 from __future__ import annotations
 
@@ -10,12 +12,13 @@ import ctypes
 import math
 import struct
 from array import array
-from itertools import accumulate, chain
+from itertools import chain
 from typing import Sequence
 
 from .csource import NativeUnavailable, Source, load
 from .trace import traceable
 from .engine import Value
+from .leafio import helpers
 from .replay import Compiled, needs_grad, op_and_parents
 from .tape import TapeCompiled
 
@@ -25,13 +28,13 @@ _INT = ctypes.POINTER(ctypes.c_int)
 _DBL = ctypes.POINTER(ctypes.c_double)
 _FCB = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_int)
 _BCB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)
+_GRAD = Value.grad  # the member descriptor of the grad slot, which leafio writes through
 
 
 class _Graph(ctypes.Structure):
-    _fields_ = [("m", ctypes.c_int), ("nb", ctypes.c_int), ("nl", ctypes.c_int),
-                ("root", ctypes.c_int), ("n", ctypes.c_int),
-                ("kind_f", _INT), ("kind_b", _INT), ("out", _INT), ("off", _INT),
-                ("slots", _INT), ("border", _INT), ("lslot", _INT),
+    _fields_ = [("nl", ctypes.c_int), ("root", ctypes.c_int), ("n", ctypes.c_int),
+                ("nf", ctypes.c_int), ("nb", ctypes.c_int),
+                ("fprog", _INT), ("bprog", _INT), ("lslot", _INT),
                 ("V", _DBL), ("G", _DBL), ("fcb", _FCB), ("bcb", _BCB)]
 
 
@@ -44,7 +47,8 @@ def _zeros(n: int) -> array:
 
 
 class _Tables:
-    """The graph as arrays: per op node its kinds, output slot and input slots."""
+    """The graph as two programs for the C walks: per op node a record (see ``_record``), in
+    order for forward, and in reverse order for backward over the nodes that need a gradient."""
 
     def __init__(self, order: list[Value], index: dict, needs: list[bool]):
         nodes = [(i, op, ps) for i, (op, ps) in enumerate(map(op_and_parents, order))
@@ -53,19 +57,25 @@ class _Tables:
                 if op.arity is None and traceable(op)}
         self.source = src = Source(list(nary.values()))
         slot = index.__getitem__
-        parents = [ps for _, _, ps in nodes]
-        self.slots = array("i", map(slot, chain.from_iterable(parents)))
-        self.off = array("i", accumulate(map(len, parents), initial=0))
         fkind, bkind = src.fkinds.get, src.bkinds.get
-        self.kind_f = array("i", [fkind((id(op), len(ps)), -1) for _, op, ps in nodes])
-        self.kind_b = array("i", [bkind((id(op), len(ps)), -1) if needs[i] else -1
-                                  for i, op, ps in nodes])
+        kinds = [(fkind((id(op), len(ps)), -1), bkind((id(op), len(ps)), -1))
+                 for _, op, ps in nodes]
         # For the nodes called back in Python: op node number -> (op, input slots, output slot)
         self.calls = {k: (op, list(map(slot, ps)), i) for k, (i, op, ps) in enumerate(nodes)
-                      if self.kind_f[k] < 0 or (self.kind_b[k] < 0 and needs[i])}
-        self.out = array("i", [i for i, _, _ in nodes])
-        m = len(self.out)
-        self.border = array("i", [k for k in range(m - 1, -1, -1) if needs[self.out[k]]])
+                      if kinds[k][0] < 0 or (kinds[k][1] < 0 and needs[i])}
+        records = [(i, k, list(map(slot, ps))) for k, (i, _, ps) in enumerate(nodes)]
+        self.fprog = array("i", chain.from_iterable(
+            _record(kinds[k][0], i, k, ps) for i, k, ps in records))
+        self.bprog = array("i", chain.from_iterable(
+            _record(kinds[k][1], i, k, ps) for i, k, ps in reversed(records) if needs[i]))
+
+
+def _record(kind: int, out: int, k: int, inputs: list[int]) -> tuple[int, ...]:
+    """A node's record: its C code's kind, output slot and input slots (the kind fixes their
+    number), or for a node called back in Python also that number and the op node number."""
+    if kind < 0:
+        return (kind, out, len(inputs), k, *inputs)
+    return (kind, out, *inputs)
 
 
 def _callbacks(calls: dict, V: array, G: array, errors: list):
@@ -106,18 +116,22 @@ class NativeCompiled(Compiled):
         self._errors: list = []
         self._cbs = _callbacks(tables.calls, self._V, self._G, self._errors)
         self._lslot = array("i", [index[leaf] for leaf in self.leaves])
-        self._graph = _Graph(len(tables.out), len(tables.border), len(self.leaves),
-                             len(order) - 1, len(order), _ptr(tables.kind_f),
-                             _ptr(tables.kind_b), _ptr(tables.out), _ptr(tables.off),
-                             _ptr(tables.slots), _ptr(tables.border), _ptr(self._lslot),
-                             _ptr(self._V, _DBL), _ptr(self._G, _DBL), *self._cbs)
+        self._graph = _Graph(len(self.leaves), len(order) - 1, len(order), len(tables.fprog),
+                             len(tables.bprog), _ptr(tables.fprog), _ptr(tables.bprog),
+                             _ptr(self._lslot), _ptr(self._V, _DBL), _ptr(self._G, _DBL),
+                             *self._cbs)
         self._ref = ctypes.byref(self._graph)
         self._gradient_buffers(needs)
         self._tape: TapeCompiled | None = None
-        # The leaves' data for C: packed into one buffer allocated once (struct packs a list
-        # of floats several times faster than array() builds one).
+        # The leaves' data for C: packed into one buffer allocated once, by C code where it
+        # can be built (leafio), else by struct (several times faster than array() from a list).
         self._L = (ctypes.c_double * max(len(self.leaves), 1))()
         self._pack_leaves = struct.Struct(f"{len(self.leaves)}d").pack_into
+        self._io = helpers()
+        self._unpack = self._io.ag_unpack if self._io else None
+        self._add_grads = None
+        if self._io and all(type(leaf).grad is _GRAD for leaf in self._wanted):
+            self._add_grads = self._io.ag_add_into
 
     def _gradient_buffers(self, needs: list[bool]) -> None:
         """Which leaves get a gradient (all that need one; all but the inputs in batch())."""
@@ -125,6 +139,7 @@ class NativeCompiled(Compiled):
         self._wanted = [leaf for leaf in self.leaves if needs[index[leaf]]]
         self._wslot = array("i", [index[leaf] for leaf in self._wanted])
         self._GW = _zeros(len(self._wanted))
+        self._GW_at = self._GW.buffer_info()[0]
         inputs = set(self.inputs)
         self._params = [leaf for leaf in self._wanted if leaf not in inputs]
         self._pslot = array("i", [index[leaf] for leaf in self._params])
@@ -146,7 +161,7 @@ class NativeCompiled(Compiled):
         return self._tape
 
     def _run_forward(self, data: list[float]) -> Sequence[float]:
-        self._pack_leaves(self._L, 0, *data)
+        self._pack(data)
         self._errors.clear()
         if self._c_forward(self._ref, self._L) or self._errors:
             # Redo in Python: raises the op's own error, or computes what eager computes.
@@ -163,13 +178,20 @@ class NativeCompiled(Compiled):
             tape._values = list(self._V)
             tape._run_backward(seed)
             return
-        for leaf, g in zip(self._wanted, GW):
-            leaf.grad += g
+        done = self._add_grads(self._wanted, _GRAD, self._GW_at) if self._add_grads else 0
+        if done < len(GW):
+            for leaf, g in zip(self._wanted[done:], GW[done:]):
+                leaf.grad += g
+
+    def _pack(self, data: list[float]) -> None:
+        """The leaves' data into the buffer C reads them from."""
+        if self._unpack is None or self._unpack(data, self._L) != len(data):
+            self._pack_leaves(self._L, 0, *data)
 
     def map(self, rows) -> list[float]:
         X, n = self._pack_rows(rows)
         Y = _zeros(n)
-        self._pack_leaves(self._L, 0, *self._gather())
+        self._pack(self._gather())
         self._errors.clear()
         self._read = None  # V now holds the last row's values
         if self._c_map(self._ref, self._L, n, len(self.inputs),
@@ -183,7 +205,7 @@ class NativeCompiled(Compiled):
         X, n = self._pack_rows(rows)
         Y = _zeros(n)
         GW = array("d", [leaf.grad for leaf in self._params]) or _zeros(0)
-        self._pack_leaves(self._L, 0, *self._gather())
+        self._pack(self._gather())
         self._errors.clear()
         self._read = None
         if self._c_batch(self._ref, self._L, n, len(self.inputs),

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import math
 import os
+import struct
 import subprocess
 import sys
 import warnings
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -15,12 +17,13 @@ from hypothesis import strategies as st
 
 import autograd
 import nn
-from autograd import Value
+from autograd import Value, leafio
 from autograd.csource import cache_dir
 from nn import losses
 from support import ROOT, close, eager, instruction, points, program
 
 compile_module = sys.modules["autograd.compile"]  # the name autograd.compile is the function
+native_module = sys.modules["autograd.native"]
 
 pytestmark = pytest.mark.skipif(
     subprocess.run(["sh", "-c", "command -v ${CC:-cc}"], capture_output=True).returncode != 0,
@@ -149,6 +152,53 @@ def test_backward_overflow_is_infinite_like_eager():
     assert [x.grad, y.grad] == want
 
 
+@pytest.mark.parametrize("build,data", [
+    # y - y sends exactly 0 back into y; 0 × an infinite or NaN factor is NaN in eager.
+    (lambda v: (lambda y: y - y + v[1])(autograd.dot([v[0]], [v[1]])), [math.inf, 2.0]),
+    (lambda v: (lambda y: y - y + v[1])(autograd.dot([v[0]], [v[1]])), [2.0, math.nan]),
+    (lambda v: (lambda y: y - y + v[1])(v[0] * v[1]), [-math.inf, 2.0]),
+    (lambda v: (lambda y: y - y + v[1])(v[0].leaky_relu(v[1])), [-math.inf, 0.1]),
+])
+def test_zero_upstream_gradient_times_a_non_finite_input_is_nan_in_c_too(build, data):
+    """C skips a node whose upstream gradient is 0 without looking at its inputs only when
+    every value of the replay is finite; here one is not, and eager's NaN must come out."""
+    want = _eager_grads(build, data)
+    assert any(math.isnan(g) for g in want), "the case must reach a NaN in eager"
+    xs = [Value(d) for d in data]
+    graph = autograd.compile(build(xs), backend="native")
+    graph.backward()
+    assert all(close(x.grad, g) for x, g in zip(xs, want)), ([x.grad for x in xs], want)
+
+
+def test_zero_upstream_gradients_behind_off_relus_with_all_values_finite():
+    """Dots behind relus that are off get a zero gradient and are skipped: the weights in front
+    of them get exactly what eager gives them (0.0), the others theirs, bit for bit."""
+    # Four neurons on two rows; the biases put the second and fourth off on both rows.
+    w = [[Value(0.5), Value(-1.5)], [Value(2.0), Value(1.0)], [Value(-0.5), Value(0.25)],
+         [Value(1.0), Value(3.0)]]
+    b = [Value(0.1), Value(-20.0), Value(1.0), Value(-30.0)]
+    out_w = [Value(0.7), Value(-1.1), Value(0.3), Value(2.0)]
+    rows = [[Value(1.0), Value(2.0)], [Value(-3.0), Value(0.5)]]
+    loss = autograd.sum([autograd.dot(out_w, [autograd.dot(wj, x, bj).relu()
+                                              for wj, bj in zip(w, b)]) for x in rows])
+    params = [p for wj in w for p in wj] + b + out_w
+    graph = autograd.compile(loss, backend="native")
+    graph.backward()
+    got = [p.grad for p in params]
+    for p in params:
+        p.grad = 0.0
+    loss.backward()
+    want = [p.grad for p in params]
+    assert 0.0 in want and any(w != 0.0 for w in want), "the case must have both kinds"
+    assert [struct.pack("<d", g) for g in got] == [struct.pack("<d", w) for w in want]
+
+
+def _eager_grads(build, data):
+    xs = [Value(d) for d in data]
+    build(xs).backward()
+    return [x.grad for x in xs]
+
+
 def test_the_op_table_has_c_code_except_where_documented():
     """Everything is translated from the templates but the forwards that close over a math
     function (the README names them); the rest of the table runs in C."""
@@ -274,6 +324,89 @@ def test_map_over_a_grid_in_one_call():
     assert len(out) == 10_000
     for k in (0, 4321, 9999):
         assert out[k] == model(grid[k]).data
+
+
+def _moons_step_grads(monkeypatch, with_c_io: bool) -> list[float]:
+    """The demo-style graph's parameter gradients after two native backward passes."""
+    if not with_c_io:
+        monkeypatch.setattr(native_module, "helpers", lambda: None)
+    X, y = nn.datasets.make_moons(20, noise=0.1, seed=2)
+    model = nn.MLP(2, [8, 8, 1], seed=2)
+    params = model.parameters()
+    graph = autograd.compile(losses.hinge([model(x) for x in X], y) + losses.l2(params, 1e-4),
+                             backend="native")
+    graph.backward()
+    graph.backward(0.5)
+    monkeypatch.undo()
+    return [p.grad for p in params]
+
+
+def test_leaf_numbers_moved_in_c_or_in_python_are_the_same(monkeypatch):
+    """The leaves' data packed and their gradients added by C code (where Python's headers
+    are installed) or by Python: the same floats, bit for bit."""
+    if leafio.helpers() is None:
+        pytest.skip("no Python headers: only the Python path exists here")
+    in_c, in_python = (_moons_step_grads(monkeypatch, flag) for flag in (True, False))
+    assert [struct.pack("<d", g) for g in in_c] == [struct.pack("<d", g) for g in in_python]
+
+
+def test_without_python_headers_the_leaves_are_moved_in_python(monkeypatch, tmp_path):
+    """No Python.h where the interpreter says its headers are: no helper library, and the
+    native replay still trains, equal to eager."""
+    monkeypatch.setattr(leafio.sysconfig, "get_paths", lambda: {"include": str(tmp_path)})
+    monkeypatch.setenv("AUTOGRAD_SCALAR_CACHE", str(tmp_path / "cache"))
+    leafio.helpers.cache_clear()
+    try:
+        assert leafio.helpers() is None
+        w = [Value(0.5), Value(1.5)]
+        graph = autograd.compile(autograd.dot(w, [1.0, 2.0], 0.5).relu(), backend="native")
+        graph.backward()
+        assert [p.grad for p in w] == [1.0, 2.0]
+    finally:
+        leafio.helpers.cache_clear()
+
+
+def test_backward_adds_into_grads_that_are_not_floats_as_python_does():
+    """An int or a Fraction in .grad gets ``grad += g`` from Python, whatever comes before it
+    (the C loop stops there and hands the rest to Python)."""
+    w = [Value(0.5), Value(-1.5), Value(2.0), Value(0.25)]
+    graph = autograd.compile(autograd.dot(w, [1.0, 2.0, 3.0, 4.0], 0.5), backend="native")
+    w[1].grad, w[2].grad = 3, Fraction(1, 3)
+    graph.backward()
+    assert [p.grad for p in w] == [1.0, 5.0, Fraction(1, 3) + 3.0, 4.0]
+    assert type(w[1].grad) is float and type(w[2].grad) is float
+
+
+_GRAD_SLOT = Value.grad
+
+
+class _LoggedGrad(Value):
+    """A leaf whose grad is a property over Value's own slot, logging every assignment: the
+    replay must go through the property."""
+
+    __slots__ = ("log",)
+
+    @property
+    def grad(self):
+        return _GRAD_SLOT.__get__(self)
+
+    @grad.setter
+    def grad(self, value):
+        self.log.append(value)
+        _GRAD_SLOT.__set__(self, value)
+
+
+def test_backward_sets_a_grad_property_through_the_property():
+    x = _LoggedGrad.__new__(_LoggedGrad)
+    x.log = []
+    Value.__init__(x, 3.0)
+    assert x.grad == 0.0
+    y = Value(2.0)
+    graph = autograd.compile(x * y, backend="native")
+    x.log.clear()
+    graph.backward()
+    graph.backward()
+    assert x.log == [2.0, 4.0] and y.grad == 6.0
 
 
 def test_map_and_batch_errors():

@@ -1,0 +1,82 @@
+"""leafio: the leaves' numbers moved between Python objects and C buffers by C code.
+
+A replay in C reads every leaf's data before a forward and adds into every leaf's ``grad``
+after a backward: a few hundred Python-level steps per call, which cost more than the C walks
+themselves on small graphs. Where CPython's headers are installed, a small library built once
+does both through Python's C API (``ctypes.PyDLL`` keeps the interpreter lock during the call);
+elsewhere ``helpers()`` is None and the replay does them in Python, with the same results.
+
+``grad`` is written through its slot, found from ``Value.grad``'s member descriptor, and only
+where it holds a float: ``old + g`` in C is the float addition ``leaf.grad += g`` performs. Any
+other ``grad`` (an int, a Fraction) stops the C loop, and Python adds the rest.
+"""
+from __future__ import annotations
+
+import ctypes
+import functools
+import sys
+import sysconfig
+
+from .csource import NativeUnavailable, load
+from .engine import Value
+
+__all__ = ["helpers"]
+
+_CODE = r"""
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+/* The floats of a list into out[0 .. n-1]; returns the number read (less if one is no float). */
+Py_ssize_t ag_unpack(PyObject *list, double *out) {
+    if (!PyList_Check(list)) return 0;
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *x = PyList_GET_ITEM(list, i);
+        if (!PyFloat_Check(x)) return i;
+        out[i] = PyFloat_AS_DOUBLE(x);
+    }
+    return n;
+}
+
+/* For each object of the list, its float slot (the member ``slot`` describes) += add[i].
+   Returns the number done: it stops at a slot that holds no float, for Python to go on. */
+Py_ssize_t ag_add_into(PyObject *list, PyObject *slot, const double *add) {
+    if (!PyList_Check(list)) return 0;
+    Py_ssize_t off = ((PyMemberDescrObject *)slot)->d_member->offset;
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject **p = (PyObject **)((char *)PyList_GET_ITEM(list, i) + off);
+        PyObject *old = *p;
+        if (old == NULL || !PyFloat_CheckExact(old)) return i;
+        PyObject *sum = PyFloat_FromDouble(PyFloat_AS_DOUBLE(old) + add[i]);
+        if (sum == NULL) return -1;
+        *p = sum;
+        Py_DECREF(old);
+    }
+    return n;
+}
+"""
+
+@functools.lru_cache(maxsize=None)
+def helpers() -> ctypes.PyDLL | None:
+    """The library with ``ag_unpack`` and ``ag_add_into``, or None where it cannot be built
+    (not CPython, a build without the interpreter lock, no headers, no compiler); built or
+    loaded once per process."""
+    include = sysconfig.get_paths().get("include")
+    if (sys.implementation.name != "cpython" or sysconfig.get_config_var("Py_GIL_DISABLED")
+            or not include or type(Value.__dict__.get("grad")).__name__ != "member_descriptor"):
+        return None
+    try:
+        # The key of the cached library holds the interpreter's version through the headers'
+        # path and this flag, so that another Python builds its own; kept apart from the
+        # graphs' libraries, one per interpreter rather than one per set of ops.
+        lib = load(_CODE, [f"-I{include}", f"-DAG_PY={sys.hexversion}"], ctypes.PyDLL,
+                   "python")
+    except NativeUnavailable:
+        return None
+    size, p = ctypes.c_ssize_t, ctypes.c_void_p
+    lib.ag_unpack.argtypes, lib.ag_unpack.restype = [ctypes.py_object, p], size
+    lib.ag_add_into.argtypes = [ctypes.py_object, ctypes.py_object, p]
+    lib.ag_add_into.restype = size
+    return lib
