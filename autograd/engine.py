@@ -492,42 +492,57 @@ def topological_order(root: Value) -> list[Value]:
     order: list[Value] = []
     seen = {root}
     issuperset = seen.issuperset
-    # Two parallel stacks, the nodes being expanded and where each is in its parents: no
-    # tuple to build and unpack per entry.
-    nodes, todo = [root], [iter(root.parents)]
-    while todo:
-        for p in todo[-1]:
-            if p not in seen:
-                seen.add(p)
-                # A node whose parents were all seen is finished at once: a seen node is done,
-                # since one still on the stack would be its descendant (a cycle). Leaves and
-                # most nodes of a network (shared weights and activations) take this path,
-                # with no stack entry; the order is the same. (Value.parents, inlined.)
-                a, b = p._a, p._b
-                if b is not None:
-                    if a in seen and b in seen:
-                        order.append(p)
-                        continue
-                    grand = (a, b)
-                elif a is None:
-                    order.append(p)
-                    continue
-                elif type(a) is tuple:
-                    if issuperset(a):
-                        order.append(p)
-                        continue
-                    grand = a
-                else:
-                    if a in seen:
-                        order.append(p)
-                        continue
-                    grand = (a,)
-                nodes.append(p)
-                todo.append(iter(grand))
-                break
+    # Two parallel stacks: the nodes being expanded, and for each an iterator over its inputs
+    # if they are a tuple (None for one or two inputs, which are looked up again instead). A
+    # million-deep chain then stacks no new objects, which the cycle collector would scan
+    # over and over while the stack grows.
+    a = root._a
+    nodes, inputs = [root], [iter(a) if type(a) is tuple else None]
+    while nodes:
+        node, it = nodes[-1], inputs[-1]
+        # p: the node's first input not yet seen; the node is done when there is none.
+        if it is not None:
+            for p in it:
+                if p not in seen:
+                    break
+            else:
+                order.append(nodes.pop())
+                inputs.pop()
+                continue
         else:
-            todo.pop()
-            order.append(nodes.pop())
+            a, b = node._a, node._b
+            if b is not None and a in seen:
+                a = b
+            if a is None or a in seen:
+                order.append(nodes.pop())
+                inputs.pop()
+                continue
+            p = a
+        seen.add(p)
+        # A node whose inputs were all seen is finished at once: a seen node is done, since
+        # one still on the stack would be its descendant (a cycle). Leaves and most nodes of
+        # a network (shared weights and activations) take this path, with no stack entry.
+        a, b = p._a, p._b
+        if b is not None:
+            if a in seen and b in seen:
+                order.append(p)
+                continue
+            it = None
+        elif a is None:
+            order.append(p)
+            continue
+        elif type(a) is tuple:
+            if issuperset(a):
+                order.append(p)
+                continue
+            it = iter(a)
+        elif a in seen:
+            order.append(p)
+            continue
+        else:
+            it = None
+        nodes.append(p)
+        inputs.append(it)
     return order
 
 

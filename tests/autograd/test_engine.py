@@ -225,6 +225,27 @@ def test_million_deep_chain_with_default_recursion_limit():
     assert g == 1.0
 
 
+def test_a_deep_walk_stacks_nothing_for_the_cycle_collector():
+    # Each stack entry of the walk used to be an object the collector tracks; down a deep
+    # chain those pile up, and the collector rescans the whole graph again and again.
+    w, y = Value(0.5), Value(1.0)
+    for _ in range(20_000):
+        y = y * w + 1.0
+    for _ in range(200):
+        y = autograd.sum([y, w, w])   # inputs as a tuple: one iterator each is allowed
+    saved = gc.get_threshold()
+    gc.collect()
+    gc.set_threshold(100, 10, 10)
+    try:
+        before = gc.get_stats()[0]["collections"]
+        order = autograd.topological_order(y)
+        ran = gc.get_stats()[0]["collections"] - before
+    finally:
+        gc.set_threshold(*saved)
+    assert len(order) == 2 + 3 * 20_000 + 200
+    assert ran <= 3
+
+
 # ------------------------------------------------------------------------------- grad
 
 def test_grad_does_not_touch_dot_grad():
