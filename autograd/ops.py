@@ -152,16 +152,10 @@ def _ieee_pow(x: float, y: float) -> float:
 # ---------------------------------------------------------------------------------- forwards
 # Each is named after its op, so tracebacks and the compiler's generated code show the op.
 
-def add(a: float, b: float) -> float:
-    return a + b
-
-
-def sub(a: float, b: float) -> float:
-    return a - b
-
-
-def mul(a: float, b: float) -> float:
-    return a * b
+# Addition, subtraction, multiplication and negation have no domain to check: their forwards
+# are the operator module's functions, named after their ops like the rest, and called in C
+# rather than as Python functions (every node of a network runs one).
+add, sub, mul, neg = operator.add, operator.sub, operator.mul, operator.neg
 
 
 def div(a: float, b: float) -> float:
@@ -179,10 +173,6 @@ def pow(x: float, y: float) -> float:  # noqa: A001 - named after its op
         return x ** y
     except OverflowError:
         raise OverflowError(f"pow: {x!r} ** {y!r} overflows a float") from None
-
-
-def neg(a: float) -> float:
-    return -a
 
 
 def abs(a: float) -> float:  # noqa: A001 - named after its op
