@@ -51,6 +51,7 @@ def _binary_method(op: Op, name: str) -> Callable:
         out._op = op
         out._a = self
         out._b = other
+        out._acc = 0.0
         if _MODE.get() != _RECORD:
             _rare_mode(out)
         return out
@@ -74,6 +75,7 @@ def _unary_method(op: Op, name: str) -> Callable:
         out._op = op
         out._a = self
         out._b = None
+        out._acc = 0.0
         if _MODE.get() != _RECORD:
             _rare_mode(out)
         return out
@@ -89,8 +91,8 @@ class Value:
     # scans every live node of a graph being built (and finds nothing: a graph has no cycles).
     # _a and _b are a binary node's inputs; a unary node has its input in _a and None in _b;
     # a node with another count has them all as a tuple in _a; a leaf has None in both.
-    # _acc holds the gradient being summed during a float walk (see _walk_floats); it is set
-    # by each walk before use, so construction leaves it empty.
+    # _acc is scratch for the walks: the mark of a node visited by topological_order, then the
+    # gradient being summed during a float walk (see _walk_floats).
     __slots__ = ("_data", "grad", "label", "_op", "_a", "_b", "_acc")
 
     def __init__(self, data: float, label: str = "") -> None:
@@ -99,6 +101,7 @@ class Value:
         self.label = label
         self._op: Op | None = None
         self._a = self._b = None
+        self._acc = 0.0
 
     @property
     def data(self) -> float:
@@ -237,9 +240,9 @@ _is_value = Value.__instancecheck__
 _get_data = operator.attrgetter("_data")
 _get_acc = operator.attrgetter("_acc")
 _isfinite, _plain_sum = math.isfinite, builtins.sum   # this module defines its own sum
-# Float walks keep their sums in the nodes (Value._acc), so two walks over shared nodes (two
-# threads training one model) must not interleave. Walks in pure Python run one at a time under
-# the GIL anyway; the lock costs one acquire per backward. Re-entrant, so that a partial may
+# Walks keep their marks and sums in the nodes (Value._acc), so two walks over shared nodes
+# (two threads training one model) must not interleave. Walks in pure Python run one at a time
+# under the GIL anyway; the lock costs one acquire per walk. Re-entrant, so that a partial may
 # itself run a backward on another graph.
 _FLOAT_WALK = threading.RLock()
 _new = object.__new__
@@ -296,6 +299,7 @@ def _binary(op: Op, a, b):
     out._op = op
     out._a = a
     out._b = b
+    out._acc = 0.0
     if _MODE.get() != _RECORD:
         _rare_mode(out)
     return out
@@ -328,6 +332,7 @@ def apply(op: Op, args: Sequence) -> Value:
     else:
         out._a = parents[0] if len(parents) == 1 else parents
         out._b = None
+    out._acc = 0.0
     if _MODE.get() != _RECORD:
         _rare_mode(out)
     return out
@@ -489,9 +494,16 @@ def is_grad_enabled() -> bool:
 
 def topological_order(root: Value) -> list[Value]:
     """Every node ``root`` depends on, each after all of its parents (iterative DFS)."""
+    with _FLOAT_WALK:
+        return _order(root)
+
+
+def _order(root: Value) -> list[Value]:
+    # A visited node holds this walk's own mark in _acc: a slot read and an identity test
+    # instead of a set's hash-table probe, on nodes the walk reads anyway.
+    seen = object()
     order: list[Value] = []
-    seen = {root}
-    issuperset = seen.issuperset
+    root._acc = seen
     # Two parallel stacks: the nodes being expanded, and for each an iterator over its inputs
     # if they are a tuple (None for one or two inputs, which are looked up again instead). A
     # million-deep chain then stacks no new objects, which the cycle collector would scan
@@ -503,7 +515,7 @@ def topological_order(root: Value) -> list[Value]:
         # p: the node's first input not yet seen; the node is done when there is none.
         if it is not None:
             for p in it:
-                if p not in seen:
+                if p._acc is not seen:
                     break
             else:
                 order.append(nodes.pop())
@@ -511,20 +523,20 @@ def topological_order(root: Value) -> list[Value]:
                 continue
         else:
             a, b = node._a, node._b
-            if b is not None and a in seen:
+            if b is not None and a._acc is seen:
                 a = b
-            if a is None or a in seen:
+            if a is None or a._acc is seen:
                 order.append(nodes.pop())
                 inputs.pop()
                 continue
             p = a
-        seen.add(p)
+        p._acc = seen
         # A node whose inputs were all seen is finished at once: a seen node is done, since
         # one still on the stack would be its descendant (a cycle). Leaves and most nodes of
         # a network (shared weights and activations) take this path, with no stack entry.
         a, b = p._a, p._b
         if b is not None:
-            if a in seen and b in seen:
+            if a._acc is seen and b._acc is seen:
                 order.append(p)
                 continue
             it = None
@@ -532,11 +544,14 @@ def topological_order(root: Value) -> list[Value]:
             order.append(p)
             continue
         elif type(a) is tuple:
-            if issuperset(a):
+            for q in a:
+                if q._acc is not seen:
+                    it = iter(a)
+                    break
+            else:
                 order.append(p)
                 continue
-            it = iter(a)
-        elif a in seen:
+        elif a._acc is seen:
             order.append(p)
             continue
         else:
@@ -600,7 +615,7 @@ def _walk_floats(root: Value, seed: float) -> list[Value]:
     slot read and write instead of two hash-table probes, on a node whose data the walk has
     just read. Unary and binary nodes, nearly all of a graph, are called directly.
     """
-    order = topological_order(root)
+    order = _order(root)
     for node in order:
         node._acc = 0.0
     root._acc = seed
