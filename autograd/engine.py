@@ -499,11 +499,13 @@ def topological_order(root: Value) -> list[Value]:
 
 
 def _order(root: Value) -> list[Value]:
-    # A visited node holds this walk's own mark in _acc: a slot read and an identity test
-    # instead of a set's hash-table probe, on nodes the walk reads anyway.
-    seen = object()
+    # Each walk has a mark of its own, a new float zero, left in _acc of every node it has
+    # finished: no node holds that very object from before, so `p._acc is done` tells a node
+    # already in the order, in a slot read instead of a set's hash-table probe. Being a float
+    # zero, it is also where a float walk starts each node's sum. A node on the stack needs
+    # no mark: meeting it again would take a cycle, and a graph has none.
+    done = float(0)
     order: list[Value] = []
-    root._acc = seen
     # Two parallel stacks: the nodes being expanded, and for each an iterator over its inputs
     # if they are a tuple (None for one or two inputs, which are looked up again instead). A
     # million-deep chain then stacks no new objects, which the cycle collector would scan
@@ -512,46 +514,50 @@ def _order(root: Value) -> list[Value]:
     nodes, inputs = [root], [iter(a) if type(a) is tuple else None]
     while nodes:
         node, it = nodes[-1], inputs[-1]
-        # p: the node's first input not yet seen; the node is done when there is none.
+        # p: the node's first input not yet done; the node is done when there is none.
         if it is not None:
             for p in it:
-                if p._acc is not seen:
+                if p._acc is not done:
                     break
             else:
+                node._acc = done
                 order.append(nodes.pop())
                 inputs.pop()
                 continue
         else:
             a, b = node._a, node._b
-            if b is not None and a._acc is seen:
+            if b is not None and a._acc is done:
                 a = b
-            if a is None or a._acc is seen:
+            if a is None or a._acc is done:
+                node._acc = done
                 order.append(nodes.pop())
                 inputs.pop()
                 continue
             p = a
-        p._acc = seen
-        # A node whose inputs were all seen is finished at once: a seen node is done, since
-        # one still on the stack would be its descendant (a cycle). Leaves and most nodes of
-        # a network (shared weights and activations) take this path, with no stack entry.
+        # A node whose inputs are all done is done at once. Leaves and most nodes of a
+        # network (shared weights and activations) take this path, with no stack entry.
         a, b = p._a, p._b
         if b is not None:
-            if a._acc is seen and b._acc is seen:
+            if a._acc is done and b._acc is done:
+                p._acc = done
                 order.append(p)
                 continue
             it = None
         elif a is None:
+            p._acc = done
             order.append(p)
             continue
         elif type(a) is tuple:
             for q in a:
-                if q._acc is not seen:
+                if q._acc is not done:
                     it = iter(a)
                     break
             else:
+                p._acc = done
                 order.append(p)
                 continue
-        elif a._acc is seen:
+        elif a._acc is done:
+            p._acc = done
             order.append(p)
             continue
         else:
@@ -615,9 +621,7 @@ def _walk_floats(root: Value, seed: float) -> list[Value]:
     slot read and write instead of two hash-table probes, on a node whose data the walk has
     just read. Unary and binary nodes, nearly all of a graph, are called directly.
     """
-    order = _order(root)
-    for node in order:
-        node._acc = 0.0
+    order = _order(root)   # which leaves a float zero in every node's _acc
     root._acc = seed
     for node in reversed(order):
         op = node._op

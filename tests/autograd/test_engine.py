@@ -225,6 +225,26 @@ def test_million_deep_chain_with_default_recursion_limit():
     assert g == 1.0
 
 
+def test_walks_over_graphs_that_share_nodes_each_see_all_of_theirs():
+    # Each walk marks the nodes it has finished with a mark of its own: nodes that an earlier
+    # walk (of this graph or another) finished must still be walked again.
+    x, w = Value(0.5, "x"), Value(-2.0, "w")
+    shared = (x * w).tanh()
+    f = shared * shared + x
+    g = (shared + w).relu() - shared.exp()
+    want_f = {x, w, shared, shared.parents[0], f, f.parents[0], f.parents[1]}
+    for _ in range(2):
+        for root in (f, g, f):
+            order = autograd.topological_order(root)
+            assert len(order) == len(set(order))
+            assert all(p in set(order[:i]) for i, n in enumerate(order) for p in n.parents)
+        assert set(autograd.topological_order(f)) >= want_f
+        f.backward()
+        g.backward()
+    [dfx] = autograd.grad(f, [x])
+    assert x.grad == pytest.approx(2 * dfx + 2 * autograd.grad(g, [x])[0], rel=1e-12)
+
+
 def test_a_deep_walk_stacks_nothing_for_the_cycle_collector():
     # Each stack entry of the walk used to be an object the collector tracks; down a deep
     # chain those pile up, and the collector rescans the whole graph again and again.
