@@ -506,65 +506,71 @@ def _order(root: Value) -> list[Value]:
     # no mark: meeting it again would take a cycle, and a graph has none.
     done = float(0)
     order: list[Value] = []
-    # Two parallel stacks: the nodes being expanded, and for each an iterator over its inputs
-    # if they are a tuple (None for one or two inputs, which are looked up again instead). A
-    # million-deep chain then stacks no new objects, which the cycle collector would scan
-    # over and over while the stack grows.
-    a = root._a
-    nodes, inputs = [root], [iter(a) if type(a) is tuple else None]
-    while nodes:
-        node, it = nodes[-1], inputs[-1]
-        # p: the node's first input not yet done; the node is done when there is none.
-        if it is not None:
-            for p in it:
-                if p._acc is not done:
-                    break
-            else:
-                node._acc = done
-                order.append(nodes.pop())
-                inputs.pop()
+    # Two parallel stacks: the nodes waiting for an input to be done, and for each an iterator
+    # over its inputs if they are a tuple (None for one or two inputs, which are looked up
+    # again instead). A million-deep chain then stacks no new objects, which the cycle
+    # collector would scan over and over while the stack grows.
+    nodes: list[Value] = []
+    inputs: list = []
+    p = root
+    while True:
+        # Go down from p, a node not done, through first inputs not done, to a node whose
+        # inputs are all done (a leaf at the latest): it is next in the order.
+        while True:
+            a, b = p._a, p._b
+            if b is not None:
+                if a._acc is not done:
+                    nodes.append(p)
+                    inputs.append(None)
+                    p = a
+                    continue
+                if b._acc is not done:
+                    nodes.append(p)
+                    inputs.append(None)
+                    p = b
+                    continue
+            elif type(a) is tuple:
+                it = iter(a)
+                for q in it:
+                    if q._acc is not done:
+                        nodes.append(p)
+                        inputs.append(it)   # resumes after q
+                        p = q
+                        break
+                else:
+                    q = None
+                if q is not None:
+                    continue
+            elif a is not None and a._acc is not done:
+                nodes.append(p)
+                inputs.append(None)
+                p = a
                 continue
-        else:
-            a, b = node._a, node._b
-            if b is not None and a._acc is done:
-                a = b
-            if a is None or a._acc is done:
-                node._acc = done
-                order.append(nodes.pop())
-                inputs.pop()
-                continue
-            p = a
-        # A node whose inputs are all done is done at once. Leaves and most nodes of a
-        # network (shared weights and activations) take this path, with no stack entry.
-        a, b = p._a, p._b
-        if b is not None:
-            if a._acc is done and b._acc is done:
-                p._acc = done
-                order.append(p)
-                continue
-            it = None
-        elif a is None:
             p._acc = done
             order.append(p)
-            continue
-        elif type(a) is tuple:
-            for q in a:
-                if q._acc is not done:
-                    it = iter(a)
-                    break
+            break
+        # Back up the stack: each node is done once its inputs are; the first one with an
+        # input not done sends the walk down again from that input.
+        while nodes:
+            node, it = nodes[-1], inputs[-1]
+            if it is not None:
+                for p in it:
+                    if p._acc is not done:
+                        break
+                else:
+                    p = None
             else:
-                p._acc = done
-                order.append(p)
-                continue
-        elif a._acc is done:
-            p._acc = done
-            order.append(p)
-            continue
+                a, b = node._a, node._b
+                if b is not None and a._acc is done:
+                    a = b
+                p = None if a._acc is done else a
+            if p is not None:
+                break
+            node._acc = done
+            order.append(nodes.pop())
+            inputs.pop()
         else:
-            it = None
-        nodes.append(p)
-        inputs.append(it)
-    return order
+            return order
 
 
 def backprop(root: Value, seed=1.0, create_graph: bool = False) -> tuple[list[Value], dict]:
