@@ -499,12 +499,12 @@ def topological_order(root: Value) -> list[Value]:
 
 
 def _order(root: Value) -> list[Value]:
-    # Each walk has a mark of its own, a new float zero, left in _acc of every node it has
+    # Each walk has a mark of its own, a new object, left in _acc of every node it has
     # finished: no node holds that very object from before, so `p._acc is done` tells a node
-    # already in the order, in a slot read instead of a set's hash-table probe. Being a float
-    # zero, it is also where a float walk starts each node's sum. A node on the stack needs
-    # no mark: meeting it again would take a cycle, and a graph has none.
-    done = float(0)
+    # already in the order, in a slot read instead of a set's hash-table probe. (Not a float:
+    # on some Pythons equal floats are the same object.) A node on the stack needs no mark:
+    # meeting it again would take a cycle, and a graph has none.
+    done = object()
     order: list[Value] = []
     # Two parallel stacks: the nodes waiting for an input to be done, and for each an iterator
     # over its inputs if they are a tuple (None for one or two inputs, which are looked up
@@ -627,7 +627,9 @@ def _walk_floats(root: Value, seed: float) -> list[Value]:
     slot read and write instead of two hash-table probes, on a node whose data the walk has
     just read. Unary and binary nodes, nearly all of a graph, are called directly.
     """
-    order = _order(root)   # which leaves a float zero in every node's _acc
+    order = _order(root)
+    for node in order:
+        node._acc = 0.0
     root._acc = seed
     for node in reversed(order):
         op = node._op
