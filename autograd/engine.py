@@ -92,7 +92,8 @@ class Value:
     # _a and _b are a binary node's inputs; a unary node has its input in _a and None in _b;
     # a node with another count has them all as a tuple in _a; a leaf has None in both.
     # _acc is scratch for the walks: the mark of a node visited by topological_order, then the
-    # gradient being summed during a float walk (see _walk_floats).
+    # gradient being summed during a float walk (see _walk_floats). Every node is made with
+    # 0.0 there, so that a walk can read it on any node.
     __slots__ = ("_data", "grad", "label", "_op", "_a", "_b", "_acc")
 
     def __init__(self, data: float, label: str = "") -> None:
