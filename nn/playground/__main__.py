@@ -31,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
         await serve(args.host, args.port, ready=ready)
 
+    # A shell script's background job starts with SIGINT ignored, and asyncio.run then leaves
+    # it ignored; Ctrl-C (and `kill -INT`) is how this server is stopped, so it listens again.
+    # asyncio.run turns the first SIGINT into a cancel of run() and a second into
+    # KeyboardInterrupt.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         asyncio.run(run())
     except asyncio.CancelledError:

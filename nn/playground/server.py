@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import threading
 import time
 from importlib import resources
@@ -63,6 +64,8 @@ class Playground:
         self._server: tornado.httpserver.HTTPServer | None = None
         self._trainer: asyncio.Task | None = None
         self._wake = asyncio.Event()
+        self._last_frame = -math.inf  # when the last frame went out (time.perf_counter)
+        self._frame_timer: asyncio.TimerHandle | None = None
 
     @property
     def url(self) -> str:
@@ -92,6 +95,9 @@ class Playground:
 
     async def stop(self) -> None:
         """Stop training, close every tab's connection and release the port."""
+        if self._frame_timer is not None:
+            self._frame_timer.cancel()
+            self._frame_timer = None
         if self._trainer is not None:
             self._trainer.cancel()
             try:
@@ -114,8 +120,12 @@ class Playground:
             self._wake.set()
         if reply.broadcast == "state":
             self.broadcast(self.session.state())
+            self._last_frame = time.perf_counter()  # a state holds a frame
         elif reply.broadcast == "frame":
-            self.broadcast(self.session.frame())
+            self._send_frame()
+        elif reply.broadcast is not None:
+            self.broadcast(reply.broadcast)
+            self._frame_soon()
         return reply.private
 
     def broadcast(self, message: dict, droppable: bool = False) -> None:
@@ -123,6 +133,25 @@ class Playground:
         text = dumps(message)
         for sock in list(self.sockets):
             sock.send(text, droppable=droppable)
+
+    def _send_frame(self, droppable: bool = False) -> None:
+        self._last_frame = time.perf_counter()
+        self.broadcast(self.session.frame(), droppable=droppable)
+
+    def _frame_soon(self) -> None:
+        """A frame with fresh numbers after a small change: while training the next frame
+        brings them; while paused one frame follows, at most one per FRAME_INTERVAL, so a
+        burst of changes costs one evaluation, not one each."""
+        if self.session.running or self._frame_timer is not None:
+            return
+        delay = max(0.0, self._last_frame + FRAME_INTERVAL - time.perf_counter())
+        self._frame_timer = asyncio.get_running_loop().call_later(delay, self._paused_frame)
+
+    def _paused_frame(self) -> None:
+        self._frame_timer = None
+        if not self.session.running:  # otherwise training sends frames anyway
+            self.session.refresh()
+            self._send_frame()
 
     async def _train(self) -> None:
         s = self.session
@@ -141,7 +170,7 @@ class Playground:
                 last = now  # frames start every FRAME_INTERVAL, whatever one costs
                 s.refresh()
                 # Only frames of a run still going may be skipped: the next one follows soon.
-                self.broadcast(s.frame(), droppable=s.running)
+                self._send_frame(droppable=s.running)
             await asyncio.sleep(0)  # let requests and messages through
 
     def _step(self) -> None:

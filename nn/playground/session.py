@@ -21,15 +21,21 @@ from .grid import encode, grid, neuron_outputs, surface
 from .settings import MAX_LAYERS, MAX_NEURONS, CommandError, Settings, updated
 
 HISTORY = 400  # curve points kept; older ones are thinned to every other one
+MAX_ADDED = 2_000  # points added by clicks that the plane holds at once
 _DATA_KEYS = {"dataset", "points", "noise", "test_fraction", "data_seed"}
 _NET_KEYS = {"dataset", "hidden", "activation", "seed"}
 
 
 @dataclass
 class Reply:
-    """What a command changed: ``broadcast`` is "state", "frame" or None; ``private`` a reply."""
+    """What a command changed, for the server to tell the tabs.
 
-    broadcast: str | None = None
+    ``broadcast``: "state" or "frame" (send that to every tab now); a message of its own (a
+    small change such as a point added, sent as is; the numbers it makes stale come with the
+    next frame); or None. ``private``: a reply for the sender only.
+    """
+
+    broadcast: str | dict | None = None
     private: dict | None = None
 
 
@@ -55,7 +61,10 @@ class Session:
     def _new_data(self) -> None:
         s = self.settings
         self.points = generate(s.dataset, s.points, s.noise, s.test_fraction, s.data_seed)
-        self._next_id = len(self.points)
+        self._train = [p for p in self.points if not p.test]
+        self._test = [p for p in self.points if p.test]
+        self._next_id = self._first_added = len(self.points)
+        self.added = 0  # points added by clicks still on the plane, at most MAX_ADDED
         self._order: list[Point] = []
 
     def _new_network(self) -> None:
@@ -80,11 +89,13 @@ class Session:
 
     @property
     def train(self) -> list[Point]:
-        return [p for p in self.points if not p.test]
+        """The training points, kept up to date as points come and go (do not modify)."""
+        return self._train
 
     @property
     def test(self) -> list[Point]:
-        return [p for p in self.points if p.test]
+        """The test points (do not modify)."""
+        return self._test
 
     # -- training ------------------------------------------------------------------------------
 
@@ -194,8 +205,10 @@ class Session:
         s = self.settings
         return {
             "type": "state", "settings": s.as_json(), "classes": s.classes,
-            "points": [p.as_json() for p in self.points], "extent": EXTENT,
-            "grid": self.grid_size, "limits": {"layers": MAX_LAYERS, "neurons": MAX_NEURONS},
+            "points": [p.as_json() for p in self.points], "added_count": self.added,
+            "extent": EXTENT,
+            "grid": self.grid_size,
+            "limits": {"layers": MAX_LAYERS, "neurons": MAX_NEURONS, "added": MAX_ADDED},
             "frame": self.frame(),
         }
 
@@ -265,22 +278,34 @@ class Session:
         return Reply("state")
 
     def _cmd_add(self, msg) -> Reply:
+        """A training point, in O(1): the loss and accuracy with it come with the next frame."""
         x, y = (_coordinate(k, msg.get(k)) for k in ("x", "y"))
         label = msg.get("label")
         if isinstance(label, bool) or label not in range(self.settings.classes):
             raise CommandError(f"label must be one of 0..{self.settings.classes - 1}, "
                                f"got {label!r}")
-        self.points.append(Point(self._next_id, x, y, label, False))
+        if self.added >= MAX_ADDED:
+            raise CommandError(f"the plane holds at most {MAX_ADDED:,} added points: remove "
+                               "some, or press New data to start from the data set again")
+        point = Point(self._next_id, x, y, label, False)
+        self.points.append(point)
+        self._train.append(point)
         self._next_id += 1
-        self.refresh()
-        return Reply("state")
+        self.added += 1
+        return self._points_changed([point], [])
 
     def _cmd_remove(self, msg) -> Reply:
         point = self.point(msg.get("id"))
         self.points.remove(point)
+        (self._test if point.test else self._train).remove(point)
         self._order = [p for p in self._order if p is not point]
-        self.refresh()
-        return Reply("state")
+        if point.id >= self._first_added:
+            self.added -= 1
+        return self._points_changed([], [point])
+
+    def _points_changed(self, added: list[Point], removed: list[Point]) -> Reply:
+        return Reply({"type": "points", "added": [p.as_json() for p in added],
+                      "removed": [p.id for p in removed], "added_count": self.added})
 
     def _cmd_explain(self, msg) -> Reply:
         return Reply(None, self.explain(msg.get("param"), msg.get("point")))

@@ -165,6 +165,42 @@ def test_add_remove_reset_and_settings_commands():
     assert [layer.nout for layer in s.model.layers] == [3, 1]
 
 
+def test_adding_a_point_does_no_work_until_the_next_frame():
+    s = Session(Settings(points=20, test_fraction=0.5))
+    before = s.metrics
+    s.batches.run = s.refresh = s.frame = s.state = None  # any call of them would fail
+    replies = [s.command({"cmd": "add", "x": 0.1 * k, "y": 0.0, "label": k % 2})
+               for k in range(5)]
+    assert [r.broadcast["added"][0]["id"] for r in replies] == [20, 21, 22, 23, 24]
+    assert replies[-1].broadcast["added_count"] == 5 and replies[-1].private is None
+    assert len(json.dumps(replies[-1].broadcast)) < 200  # the new point only, not the plane
+    assert len(s.train) == 15 and s.metrics == before
+    removed = s.command({"cmd": "remove", "id": 22}).broadcast
+    assert removed == {"type": "points", "added": [], "removed": [22], "added_count": 4}
+    del s.batches.run, s.refresh, s.frame, s.state
+    s.refresh()  # what the next frame does: the numbers now count the new points
+    assert len(s.train) == 14 and s.metrics != before
+
+
+def test_added_points_are_capped_with_a_message():
+    from nn.playground.session import MAX_ADDED
+    s = Session(Settings(points=20))
+    for k in range(MAX_ADDED):
+        s.command({"cmd": "add", "x": -1.5 + 3.0 * k / MAX_ADDED, "y": 0.5, "label": k % 2})
+    with pytest.raises(CommandError, match="at most 2,000 added points: remove some"):
+        s.command({"cmd": "add", "x": 0.0, "y": 0.0, "label": 0})
+    assert len(s.points) == 20 + MAX_ADDED and s.added == MAX_ADDED
+    s.command({"cmd": "remove", "id": 0})  # a point of the data set frees no room
+    with pytest.raises(CommandError):
+        s.command({"cmd": "add", "x": 0.0, "y": 0.0, "label": 0})
+    s.command({"cmd": "remove", "id": s.points[-1].id})  # an added one does
+    s.command({"cmd": "add", "x": 0.0, "y": 0.0, "label": 0})
+    assert s.added == MAX_ADDED and s.state()["added_count"] == MAX_ADDED
+    s.command({"cmd": "regenerate"})
+    assert s.added == 0 and len(s.points) == 20
+    s.command({"cmd": "add", "x": 0.0, "y": 0.0, "label": 0})
+
+
 def test_mini_batches_cover_each_epoch_once():
     s = Session(Settings(points=40, test_fraction=0.5, batch=6))
     seen = []
@@ -262,6 +298,50 @@ def test_a_busy_tab_skips_training_frames_but_never_a_command_result():
     assert [(m["type"], m["running"]) for m in received] == [("frame", True), ("frame", False)]
 
 
+def test_points_added_while_paused_reach_the_tabs_at_once_and_frames_follow():
+    from nn.playground.server import FRAME_INTERVAL, Playground
+
+    class Tab:
+        def __init__(self):
+            self.received = []
+
+        def send(self, text, droppable=False):
+            self.received.append((time.perf_counter(), json.loads(text)))
+
+        def close(self):
+            pass
+
+    async def run():
+        playground = Playground(session=Session(Settings(points=20, test_fraction=0.5)))
+        tab = Tab()
+        playground.sockets.add(tab)
+        for k in range(3):  # a burst: each point at once, one frame for all three
+            playground.apply({"cmd": "add", "x": 0.5, "y": 0.1 * k, "label": 1})
+        assert [m["type"] for _, m in tab.received] == ["points"] * 3
+        for k in range(12):  # a click every 50 ms
+            await asyncio.sleep(0.05)
+            playground.apply({"cmd": "add", "x": -0.5, "y": 0.1 * k, "label": k % 2})
+        # Timers fire in deadline order, so the last frame is in before this sleep ends.
+        await asyncio.sleep(FRAME_INTERVAL + 0.5)
+        await playground.stop()
+        return tab.received
+
+    received = asyncio.run(run())
+    kinds = [m["type"] for _, m in received]
+    assert kinds[:4] == ["points"] * 3 + ["frame"] and kinds[-1] == "frame"
+    assert kinds.count("points") == 15 and 2 <= kinds.count("frame") < 15
+    sent = [t for t, m in received if m["type"] == "frame"]
+    assert all(b - a >= FRAME_INTERVAL * 0.99 for a, b in zip(sent, sent[1:]))
+    everything = Session(Settings(points=20, test_fraction=0.5))
+    for _, m in received:
+        for p in m.get("added", []):
+            everything.command({"cmd": "add", **{k: p[k] for k in ("x", "y", "label")}})
+    everything.refresh()
+    last = received[-1][1]
+    assert (last["train_loss"], last["train_accuracy"]) == \
+        (everything.metrics["train_loss"], everything.metrics["train_accuracy"])
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -269,10 +349,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def server_process():
-    """``python -m nn.playground --no-browser`` on a free port; yields (process, url)."""
+def server_process(prefix: list[str] = ()):
+    """``python -m nn.playground --no-browser`` on a free port (run by ``prefix``, if given);
+    yields (process, url)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen([sys.executable, "-m", "nn.playground", "--no-browser",
+    proc = subprocess.Popen([*prefix, sys.executable, "-m", "nn.playground", "--no-browser",
                              "--port", str(_free_port())], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -283,7 +364,7 @@ def server_process():
     finally:
         if proc.poll() is None:
             proc.kill()
-        proc.wait(10)
+        proc.wait(60)
         proc.stdout.close()
         proc.stderr.close()
 
@@ -291,25 +372,50 @@ def server_process():
 def _request(url: str, body: bytes | None = None, kind: str = "application/json"):
     req = urllib.request.Request(url, data=body, headers={"Content-Type": kind} if body else {})
     try:
-        with urllib.request.urlopen(req, timeout=10) as r:
+        with urllib.request.urlopen(req, timeout=60) as r:
             return r.status, json.loads(r.read() or b"null")
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"null")
 
 
-def test_cli_sigint_stops_within_5_seconds_and_releases_the_port():
-    with server_process() as (proc, url):
-        port = int(url.rsplit(":", 1)[1].strip("/"))
-        assert _request(url + "api/state")[0] == 200
+@pytest.mark.parametrize("inherited", ["default", "ignored"])
+def test_cli_sigint_while_playing_stops_and_releases_the_port(inherited):
+    """Ctrl-C stops a server that is training, with a tab open and points being added. A
+    shell script's background job starts with SIGINT ignored; ``kill -INT`` still stops it."""
+    from tornado.websocket import websocket_connect
+
+    async def play_then_interrupt(proc, url) -> float:
+        tab = await websocket_connect(url.replace("http", "ws") + "ws",
+                                      max_message_size=64 * 1024 * 1024)
+        assert json.loads(await tab.read_message())["type"] == "state"
+        await tab.write_message(json.dumps({"cmd": "play"}))
+        for k in range(50):
+            await tab.write_message(json.dumps({"cmd": "add", "x": k / 50, "y": 0.5,
+                                                "label": k % 2}))
+        added = 0
+        while True:  # until a frame shows the run training on the added points
+            message = json.loads(await tab.read_message())
+            added += message["type"] == "points"
+            if message["type"] == "frame" and message["running"] and message["steps"] > 0 \
+                    and added == 50:
+                break
         proc.send_signal(signal.SIGINT)
         start = time.monotonic()
-        proc.wait(5)
-        assert time.monotonic() - start < 5
+        await asyncio.to_thread(proc.wait, 60)
+        seconds = time.monotonic() - start
+        while await tab.read_message() is not None:  # the server closed the tab's connection
+            pass
+        return seconds
+
+    prefix = ["sh", "-c", 'trap "" INT; exec "$@"', "sh"] if inherited == "ignored" else []
+    with server_process(prefix) as (proc, url):
+        port = int(url.rsplit(":", 1)[1].strip("/"))
+        asyncio.run(play_then_interrupt(proc, url))
         assert proc.returncode == 0
         assert "stopped" in proc.stdout.read()
         with socket.socket() as sock:
             # As a restarted server would: SO_REUSEADDR lets the bind ignore the connections
-            # left in TIME_WAIT by the request above, but not a socket still listening.
+            # left in TIME_WAIT, but not a socket still listening.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(("127.0.0.1", port))
             sock.listen()
@@ -321,7 +427,7 @@ def test_a_port_in_use_is_reported_and_the_first_server_keeps_it():
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         second = subprocess.run([sys.executable, "-m", "nn.playground", "--no-browser", "--port",
                                  port], cwd=ROOT, env=env, capture_output=True, text=True,
-                                timeout=30)
+                                timeout=60)
         assert second.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in second.stderr
         assert _request(url + "api/state")[0] == 200
 
@@ -342,7 +448,7 @@ def test_bad_requests_get_4xx_and_the_server_keeps_answering():
             assert r.headers["Content-Type"] == "text/html; charset=utf-8"
         bad_host = urllib.request.Request(url + "api/state", headers={"Host": "evil.example"})
         with pytest.raises(urllib.error.HTTPError, match="403"):
-            urllib.request.urlopen(bad_host, timeout=10)
+            urllib.request.urlopen(bad_host, timeout=60)
         status, state = _request(url + "api/state")
         assert status == 200 and state["type"] == "state" and len(state["points"]) == 200
         assert proc.poll() is None
@@ -385,7 +491,7 @@ def test_show_serves_in_the_background_and_stops():
         playground.stop()
     assert not [t for t in threading.enumerate() if t.name == "nn.playground"]
     with pytest.raises(urllib.error.URLError):
-        urllib.request.urlopen(frame.src + "api/state", timeout=2)
+        urllib.request.urlopen(frame.src + "api/state", timeout=60)
 
 
 # -- the page -------------------------------------------------------------------------------------
@@ -428,33 +534,37 @@ def test_page_trains_moons_in_headless_chromium(tmp_path):
     with time_limit(150), server_process() as (_, url), chromium(tmp_path) as driver:
         text = lambda id_: driver.find_element(By.ID, id_).text  # noqa: E731
         driver.get(url)
-        _wait(lambda: text("connection") == "connected" and text("steps") == "0", 20, "the page")
+        _wait(lambda: text("connection") == "connected" and text("steps") == "0", 60, "the page")
         driver.find_element(By.ID, "play").click()
-        _wait(lambda: float(text("accuracy")) >= 95 and int(text("steps")) > 0, 30,
+        _wait(lambda: float(text("accuracy")) >= 95 and int(text("steps")) > 0, 60,
               "95% accuracy on moons")
         first = int(text("steps"))
-        _wait(lambda: int(text("steps")) > first, 5, "the step count to grow")
+        _wait(lambda: int(text("steps")) > first, 60, "the step count to grow")
         driver.find_element(By.ID, "pause").click()
-        _wait(lambda: not driver.find_element(By.ID, "play").get_attribute("disabled"), 5, "pause")
+        _wait(lambda: not driver.find_element(By.ID, "play").get_attribute("disabled"), 60, "pause")
         paused = text("steps")
         time.sleep(1.0)
         assert text("steps") == paused
 
         # Closing and reopening the tab resumes the run.
         driver.get(url)
-        _wait(lambda: text("steps") == paused, 10, "the same run after reopening")
+        _wait(lambda: text("steps") == paused, 60, "the same run after reopening")
 
         # A click on the plane adds a point; a click on it removes it again.
         n = len(_request(url + "api/state")[1]["points"])
         plane = driver.find_element(By.ID, "plane")
         ActionChains(driver).move_to_element_with_offset(plane, 150, -150).click().perform()
-        _wait(lambda: len(_request(url + "api/state")[1]["points"]) == n + 1, 5, "a new point")
+        _wait(lambda: len(_request(url + "api/state")[1]["points"]) == n + 1, 60, "a new point")
+        _wait(lambda: text("point-count").startswith(f"{n + 1} points") and
+              "; 1 added by clicks, at most 2,000." in text("point-count"), 60, "the page's count")
+        # The page knows the new point (a click on it removes it, not adds another).
         ActionChains(driver).move_to_element_with_offset(plane, 150, -150).click().perform()
-        _wait(lambda: len(_request(url + "api/state")[1]["points"]) == n, 5, "the point removed")
+        _wait(lambda: len(_request(url + "api/state")[1]["points"]) == n, 60, "the point removed")
+        _wait(lambda: "; 0 added by clicks" in text("point-count"), 60, "the page's count")
         ActionChains(driver).move_to_element_with_offset(plane, -150, 150).key_down(Keys.SHIFT) \
             .click().key_up(Keys.SHIFT).perform()
         added = _wait(lambda: (lambda pts: len(pts) == n + 1 and pts[-1])(
-            _request(url + "api/state")[1]["points"]), 5, "a shift-click adding a point")
+            _request(url + "api/state")[1]["points"]), 60, "a shift-click adding a point")
         assert added["label"] == 1 and added["id"] >= n and not added["test"]
 
         # A refused setting shows its message as text, however it is spelled.
@@ -462,23 +572,23 @@ def test_page_trains_moons_in_headless_chromium(tmp_path):
         lr.clear()
         lr.send_keys("-1")
         driver.find_element(By.ID, "steps").click()
-        _wait(lambda: "learning rate must be" in text("message"), 5, "the refusal")
+        _wait(lambda: "learning rate must be" in text("message"), 60, "the refusal")
         driver.execute_script(
             "const s = document.getElementById('activation');"
             "const o = document.createElement('option');"
             "o.value = '<img src=x onerror=window.pwned=1>';"
             "s.append(o); s.value = o.value; s.dispatchEvent(new Event('change'));")
-        _wait(lambda: "<img src=x" in text("message"), 5, "the escaped message")
+        _wait(lambda: "<img src=x" in text("message"), 60, "the escaped message")
         assert driver.execute_script("return window.pwned === undefined && "
                                      "!document.querySelector('#message img')")
 
         # An edge explains its weight with the chain rule.
         driver.execute_script("document.querySelector('#network path.hit')"
                               ".dispatchEvent(new MouseEvent('click'))")
-        _wait(lambda: "by the chain rule" in text("explain-text"), 10, "an explanation")
+        _wait(lambda: "by the chain rule" in text("explain-text"), 60, "an explanation")
         assert "∂loss/∂L1.N1.w1" in text("explain-text")
 
         driver.find_element(By.ID, "reset").click()
-        _wait(lambda: text("steps") == "0", 10, "reset")
+        _wait(lambda: text("steps") == "0", 60, "reset")
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors

@@ -39,6 +39,7 @@
   function receive(message) {
     if (message.type === "state") applyState(message);
     else if (message.type === "frame") applyFrame(message);
+    else if (message.type === "points") applyPoints(message);
     else if (message.type === "explain") showExplain(message);
     else if (message.type === "error") { say(message.message, true); syncControls(); }
   }
@@ -59,6 +60,28 @@
     buildLegends();
     applyFrame(message.frame);
     updatePicked();
+    showPointCount();
+  }
+
+  // Points added or removed by a click: the loss and accuracy with them come with the next frame.
+  function applyPoints(message) {
+    if (!state) return;
+    const gone = new Set(message.removed);
+    if (gone.size) state.points = state.points.filter((p) => !gone.has(p.id));
+    state.points.push(...message.added);
+    state.added_count = message.added_count;
+    if (gone.has(picked)) picked = null;
+    syncControls();
+    paintPlane();
+    updatePicked();
+    showPointCount();
+  }
+
+  function showPointCount() {
+    const nTrain = state.points.filter((p) => !p.test).length;
+    const nTest = state.points.length - nTrain;
+    $("point-count").textContent = `${state.points.length} points (${nTrain} training, ${nTest} test); ` +
+      `${state.added_count} added by clicks, at most ${state.limits.added.toLocaleString("en")}.`;
   }
 
   function syncControls() {
