@@ -10,7 +10,11 @@ MLP(2, [8, 8, 1]), cross-entropy, SGD. Measured in one run:
    page): plain-float forward of the weights, against replaying a compiled one-example graph at
    each grid point (the alternative the playground did not take);
 3. end to end: ``python -m nn.playground`` in its own process, a WebSocket client pressing play,
-   then counting steps and frames received over a few seconds.
+   then counting steps and frames received over a few seconds;
+4. clicks and Ctrl-C while it trains: a WebSocket client presses play, adds points (none, or the
+   2,000 the plane holds), times an add from click to the point coming back to every tab, then
+   the process gets SIGINT and the time to its exit is measured. Each is run as a terminal
+   starts the server and as a shell script's background job does (SIGINT ignored at start).
 
     python benchmarks/bench_playground.py           # about a minute
     python benchmarks/bench_playground.py --quick   # a smoke run
@@ -23,6 +27,7 @@ import json
 import os
 import platform
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -143,6 +148,83 @@ async def _watch(url: str, seconds: float) -> dict:
             "steps": s1, "accuracy": acc}
 
 
+def add_cost(added: int) -> float:
+    """Microseconds of one ``add`` command in a session already holding ``added`` added points
+    (each timed add is removed again, so the count stays put)."""
+    session = Session(Settings())
+    for k in range(added):
+        session.command({"cmd": "add", "x": 0.0, "y": 0.0, "label": k % 2})
+    times = []
+    for k in range(200):
+        t = time.perf_counter()
+        session.command({"cmd": "add", "x": 0.5, "y": 0.5, "label": k % 2})
+        times.append(time.perf_counter() - t)
+        session.command({"cmd": "remove", "id": session.points[-1].id})
+    return statistics.median(times) * 1e6
+
+
+def interrupted(added: int, ignored: bool, rounds: int) -> dict:
+    """Serve, press play over a WebSocket, add ``added`` points, time ``rounds`` more adds
+    from sending to the echo, then SIGINT: the seconds from the signal to the exit."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    prefix = ["sh", "-c", 'trap "" INT; exec "$@"', "sh"] if ignored else []
+    proc = subprocess.Popen([*prefix, sys.executable, "-m", "nn.playground", "--no-browser"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        url = re.search(r"http://\S+/", proc.stdout.readline())[0]
+        result = asyncio.run(_click_while_playing(url, added, rounds))
+        proc.send_signal(signal.SIGINT)
+        start = time.perf_counter()
+        proc.wait(60)
+        result["exit_s"] = time.perf_counter() - start
+        result["returncode"] = proc.returncode
+        return result
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(60)
+        proc.stdout.close()
+
+
+async def _click_while_playing(url: str, added: int, rounds: int) -> dict:
+    from tornado.websocket import websocket_connect
+    ws = await websocket_connect(url.replace("http", "ws") + "ws",
+                                 max_message_size=64 * 1024 * 1024)
+    await ws.read_message()  # the state
+    await ws.write_message(json.dumps({"cmd": "play"}))
+
+    def add(k: int) -> str:
+        return json.dumps({"cmd": "add", "x": -1.5 + 3.0 * (k % 50) / 50,
+                           "y": -1.5 + 3.0 * (k // 50 % 50) / 50, "label": k % 2})
+
+    async def until(kind: str, count: int = 1) -> dict:
+        while True:
+            msg = json.loads(await ws.read_message())
+            if msg["type"] == "error":
+                raise RuntimeError(msg["message"])
+            if msg["type"] == kind and msg.get("running", True):
+                count -= 1
+                if not count:
+                    return msg
+
+    for k in range(added):
+        await ws.write_message(add(k))
+    if added:
+        await until("points", added)
+    clicks = []
+    for k in range(added, added + rounds):
+        t = time.perf_counter()
+        await ws.write_message(add(k))
+        await until("points")
+        clicks.append(time.perf_counter() - t)
+        await ws.write_message(json.dumps({"cmd": "remove", "id": 200 + k}))
+        await until("points")
+    frame = await until("frame")
+    ws.close()
+    return {"click_ms": statistics.median(clicks) * 1e3, "steps": frame["steps"],
+            "sps": frame["sps"]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, a shorter watch")
@@ -176,7 +258,28 @@ def main(argv: list[str] | None = None) -> int:
           f"training accuracy {e2e['accuracy']}% after {e2e['steps']} steps")
     ok = e2e["steps_per_s"] >= 20 and e2e["frames_per_s"] >= 2
     print("target (≥ 20 steps/s, ≥ 2 frames/s):", "met" if ok else "NOT met")
-    return 0 if ok else 1
+
+    print("\nclicks and Ctrl-C while training (a WebSocket tab; SIGINT to exit):")
+    print(f"  an add in the session: {add_cost(0):.1f} µs with 200 points, "
+          f"{add_cost(1_999):.1f} µs with 2,199 (median of 200 adds and removes)")
+    repeats = 1 if args.quick else 3
+    slowest = 0.0
+    for added in (0, 1_999):
+        for ignored in (False, True):
+            runs_ = [interrupted(added, ignored, 5 if args.quick else 20) for _ in range(repeats)]
+            exits = [r["exit_s"] for r in runs_]
+            slowest = max(slowest, *exits)
+            clean = all(r["returncode"] == 0 for r in runs_)
+            how = "SIGINT ignored at start" if ignored else "from a terminal"
+            print(f"  {200 + added:>5} points, {how:<23}: add echoed in "
+                  f"{statistics.median(r['click_ms'] for r in runs_):5.1f} ms (median), "
+                  f"{statistics.median(r['sps'] for r in runs_):5.0f} steps/s; exit after "
+                  f"SIGINT {max(exits):.2f} s (slowest of {repeats}), "
+                  f"{'exit code 0' if clean else 'NOT exit code 0'}")
+            ok = ok and clean
+    stopped = slowest <= 2.0
+    print("target (exit 0 within 2 s of SIGINT while training):", "met" if stopped else "NOT met")
+    return 0 if ok and stopped else 1
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from .session import CommandError, Session
 
 FRAME_INTERVAL = 0.25  # seconds between frames while training: heat maps at 4 per second
 SLICE = 0.02  # seconds of training between looks at the network
+HOPS = 4  # loop turns between slices: a message takes a few (read it, wake its handler, ...)
 MAX_MESSAGE = 64 * 1024  # a WebSocket message; commands are a few hundred bytes
 MAX_BODY = 1024 * 1024  # an HTTP request body; larger ones are cut off by tornado
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
@@ -171,7 +172,8 @@ class Playground:
                 s.refresh()
                 # Only frames of a run still going may be skipped: the next one follows soon.
                 self._send_frame(droppable=s.running)
-            await asyncio.sleep(0)  # let requests and messages through
+            for _ in range(HOPS):  # let requests and messages through
+                await asyncio.sleep(0)
 
     def _step(self) -> None:
         try:

@@ -78,10 +78,11 @@
   }
 
   function showPointCount() {
+    const n = (k) => k.toLocaleString("en");
     const nTrain = state.points.filter((p) => !p.test).length;
     const nTest = state.points.length - nTrain;
-    $("point-count").textContent = `${state.points.length} points (${nTrain} training, ${nTest} test); ` +
-      `${state.added_count} added by clicks, at most ${state.limits.added.toLocaleString("en")}.`;
+    $("point-count").textContent = `${n(state.points.length)} points (${n(nTrain)} training, ` +
+      `${n(nTest)} test); ${n(state.added_count)} added by clicks, at most ${n(state.limits.added)}.`;
   }
 
   function syncControls() {
