@@ -65,7 +65,7 @@ class Playground:
         self._server: tornado.httpserver.HTTPServer | None = None
         self._trainer: asyncio.Task | None = None
         self._wake = asyncio.Event()
-        self._last_frame = -math.inf  # when the last frame went out (time.perf_counter)
+        self._last_frame = -math.inf  # when the last frame had gone out (time.perf_counter)
         self._frame_timer: asyncio.TimerHandle | None = None
 
     @property
@@ -136,8 +136,8 @@ class Playground:
             sock.send(text, droppable=droppable)
 
     def _send_frame(self, droppable: bool = False) -> None:
-        self._last_frame = time.perf_counter()
         self.broadcast(self.session.frame(), droppable=droppable)
+        self._last_frame = time.perf_counter()
 
     def _frame_soon(self) -> None:
         """A frame with fresh numbers after a small change: while training the next frame

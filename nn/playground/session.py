@@ -206,8 +206,7 @@ class Session:
         return {
             "type": "state", "settings": s.as_json(), "classes": s.classes,
             "points": [p.as_json() for p in self.points], "added_count": self.added,
-            "extent": EXTENT,
-            "grid": self.grid_size,
+            "extent": EXTENT, "grid": self.grid_size,
             "limits": {"layers": MAX_LAYERS, "neurons": MAX_NEURONS, "added": MAX_ADDED},
             "frame": self.frame(),
         }
