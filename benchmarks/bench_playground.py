@@ -32,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -113,18 +114,27 @@ def _layer_nodes(model: MLP, inputs: list[Value]) -> list[list[Value]]:
     return layers
 
 
+@contextmanager
+def served(ignore_sigint: bool = False):
+    """``python -m nn.playground`` in its own process (started with SIGINT ignored, as a shell
+    script's background job is, if asked); yields (process, url) and ends it if still running."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    prefix = ["sh", "-c", 'trap "" INT; exec "$@"', "sh"] if ignore_sigint else []
+    proc = subprocess.Popen([*prefix, sys.executable, "-m", "nn.playground", "--no-browser"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        yield proc, re.search(r"http://\S+/", proc.stdout.readline())[0]
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+        proc.wait(60)
+        proc.stdout.close()
+
+
 def end_to_end(seconds: float) -> dict:
     """Serve in a separate process, press play over a WebSocket, count steps and frames."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen([sys.executable, "-m", "nn.playground", "--no-browser"], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, text=True)
-    try:
-        url = re.search(r"http://\S+/", proc.stdout.readline())[0]
+    with served() as (_, url):
         return asyncio.run(_watch(url, seconds))
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        proc.stdout.close()
 
 
 async def _watch(url: str, seconds: float) -> dict:
@@ -164,12 +174,7 @@ def add_cost(added: int) -> float:
 def interrupted(added: int, ignored: bool, rounds: int) -> dict:
     """Serve, press play over a WebSocket, add ``added`` points, time ``rounds`` more adds
     from sending to the echo, then SIGINT: the seconds from the signal to the exit."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    prefix = ["sh", "-c", 'trap "" INT; exec "$@"', "sh"] if ignored else []
-    proc = subprocess.Popen([*prefix, sys.executable, "-m", "nn.playground", "--no-browser"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-    try:
-        url = re.search(r"http://\S+/", proc.stdout.readline())[0]
+    with served(ignore_sigint=ignored) as (proc, url):
         result = asyncio.run(_click_while_playing(url, added, rounds))
         proc.send_signal(signal.SIGINT)
         start = time.perf_counter()
@@ -177,11 +182,6 @@ def interrupted(added: int, ignored: bool, rounds: int) -> dict:
         result["exit_s"] = time.perf_counter() - start
         result["returncode"] = proc.returncode
         return result
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(60)
-        proc.stdout.close()
 
 
 async def _click_while_playing(url: str, added: int, rounds: int) -> dict:
@@ -213,9 +213,9 @@ async def _click_while_playing(url: str, added: int, rounds: int) -> dict:
     for k in range(added, added + rounds):
         t = time.perf_counter()
         await ws.write_message(add(k))
-        await until("points")
+        echo = await until("points")
         clicks.append(time.perf_counter() - t)
-        await ws.write_message(json.dumps({"cmd": "remove", "id": 200 + k}))
+        await ws.write_message(json.dumps({"cmd": "remove", "id": echo["added"][0]["id"]}))
         await until("points")
     frame = await until("frame")
     ws.close()

@@ -77,9 +77,11 @@
     showPointCount();
   }
 
+  function trainingCount() { return state.points.filter((p) => !p.test).length; }
+
   function showPointCount() {
     const n = (k) => k.toLocaleString("en");
-    const nTrain = state.points.filter((p) => !p.test).length;
+    const nTrain = trainingCount();
     const nTest = state.points.length - nTrain;
     $("point-count").textContent = `${n(state.points.length)} points (${n(nTrain)} training, ` +
       `${n(nTest)} test); ${n(state.added_count)} added by clicks, at most ${n(state.limits.added)}.`;
@@ -93,7 +95,7 @@
     $("activation").value = s.activation;
     $("loss-fn").value = s.loss;
     $("optimizer").value = s.optimizer;
-    const nTrain = state.points.filter((p) => !p.test).length;
+    const nTrain = trainingCount();
     $("full-batch").checked = s.batch >= nTrain;
     $("batch").value = Math.min(s.batch, Math.max(nTrain, 1));
     $("batch").disabled = s.batch >= nTrain;
@@ -704,7 +706,7 @@
       set({batch: Number.isInteger(v) ? v : String($("batch").value)});
     });
     $("full-batch").addEventListener("change", () => {
-      const nTrain = state.points.filter((p) => !p.test).length;
+      const nTrain = trainingCount();
       set({batch: $("full-batch").checked ? 10000 : Math.max(1, Math.min(10, nTrain))});
     });
     for (const [id, key] of [["activation", "activation"], ["loss-fn", "loss"], ["optimizer", "optimizer"]]) {
