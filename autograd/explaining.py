@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .engine import Constant, Value
 from .escape import MAX_SHOWN, markdown_text, shown, tex_text
 from .forward import forwardprop
-from .graph import (Names, backprop, dependents, fmt, local_partials, partial_formula,
+from .graph import (Names, backprop, dependents, fmt, local_partials, partial_formula, send,
                     same_number)
 
 _SHOWN_LOCALS = 6
@@ -35,7 +35,8 @@ class Factor:
     """One factor ∂top/∂bottom of a path, with its value.
 
     ``formula`` is the op table's formula when one op joins the two; ``locals`` lists the local
-    partials multiplied together when several unlabelled ops lie between them along one route.
+    partials multiplied together when several unlabelled ops lie between them along one route,
+    and ``route`` those ops as (node, input index), top first (empty over several routes).
     """
 
     top: Value
@@ -43,6 +44,18 @@ class Factor:
     value: float
     formula: str | None
     locals: tuple[float, ...]
+    route: tuple[tuple[Value, int], ...] = ()
+
+    def carry(self, g: float, up: bool = False) -> float:
+        """g taken through this factor as the walks take it: each op forms its own product, so
+        a closed gate gives 0 even for an infinite g (inf × 0 would say NaN)."""
+        if not self.route:
+            return g * self.value
+        for node, i in (reversed(self.route) if up else self.route):
+            # Forward mode carries a zero tangent as 0, even through an infinite slope: an input
+            # that does not move moves nothing (as jvp's walk does).
+            g = send(node, i, g) if g or not up else 0.0
+        return g
 
 
 @dataclass(frozen=True)
@@ -53,7 +66,10 @@ class Path:
 
     @property
     def product(self) -> float:
-        return math.prod(f.value for f in self.factors)
+        g = 1.0
+        for f in self.factors:
+            g = f.carry(g)
+        return g
 
     @property
     def through(self) -> tuple[Value, ...]:
@@ -66,7 +82,7 @@ class Path:
         (a tangent of 1 on wrt times the factors met so far); the last is its contribution."""
         out, t = [], 1.0
         for f in reversed(self.factors):
-            t *= f.value
+            t = f.carry(t, up=True)
             out.append(t)
         return tuple(out)
 
@@ -359,13 +375,14 @@ def _segments(a: Value, keys: set[Value], rel: set[Value], index: dict[Value, in
             if p not in value:
                 value[p], routes[p], came[p] = 0.0, 0, (n, i, local[i])
                 heapq.heappush(heap, (-index[p], id(p), p))
-            value[p] += value[n] * local[i]
+            value[p] += send(n, i, value[n])
             routes[p] += routes[n]
     factors = []
     for b in sorted(found, key=index.get):
         chain = _route(a, b, came) if routes[b] == 1 else []
         formula = partial_formula(chain[0][0], chain[0][1], name) if len(chain) == 1 else None
-        factors.append(Factor(a, b, value[b], formula, tuple(x[2] for x in chain)))
+        factors.append(Factor(a, b, value[b], formula, tuple(x[2] for x in chain),
+                              tuple((x[0], x[1]) for x in chain)))
     return factors
 
 
@@ -460,8 +477,9 @@ def _joined(run: list[Factor]) -> Factor:
         return run[0]
     last = run[-1]
     locals_ = tuple(x for f in run for x in f.locals) if all(f.locals for f in run) else ()
+    route = tuple(x for f in run for x in f.route) if all(f.route for f in run) else ()
     return Factor(run[0].top, last.bottom, math.prod(f.value for f in run), last.formula,
-                  locals_)
+                  locals_, route)
 
 
 def _identically_one(f: Factor) -> bool:

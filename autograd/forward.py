@@ -89,9 +89,19 @@ def _push(order: list[Value], seeds: Mapping[Value, float]) -> dict[Value, float
             # Nothing upstream moves; skipping also keeps 0 × an infinite partial out.
             tangents[node] = 0.0
             continue
-        local = op.partials(*[p.data for p in node.parents], node.data)
-        tangents[node] = sum(d * t for d, t in zip(local, moving) if t)
+        tangents[node] = _tangent(op, [p.data for p in node.parents], node.data, moving)
     return tangents
+
+
+def _tangent(op, xs: list[float], out: float, moving: list[float]) -> float:
+    """Σ over moving inputs i of t_i·∂out/∂x_i, each product formed by the op itself.
+
+    The op's partials take the tangent as their upstream factor, ``partials(..., g=t_i)``, so
+    forward mode divides where reverse mode divides (t / b, never t·(1/b), which overflows
+    first) and a closed gate gives an exact 0 for an infinite tangent too. One call per moving
+    input: in a Jacobian's walk that is nearly always one.
+    """
+    return sum(op.partials(*xs, out, g=t)[i] for i, t in enumerate(moving) if t)
 
 
 def forwardprop(outputs: Value | Sequence[Value],

@@ -7,7 +7,8 @@ so that none of them reaches into the engine's insides:
 - walks: ``topological_order`` (parents first) and ``backprop`` (the reverse walk, returning the
   order and ∂root/∂node for every node), both iterative;
 - relations: ``dependents`` (which nodes lie on a path to some source nodes), ``distances``;
-- the chain rule at one node: ``local_partials`` and ``partial_formula``, read from the op table;
+- the chain rule at one node: ``local_partials``, ``send`` and ``partial_formula``, read from
+  the op table;
 - display: ``Names`` (label, a constant's number, else v1, v2, ...) and ``fmt``;
 - the backward pass as state: ``BackwardState``, what a renderer shows after k steps;
 - ``graph_data(root)``: all of it as JSON-ready data (the schema is in the README).
@@ -24,7 +25,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 from .engine import Constant, Value, backprop, topological_order
 from .escape import MAX_SHOWN, shown
 
-__all__ = ["topological_order", "backprop", "dependents", "distances", "local_partials",
+__all__ = ["topological_order", "backprop", "dependents", "distances", "local_partials", "send",
            "partial_formula", "partial_formulas", "expression", "fill", "Names", "graph_names",
            "fmt", "same_number", "BackwardState", "backward_state", "graph_data", "to_json",
            "SCHEMA_VERSION"]
@@ -68,6 +69,13 @@ def local_partials(node: Value) -> tuple[float, ...]:
     if op is None:
         return ()
     return tuple(float(d) for d in op.partials(*[p.data for p in node.parents], node.data))
+
+
+def send(node: Value, i: int, g: float) -> float:
+    """What ``node`` passes to its input ``i`` when ``g`` arrives: g·∂node/∂input, formed by the
+    op as backward forms it (g / x, not g·(1/x); exactly 0 through a closed gate, even for an
+    infinite g). Forward mode uses it the same way, with a tangent for g."""
+    return float(node.operation.partials(*[p.data for p in node.parents], node.data, g=g)[i])
 
 
 # A template names input i as {i} and the output as {out}; {{ and }} stand for braces.

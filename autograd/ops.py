@@ -241,12 +241,19 @@ def sum(*xs: float) -> float:  # noqa: A001 - named after its op
 
 def dot(*args: float) -> float:
     n = len(args) // 2
+    if len(args) % 2 == 0:
+        raise TypeError(f"dot: takes n weights, n inputs and a bias (an odd number of inputs), "
+                        f"got {len(args)}")
     # operator.mul is about twice as fast as float.__mul__ here, and compile can trace it.
     return builtins.sum(map(operator.mul, args[:n], args[n:2 * n]), args[2 * n])
 
 
 # ---------------------------------------------------------------------------------- partials
-# g·∂out/∂x_i for each input. Every returned term involves g, so that ONE disappears.
+# g·∂out/∂x_i for each input. Every returned term involves g, so that ONE disappears, except
+# ZERO: where the function is constant in an input (a closed ReLU, x ** 0), the derivative is
+# exactly 0 whatever g is. g·0 would be NaN for an infinite g; PyTorch masks these too.
+
+ZERO = 0.0
 
 _log = _dispatch("log", math.log)
 _sig = _dispatch("sigmoid", sigmoid)
@@ -272,14 +279,19 @@ def d_div(a, b, out, *, g=ONE):
 
 def d_pow(x, y, out, *, g=ONE):
     xv, yv = _float(x), _float(y)
+    # As a function of the exponent, x**y is differentiable only for a positive base. For a
+    # base <= 0 it is taken as a function of x alone: ∂/∂y is 0, and y is a constant in ∂/∂x,
+    # so that every derivative involving y is 0 and the Hessian stays symmetric.
+    if xv <= 0:
+        y, dy = yv, ZERO
+    else:   # a NaN base too: its NaN goes on
+        dy = g * (out * _log(x))
     if yv == 0:
-        dx = g * 0.0   # constant in x, even at x = 0 where x**(y-1) is infinite (PyTorch too)
+        dx = ZERO   # constant in x, even at x = 0 where x**(y-1) is infinite (PyTorch too)
     elif xv == 0 and yv < 1 and not _is_node(x):
         dx = g * (y * math.inf)   # an infinite slope, signed as y (see _is_node)
     else:
         dx = g * (y * _power(x, y - 1))
-    # As a function of the exponent, x**y is differentiable only for a positive base.
-    dy = g * 0.0 if xv <= 0 else g * (out * _log(x))
     return dx, dy
 
 
@@ -301,7 +313,9 @@ def d_log(a, out, *, g=ONE):
 
 def d_sqrt(a, out, *, g=ONE):
     if out == 0 and not _is_node(out):
-        return (g * math.inf,)   # an infinite slope at 0, as in PyTorch (see _is_node)
+        # An infinite slope at 0, as in PyTorch (see _is_node), signed as out: -inf at -0.0.
+        # 1/out is written as IEEE's power, which a traced replay can form too.
+        return (g * _power(out, -1.0),)
     return (_quotient(g, 2.0 * out),)
 
 
@@ -315,11 +329,11 @@ def d_sigmoid(a, out, *, g=ONE):
 
 def d_relu(a, out, *, g=ONE):
     # Gated on the output as PyTorch does, so a NaN input passes the gradient on.
-    return (g * 0.0 if out <= 0 else +g,)
+    return (ZERO if out <= 0 else +g,)
 
 
 def d_leaky_relu(a, s, out, *, g=ONE):
-    return (+g if a > 0 else g * s, g * 0.0 if a > 0 else g * a)
+    return (+g if a > 0 else g * s, ZERO if a > 0 else g * a)
 
 
 def d_softplus(a, out, *, g=ONE):

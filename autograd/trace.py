@@ -292,6 +292,8 @@ def _zero_needs(e: tuple, temps: list) -> list | None:
     kind = e[0]
     if kind == "g":
         return []
+    if kind == "num":
+        return [] if e[1] == 0 else None   # a constant zero: a closed gate
     if kind == "tmp":
         return temps[e[1]]
     if kind == "neg":

@@ -67,8 +67,8 @@ def test_hessian_matches_torch_func(name, n):
 
 def perturbed(partials, i: int):
     """The same partials with the one for input ``i`` nudged by about a millionth."""
-    def nudged(*args):
-        local = list(partials(*args))
+    def nudged(*args, **g):
+        local = list(partials(*args, **g))
         local[i] = local[i] + 1e-6 * (1 + abs(local[i]))
         return tuple(local)
     return nudged
