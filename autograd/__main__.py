@@ -10,12 +10,10 @@ import webbrowser
 from pathlib import Path
 from typing import Sequence
 
-from .drawing import draw
-from .explaining import explain
-from .explorer import explore
-from .expr import ExpressionError, parse_assignment, parse_expression
 from .graph import fmt
 from .ops import OPS
+from .views import draw, explain, explore
+from .views.expr import ExpressionError, parse_assignment, parse_expression
 
 PICTURES = (".svg", ".png")
 

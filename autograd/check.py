@@ -4,7 +4,8 @@ from __future__ import annotations
 import numbers
 from typing import Callable, Sequence
 
-from .engine import Value, grad, no_grad
+from .engine import Value, grad
+from .modes import no_grad
 
 
 class GradcheckError(AssertionError):

@@ -21,11 +21,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping, Sequence
 
-from .engine import (Value, apply, backprop, dot, enable_grad, grad, primitive,
-                     topological_order)
+from .engine import Value, apply, backprop, dot, grad, topological_order
+from .modes import enable_grad
+from .extend import primitive
 
-__all__ = ["jvp", "vjp", "jacfwd", "jacrev", "hessian", "hvp", "forwardprop", "count_passes",
-           "Passes"]
+__all__ = ["jvp", "vjp", "jacfwd", "jacrev", "hessian", "hvp", "value_and_grad", "forwardprop",
+           "count_passes", "Passes"]
 
 
 # ------------------------------------------------------------------------------ counting passes
@@ -273,6 +274,21 @@ def jacrev(f: Callable) -> Callable[..., list]:
         return _shape(rows, single)
 
     return jacobian
+
+
+def value_and_grad(f: Callable[..., Value], argnums: int | Sequence[int] | None = None):
+    """JAX-style: ``value_and_grad(f)(*numbers)`` returns ``(f's value, [∂f/∂arg, ...])``;
+    ``argnums`` picks the arguments (all by default; a single int gives a single gradient)."""
+    def wrapped(*args):
+        xs = [a if isinstance(a, Value) else Value(a) for a in args]
+        out = f(*xs)
+        if not isinstance(out, Value):
+            raise TypeError(f"value_and_grad: f must return a Value, got {type(out).__name__}")
+        if isinstance(argnums, int):
+            return out.data, grad(out, xs[argnums])
+        picks = range(len(xs)) if argnums is None else argnums
+        return out.data, grad(out, [xs[i] for i in picks])
+    return wrapped
 
 
 def _gradient(fn: str, f: Callable, xs: list[Value]) -> list[Value]:

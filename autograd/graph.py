@@ -26,6 +26,7 @@ from .engine import Constant, Value, backprop, topological_order
 from .escape import MAX_SHOWN, shown
 
 __all__ = ["topological_order", "backprop", "dependents", "distances", "local_partials", "send",
+           "is_dead", "is_saturated", "SATURATION",
            "partial_formula", "partial_formulas", "expression", "fill", "Names", "graph_names",
            "fmt", "same_number", "BackwardState", "backward_state", "graph_data", "to_json",
            "SCHEMA_VERSION"]
@@ -59,6 +60,30 @@ def distances(root: Value) -> dict[Value, int]:
                 dist[p] = dist[n] + 1
                 queue.append(p)
     return dist
+
+
+# ------------------------------------------------------------------- units that stopped learning
+
+# A tanh unit is saturated when |out| > 0.97, the threshold of Karpathy's makemore lecture on
+# activations and gradients; a sigmoid unit when its output rescaled to (−1, 1), 2·out − 1, is.
+# Either way the local slope is below 6% of its largest value.
+SATURATION = 0.97
+
+
+def is_dead(node: Value) -> bool:
+    """A ReLU whose input is ≤ 0: its output is 0 and its local slope is 0."""
+    op = node.operation
+    return op is not None and op.name == "relu" and node.parents[0].data <= 0.0
+
+
+def is_saturated(node: Value, threshold: float = SATURATION) -> bool:
+    """A sigmoid or tanh whose output sits near one of its flat ends (see ``SATURATION``)."""
+    op = node.operation
+    if op is None or op.name not in ("sigmoid", "tanh"):
+        return False
+    out = node.data if op.name == "tanh" else 2.0 * node.data - 1.0
+    return abs(out) > threshold
+
 
 
 # ------------------------------------------------------------------- the chain rule at a node

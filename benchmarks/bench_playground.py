@@ -42,8 +42,8 @@ sys.path.insert(0, str(ROOT))
 import autograd  # noqa: E402
 from autograd import Value  # noqa: E402
 from nn import MLP, losses, optim  # noqa: E402
-from nn.playground.session import Session  # noqa: E402
-from nn.playground.settings import Settings  # noqa: E402
+from apps.playground.session import Session  # noqa: E402
+from apps.playground.settings import Settings  # noqa: E402
 
 SETTINGS = Settings(dataset="moons", points=200, test_fraction=0.0, hidden=(8, 8))
 

@@ -20,7 +20,7 @@ from typing import Sequence
 
 from autograd import Value
 from autograd.graph import topological_order
-from autograd.shading import is_dead, is_saturated
+from autograd.graph import is_dead, is_saturated
 
 from .module import Module
 

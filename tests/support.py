@@ -21,7 +21,8 @@ import torch
 from hypothesis import strategies as st
 
 import autograd
-from autograd import OPS, Value
+from autograd import Value
+from autograd.extend import OPS, primitive
 from nn import worked_example
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository
@@ -122,7 +123,7 @@ SVG_TAGS = {"svg", "g", "title", "text", "polygon", "polyline", "path", "ellipse
 
 def labelled_graph(text: str):
     """A small graph with ``text`` as every label, an op name and symbol: (output, input)."""
-    op = autograd.primitive(text, lambda a: 2 * a, lambda a, out: (2.0,), symbol=text)
+    op = autograd.extend.primitive(text, lambda a: 2 * a, lambda a, out: (2.0,), symbol=text)
     x = Value(0.5, label=text)
     w = Value(-1.5, label=text + ".w")
     h = op(x * w)
@@ -260,7 +261,7 @@ def eager(build, data):
     return out.data, autograd.grad(out, xs)
 
 
-_cube = autograd.primitive("cube", lambda a: a * a * a, lambda a, out: (3.0 * a * a,), arity=1)
+_cube = primitive("cube", lambda a: a * a * a, lambda a, out: (3.0 * a * a,), arity=1)
 UNARY = {
     "tanh": lambda a: a.tanh(), "sigmoid": lambda a: a.sigmoid(), "relu": lambda a: a.relu(),
     "abs": abs, "neg": lambda a: -a, "leaky": lambda a: a.leaky_relu(0.1),

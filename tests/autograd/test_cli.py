@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from autograd.__main__ import main
-from autograd.expr import ExpressionError, parse_expression
+from autograd.views.expr import ExpressionError, parse_expression
 from support import ROOT
 
 

@@ -177,9 +177,9 @@ def test_zero_upstream_gradient_skips_nothing_that_matters():
 
 def test_custom_primitives_replay():
     """A traceable primitive is inlined; one that calls C code is called at replay."""
-    cube = autograd.primitive("cube", lambda a: a * a * a, lambda a, out: (3.0 * a * a,),
+    cube = autograd.extend.primitive("cube", lambda a: a * a * a, lambda a, out: (3.0 * a * a,),
                               arity=1)
-    atan = autograd.primitive("atan", math.atan, lambda a, out: (1.0 / (1.0 + a * a),),
+    atan = autograd.extend.primitive("atan", math.atan, lambda a, out: (1.0 / (1.0 + a * a),),
                               arity=1)
     x = Value(0.5)
     out = cube(x) + atan(x)
@@ -294,9 +294,9 @@ def test_benchmark_rows_compute_the_same_step():
 
 def test_branching_partials_are_traced_not_called():
     """relu, abs and pow become if/else in the generated code (the fast path), not calls."""
-    from autograd.trace import template
+    from autograd.compile.trace import template
     for name, n in [("relu", 1), ("abs", 1), ("pow", 2), ("dot", 7), ("mul", 2)]:
-        tpl = template(autograd.OPS[name], n, "partials")
+        tpl = template(autograd.extend.OPS[name], n, "partials")
         lines, outs = tpl.py, tpl.py_outs
         assert len(outs) == n
         if name in ("relu", "abs", "pow"):
@@ -487,17 +487,17 @@ def test_random_graphs_at_edge_values_replay_bit_for_bit_like_eager(instrs, firs
 
 def test_zero_upstream_gradient_still_skips_relu_that_is_off():
     """The exact skip keeps the fast path: a dot behind an off relu is not differentiated."""
-    from autograd.codegen import python_source
+    from autograd.compile.codegen import python_source
     w = [Value(0.5), Value(-0.25)]
     out = autograd.dot(w, [1.0, 2.0], 0.0).relu() + w[0] * 2.0
-    src = python_source(autograd.topological_order(out))
+    src = python_source(autograd.graph.topological_order(out))
     assert any(line.strip().startswith("if g") for line in src.splitlines())
 
 
 def test_primitive_reading_mutable_state_follows_it_at_replay():
     """Partials that read state are not frozen into the code at their first trace."""
     state = {"k": 2.0}
-    scale = autograd.primitive("scale", lambda a: state["k"] * a,
+    scale = autograd.extend.primitive("scale", lambda a: state["k"] * a,
                                lambda a, out: (state["k"],), arity=1)
     for mode in ("code", "tape"):
         state["k"] = 2.0
@@ -511,7 +511,7 @@ def test_primitive_reading_mutable_state_follows_it_at_replay():
 
 def test_primitive_traced_by_an_earlier_compile_is_not_reused_stale():
     state = {"k": 2.0}
-    scale = autograd.primitive("scale2", lambda a: state["k"] * a,
+    scale = autograd.extend.primitive("scale2", lambda a: state["k"] * a,
                                lambda a, out: (state["k"],), arity=1)
     x = Value(1.0)
     autograd.compile(scale(x) + 0.0).backward()

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import autograd
+from autograd.views.steps import save_steps_html
 from autograd.graph import to_json
 from support import check_svg, labelled_graph, labels, render
 
@@ -32,7 +33,7 @@ def test_any_label_is_escaped_everywhere(text):
         text_out.encode("utf-8")  # printable: no lone surrogate left
     md = autograd.explain(y, x)._repr_markdown_()
     assert not re.search(r"(?<!\\)<", md) and "\x1b" not in md
-    data = to_json(autograd.graph_data(y))
+    data = to_json(autograd.graph.graph_data(y))
     assert "<" not in data and ">" not in data and "&" not in data
     assert json.loads(data)["nodes"][0]["label"] == text
 
@@ -42,7 +43,7 @@ def test_any_label_is_escaped_everywhere(text):
 def test_step_page_keeps_its_two_scripts(tmp_path, text):
     # The step page is the explorer's: one data block and one script, whatever the labels say.
     y, _ = labelled_graph(text)
-    page = autograd.save_steps_html(y, tmp_path / "p.html", title=text).read_text("utf-8")
+    page = save_steps_html(y, tmp_path / "p.html", title=text).read_text("utf-8")
     assert page.count("<script") == 2 and page.count("</script>") == 2
     assert "<!--" not in page
     data = json.loads(re.search(r'<script type="application/json" id="data">(.*?)</script>',

@@ -59,7 +59,7 @@ def test_w1_has_two_paths_whose_sum_is_the_gradient(worked, oracle):
     assert v["w1"].grad == pytest.approx(ex.total, rel=1e-12)
     text = str(ex)
     assert "2 paths" in text and "Sum over the 2 paths: ∂E/∂w1" in text
-    assert f"= {autograd.drawing.fmt(ex.total, 9)}\nThis equals w1.grad" in text
+    assert f"= {autograd.graph.fmt(ex.total, 9)}\nThis equals w1.grad" in text
 
 
 def test_through_all_stops_at_every_op(worked, oracle):

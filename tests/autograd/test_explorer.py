@@ -10,7 +10,7 @@ import pytest
 
 import autograd
 from autograd import Value
-from autograd.explorer import clusters, explore
+from autograd.views.explorer import clusters, explore
 from nn import worked_example
 from nn.module import MLP
 from support import headless_chromium
@@ -105,7 +105,7 @@ def test_too_big_says_so_and_names_the_way_out():
 
 def test_clusters_follow_dotted_labels():
     loss = small_mlp()
-    d = autograd.graph_data(loss)
+    d = autograd.graph.graph_data(loss)
     key = clusters(d)
     name = {n["id"]: n["name"] for n in d["nodes"]}
     got = {name[i]: k for i, k in key.items() if name[i].startswith("L")}

@@ -16,7 +16,9 @@ import torch.nn.functional as F
 from hypothesis import assume, example, given, settings, strategies as st
 
 import autograd
-from autograd import OPS, Value
+from autograd.forward import forwardprop
+from autograd import Value
+from autograd.extend import OPS
 from support import ROOT
 
 torch.set_default_dtype(torch.float64)
@@ -24,7 +26,7 @@ torch.set_default_dtype(torch.float64)
 VALUES = SimpleNamespace(
     exp=Value.exp, log=Value.log, sqrt=Value.sqrt, tanh=Value.tanh, sigmoid=Value.sigmoid,
     relu=Value.relu, softplus=Value.softplus, sin=Value.sin, cos=Value.cos, abs=abs,
-    pow=operator.pow, leaky_relu=lambda a, s: autograd.apply(OPS["leaky_relu"], (a, s)),
+    pow=operator.pow, leaky_relu=lambda a, s: autograd.extend.apply(OPS["leaky_relu"], (a, s)),
     sum=autograd.sum, dot=autograd.dot)
 TORCH = SimpleNamespace(
     exp=torch.exp, log=torch.log, sqrt=torch.sqrt, tanh=torch.tanh, sigmoid=torch.sigmoid,
@@ -229,7 +231,7 @@ def smooth_at(f, x, margin: float = 1e-6) -> bool:
     outs = f(*[Value(a) for a in x])
     outs = outs if isinstance(outs, list) else [outs]
     return not any(node.op in KINKS and abs(node.parents[0].data) < margin
-                   for out in outs for node in autograd.topological_order(out))
+                   for out in outs for node in autograd.graph.topological_order(out))
 
 
 STEP = mpmath.mpf("1e-15")  # the finite-difference step, made once
@@ -260,7 +262,7 @@ def test_programs_use_every_op_in_the_table():
     used = set()
     for arity, step in STEPS.values():
         xs = [Value(0.5 + 0.25 * i) for i in range(arity or 3)]
-        used.update(node.op for node in autograd.topological_order(step(VALUES, *xs)))
+        used.update(node.op for node in autograd.graph.topological_order(step(VALUES, *xs)))
     assert set(OPS) <= used, sorted(set(OPS) - used)
 
 
@@ -295,7 +297,7 @@ def test_worked_example_tangent_on_w5_equals_backward():
     from nn import worked_example
 
     net = worked_example.build()
-    _, tangents = autograd.forwardprop(net.E, {net.w5: 1.0})
+    _, tangents = autograd.forward.forwardprop(net.E, {net.w5: 1.0})
     net.E.backward()
     assert tangents[net.E] == pytest.approx(net.w5.grad, rel=1e-14)
     assert tangents[net.E] == pytest.approx(0.082167041, rel=1e-8)  # the published ∂E/∂w5
@@ -401,8 +403,8 @@ def test_an_infinite_partial_with_zero_tangent_stays_out():
     (lambda: autograd.vjp(lambda x: [x, x], 1.0)[1]([1.0]), ValueError,
      ["vjp_fn", "cotangent has 1 entries for 2 outputs"]),
     (lambda: autograd.vjp(lambda x: x, 1.0)[1]("1"), TypeError, ["vjp_fn", "cotangent", "str"]),
-    (lambda: autograd.forwardprop(Value(1.0), {1.0: 1.0}), TypeError, ["forwardprop", "seeds"]),
-    (lambda: autograd.forwardprop([1.0], {}), TypeError, ["forwardprop", "output 0"]),
+    (lambda: forwardprop(Value(1.0), {1.0: 1.0}), TypeError, ["forwardprop", "seeds"]),
+    (lambda: autograd.forward.forwardprop([1.0], {}), TypeError, ["forwardprop", "output 0"]),
 ])
 def test_bad_input_is_named(call, kind, words):
     with pytest.raises(kind) as info:

@@ -64,4 +64,4 @@ def test_json_is_strict_and_cannot_end_a_script():
     data = json.loads(text)
     assert data["edges"][0]["local"] == "inf"
     assert data["nodes"][0]["label"].startswith("</script>")
-    assert autograd.graph_data is graph_data
+    assert autograd.graph.graph_data is graph_data

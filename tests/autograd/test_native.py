@@ -17,13 +17,14 @@ from hypothesis import strategies as st
 
 import autograd
 import nn
-from autograd import Value, leafio
-from autograd.csource import cache_dir
+from autograd import Value
+from autograd.compile import leafio
+from autograd.compile.csource import cache_dir
 from nn import losses
 from support import ROOT, close, eager, instruction, points, program
 
 compile_module = sys.modules["autograd.compile"]  # the name autograd.compile is the function
-native_module = sys.modules["autograd.native"]
+native_module = sys.modules["autograd.compile.native"]
 
 pytestmark = pytest.mark.skipif(
     subprocess.run(["sh", "-c", "command -v ${CC:-cc}"], capture_output=True).returncode != 0,
@@ -202,10 +203,10 @@ def _eager_grads(build, data):
 def test_the_op_table_has_c_code_except_where_documented():
     """Everything is translated from the templates but the forwards that close over a math
     function (the README names them); the rest of the table runs in C."""
-    from autograd.csource import Source
-    src = Source([(autograd.OPS["sum"], 3), (autograd.OPS["dot"], 5)])
+    from autograd.compile.csource import Source
+    src = Source([(autograd.extend.OPS["sum"], 3), (autograd.extend.OPS["dot"], 5)])
     called_back = set()
-    for name, op in autograd.OPS.items():
+    for name, op in autograd.extend.OPS.items():
         n = op.arity or (3 if name == "sum" else 5)
         if src.forward_kind(op, n) < 0:
             called_back.add(f"{name} forward")
@@ -218,7 +219,7 @@ def test_the_op_table_has_c_code_except_where_documented():
 
 def test_user_primitive_is_called_back_and_follows_its_state():
     state = {"k": 2.0}
-    scale = autograd.primitive("scale_n", lambda a: state["k"] * a,
+    scale = autograd.extend.primitive("scale_n", lambda a: state["k"] * a,
                                lambda a, out: (state["k"],), arity=1)
     x = Value(1.0)
     graph = autograd.compile(scale(x) * 3.0, backend="native")
@@ -525,7 +526,7 @@ def test_compiled_graph_is_freed_by_reference_counting(backend):
     """No reference cycles: the C callbacks hold the buffers, not the compiled object."""
     import gc
     import weakref
-    prim = autograd.primitive("twice", lambda a: 2.0 * a, lambda a, out: (2.0,), arity=1)
+    prim = autograd.extend.primitive("twice", lambda a: 2.0 * a, lambda a, out: (2.0,), arity=1)
     x = Value(1.0)
     graph = autograd.compile(prim(x).tanh() * x, backend=backend, inputs=[x])
     graph.backward()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import autograd
-from autograd import OPS
+from autograd.extend import OPS
 from support import arities, sample_points
 
 

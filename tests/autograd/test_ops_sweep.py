@@ -9,7 +9,8 @@ import pytest
 import torch
 
 import autograd
-from autograd import OPS, Value
+from autograd import Value
+from autograd.extend import OPS
 from support import TORCH, cases, sample_points
 
 torch.set_default_dtype(torch.float64)
@@ -53,7 +54,7 @@ def test_every_op_has_an_oracle():
 def test_forward(name, n):
     op = OPS[name]
     for xs in sample_points(op, n):
-        out = autograd.apply(op, [Value(x) for x in xs])
+        out = autograd.extend.apply(op, [Value(x) for x in xs])
         assert isinstance(out, Value) and out.op == name
         assert close(out.data, torch_grads(name, xs, order=0))
         if name in MATH:
@@ -65,7 +66,7 @@ def test_first_derivative(name, n):
     op = OPS[name]
     for xs in sample_points(op, n):
         vs = [Value(x) for x in xs]
-        out = autograd.apply(op, vs)
+        out = autograd.extend.apply(op, vs)
         out.backward()
         expected = torch_grads(name, xs, order=1)
         for v, e in zip(vs, expected):
@@ -85,7 +86,7 @@ def test_second_derivative(name, n):
     op = OPS[name]
     for xs in sample_points(op, n, count=3):
         vs = [Value(x) for x in xs]
-        out = autograd.apply(op, vs)
+        out = autograd.extend.apply(op, vs)
         first = autograd.grad(out, vs, create_graph=True)
         hessian = [[h.data if isinstance(h, Value) else h for h in autograd.grad(g, vs)]
                    for g in first]

@@ -20,7 +20,7 @@ from autograd import Value
 from autograd import graph
 from support import ROOT
 
-TOOLS = ["drawing.py", "explaining.py", "steps.py", "graph.py"]
+TOOLS = ["views/drawing.py", "views/explaining.py", "views/steps.py", "graph.py"]
 
 
 # ----------------------------------------------------------------- one public graph layer
@@ -37,7 +37,7 @@ def test_tools_read_the_graph_through_public_names_only(name):
 
 
 def test_drawing_does_not_import_the_step_through():
-    tree = ast.parse((ROOT / "autograd" / "drawing.py").read_text(encoding="utf-8"))
+    tree = ast.parse((ROOT / "autograd" / "views" / "drawing.py").read_text(encoding="utf-8"))
     modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert "steps" not in modules and not any(m and m.endswith(".steps") for m in modules)
 
@@ -46,7 +46,7 @@ def test_draw_takes_the_backward_state_as_a_named_value():
     x = Value(0.5, "x")
     y = (x * x).tanh()
     y.label = "y"
-    state = autograd.backward_state(y, 1)
+    state = autograd.graph.backward_state(y, 1)
     assert isinstance(state, graph.BackwardState)
     assert state.current is y and y in state.visited and x not in state.visited
     assert autograd.draw(y, state=state).source == autograd.draw(y, step=1).source
@@ -93,7 +93,7 @@ def test_flows_are_drawn_after_zero_grad_and_before_backward():
     y.backward()
     after = autograd.draw(y).source
     x.grad = w.grad = y.grad = 0.0  # what zero_grad leaves
-    for n in autograd.topological_order(y):
+    for n in autograd.graph.topological_order(y):
         n.grad = 0.0
     zeroed = autograd.draw(y).source
     assert "→" in after and zeroed == after
@@ -213,7 +213,7 @@ def test_non_string_label_is_drawn_explained_and_stepped():
 
 
 def braces_op():
-    return autograd.primitive("tw{i}st}", lambda a: 2 * a, lambda a, out: (2.0,),
+    return autograd.extend.primitive("tw{i}st}", lambda a: 2 * a, lambda a, out: (2.0,),
                               symbol="\\{0}\"")
 
 
@@ -227,7 +227,7 @@ def test_primitive_with_braces_and_backslash_in_its_name_and_symbol():
     assert "tw{i}st}" in src
     assert "tw{i}st}" in str(autograd.explain(y, x, through="all"))
     assert "tw{i}st}" in str(next(autograd.backward_steps(y)))
-    assert "tw{i}st}" in autograd.graph_data(y)["edges"][0]["formula"]
+    assert "tw{i}st}" in autograd.graph.graph_data(y)["edges"][0]["formula"]
 
 
 def test_fill_never_formats_user_text_as_a_template():
@@ -310,7 +310,7 @@ def test_layout_cost_is_bounded_before_graphviz_runs():
 def test_a_primitive_named_like_a_slot_keeps_its_name():
     # The default formula and expression hold the name as text: "{0}" is not input 0's slot.
     from autograd.graph import expression, graph_names, partial_formula
-    twice = autograd.primitive("{0}", lambda a: 2 * a, lambda a, out: (2.0,))
+    twice = autograd.extend.primitive("{0}", lambda a: 2 * a, lambda a, out: (2.0,))
     x = Value(1.0, label="x")
     y = twice(x)
     names = graph_names(y)

@@ -1,4 +1,4 @@
-"""autograd.shading: the marks and colours a drawing puts on nodes, tested as pure functions."""
+"""autograd.views.shading: the marks and colours a drawing puts on nodes, as pure functions."""
 from __future__ import annotations
 
 import html
@@ -9,7 +9,7 @@ import pytest
 from autograd import Value
 from autograd.engine import backprop
 from autograd.graph import topological_order
-from autograd.shading import (MARKS, SATURATION, ZERO_FILL, Scale, differing, is_dead,
+from autograd.views.shading import (MARKS, SATURATION, ZERO_FILL, Scale, differing, is_dead,
                               is_saturated, magnitudes, shade)
 
 # The published ends of matplotlib's viridis (van der Walt & Smith, 2015).

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import autograd
+from autograd.views.steps import save_steps_html
 from autograd import Value
 from autograd.graph import fmt
 from support import headless_chromium, parse, time_limit
@@ -22,7 +23,7 @@ def test_steps_follow_backward_and_match_pytorch(worked, oracle):
         t[name].retain_grad()
     t["E"].backward(retain_graph=True)
     steps = list(autograd.backward_steps(E))
-    order = [n for n in reversed(autograd.topological_order(E)) if not n.is_leaf]
+    order = [n for n in reversed(autograd.graph.topological_order(E)) if not n.is_leaf]
     assert [s.node for s in steps] == order
     assert [s.index for s in steps] == list(range(1, len(order) + 1))
     by_label = {s.node.label: s for s in steps if s.node.label}
@@ -93,7 +94,7 @@ def test_slider_widget_is_built_and_moves():
     x = Value(0.5, "x")
     y = (x * x).tanh()
     y.label = "y"
-    box = autograd.steps_widget(y)
+    box = autograd.views.steps.steps_widget(y)
     slider, caption, picture = box.children
     assert slider.min == 0 and slider.max == 2
     before = picture.value
@@ -106,11 +107,11 @@ def test_slider_widget_is_built_and_moves():
 
 def test_html_page_is_self_contained(tmp_path, worked):
     E, _ = worked
-    page = autograd.save_steps_html(E, tmp_path / "steps.html").read_text(encoding="utf-8")
+    page = save_steps_html(E, tmp_path / "steps.html").read_text(encoding="utf-8")
     # The old name writes the explorer page: one picture whatever the number of steps.
     assert page.count("<svg") == 1 and 'id="mode"' in page
     with pytest.warns(DeprecationWarning, match="rankdir"):
-        autograd.save_steps_html(E, tmp_path / "tb.html", rankdir="TB")
+        autograd.views.steps.save_steps_html(E, tmp_path / "tb.html", rankdir="TB")
     # Nothing is fetched: no external scripts, styles, images or fonts.
     assert not re.search(r"<(script|link|img|iframe)[^>]*\s(src|href)=", page)
     assert "@import" not in page and not re.search(r"url\((?!#)", page)  # only in-page refs
@@ -121,7 +122,7 @@ def test_html_page_steps_in_headless_chromium(tmp_path, worked):
     from selenium.webdriver.common.keys import Keys
 
     E, _ = worked
-    path = autograd.save_steps_html(E, tmp_path / "steps.html")
+    path = autograd.views.steps.save_steps_html(E, tmp_path / "steps.html")
     with time_limit(90), headless_chromium(tmp_path / "profile") as driver:
         driver.get(path.as_uri())
         counter = driver.find_element(By.ID, "counter")

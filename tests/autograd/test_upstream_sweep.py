@@ -12,7 +12,8 @@ import pytest
 import torch
 
 import autograd
-from autograd import OPS, Value
+from autograd import Value
+from autograd.extend import OPS
 from support import TORCH, cases, sample_points
 
 torch.set_default_dtype(torch.float64)
@@ -76,10 +77,10 @@ def test_reverse_and_create_graph(name, n):
     for xs in points(name, n):
         for g in UPSTREAM:
             vs = [Value(x) for x in xs]
-            autograd.apply(OPS[name], vs).backward(g)
+            autograd.extend.apply(OPS[name], vs).backward(g)
             check(name, xs, g, [v.grad for v in vs], "backward")
             vs = [Value(x) for x in xs]
-            grads = autograd.grad(autograd.apply(OPS[name], vs), vs, grad_output=g,
+            grads = autograd.grad(autograd.extend.apply(OPS[name], vs), vs, grad_output=g,
                                   create_graph=True)
             check(name, xs, g, [float(d) for d in grads], "create_graph")
 
@@ -92,7 +93,7 @@ def test_forward_mode(name, n):
                 if convention(name, xs, i):
                     continue
                 ts = [g if k == i else 0.0 for k in range(n)]
-                _, ours = autograd.jvp(lambda *v: autograd.apply(OPS[name], v), xs, ts)
+                _, ours = autograd.jvp(lambda *v: autograd.extend.apply(OPS[name], v), xs, ts)
                 if g == 0:
                     # Nothing moves, so nothing changes, even through an infinite slope
                     # (torch.func forms 0 × inf = NaN there; this engine skips still inputs).
@@ -112,7 +113,7 @@ def test_forward_mode(name, n):
 def test_compiled(name, n, backend, mode):
     for xs in points(name, n):
         vs = [Value(x) for x in xs]
-        out = autograd.apply(OPS[name], vs)
+        out = autograd.extend.apply(OPS[name], vs)
         try:
             c = autograd.compile(out, backend=backend, mode=mode)
         except autograd.NativeUnavailable:
@@ -163,8 +164,8 @@ def test_hessian_of_pow_is_symmetric_at_a_negative_base():
 @pytest.mark.parametrize("args", [(), (1.0, 2.0), (1.0, 2.0, 3.0, 4.0)])
 def test_dot_with_the_wrong_number_of_inputs_is_a_type_error(args):
     with pytest.raises(TypeError, match=r"dot: .*odd.*got %d" % len(args)):
-        autograd.apply(OPS["dot"], [Value(a) for a in args])
-    assert autograd.apply(OPS["dot"], [Value(2.0)]).data == 2.0   # no terms, a bias
+        autograd.extend.apply(OPS["dot"], [Value(a) for a in args])
+    assert autograd.extend.apply(OPS["dot"], [Value(2.0)]).data == 2.0   # no terms, a bias
 
 
 @pytest.mark.parametrize("labelled", [True, False])

@@ -10,7 +10,8 @@ import pytest
 
 import autograd
 import nn
-from nn import demo, losses
+from apps import demo
+from nn import losses
 from support import ROOT
 
 TOL = 1e-12
@@ -154,7 +155,7 @@ def test_decision_boundary_scores_equal_eager_outputs():
 
 FALLBACK = """
 import json, warnings
-import autograd, nn, nn.demo
+import autograd, nn, apps.demo
 X, y = nn.datasets.make_moons(n_samples=40, noise=0.1, seed=3)
 out = {}
 with warnings.catch_warnings(record=True) as caught:
@@ -164,7 +165,7 @@ with warnings.catch_warnings(record=True) as caught:
         h = nn.fit(model, X, y, steps=15, batch_size=10, seed=1, compile=compiled,
                    optimizer=nn.optim.SGD(model.parameters(), lr=0.1), progress=False)
         out[str(compiled)] = h.loss
-    out["scores"] = nn.demo._scores(model, X[:5])
+    out["scores"] = apps.demo._scores(model, X[:5])
     out["eager_scores"] = [model(x).data for x in X[:5]]
 out["warnings"] = [w.category.__name__ for w in caught]
 print(json.dumps(out))

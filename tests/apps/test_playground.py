@@ -21,14 +21,14 @@ import torch
 pytest.importorskip("tornado")
 
 from nn import MLP
-from nn.playground.data import Point, generate, spiral3
-from nn.playground.graphs import Batches
-from nn.playground.grid import grid, neuron_outputs
-from nn.playground.session import Session
-from nn.playground.settings import CommandError, Settings
+from apps.playground.data import Point, generate, spiral3
+from apps.playground.graphs import Batches
+from apps.playground.grid import grid, neuron_outputs
+from apps.playground.session import Session
+from apps.playground.settings import CommandError, Settings
 from support import ROOT, headless_chromium, time_limit
 
-STATIC = ROOT / "nn" / "playground" / "static"
+STATIC = ROOT / "apps" / "playground" / "static"
 
 
 # -- training on the engine, checked against PyTorch float64 ------------------------------------
@@ -183,7 +183,7 @@ def test_adding_a_point_does_no_work_until_the_next_frame():
 
 
 def test_added_points_are_capped_with_a_message():
-    from nn.playground.session import MAX_ADDED
+    from apps.playground.session import MAX_ADDED
     s = Session(Settings(points=20))
     for k in range(MAX_ADDED):
         s.command({"cmd": "add", "x": -1.5 + 3.0 * k / MAX_ADDED, "y": 0.5, "label": k % 2})
@@ -258,7 +258,7 @@ def test_explain_a_weight_for_one_example_matches_pytorch():
 
 
 def test_example_graph_is_the_explorer_page_of_that_example():
-    from nn.playground.server import render_graph
+    from apps.playground.server import render_graph
 
     s = Session(Settings(points=20, hidden=(2,)))
     point = s.points[3]
@@ -274,7 +274,7 @@ def test_example_graph_is_the_explorer_page_of_that_example():
 # -- the server -----------------------------------------------------------------------------------
 
 def test_a_busy_tab_skips_training_frames_but_never_a_command_result():
-    from nn.playground.server import Playground
+    from apps.playground.server import Playground
 
     class BusyTab:
         """A tab still taking in an earlier frame: it drops whatever may be dropped."""
@@ -299,7 +299,7 @@ def test_a_busy_tab_skips_training_frames_but_never_a_command_result():
 
 
 def test_points_added_while_paused_reach_the_tabs_at_once_and_frames_follow():
-    from nn.playground.server import FRAME_INTERVAL, Playground
+    from apps.playground.server import FRAME_INTERVAL, Playground
 
     class Tab:
         def __init__(self):
@@ -479,7 +479,7 @@ def test_show_serves_in_the_background_and_stops():
     pytest.importorskip("IPython")
     import threading
 
-    import nn.playground as playground
+    import apps.playground as playground
     frame = playground.show()
     try:
         assert frame.src.startswith("http://127.0.0.1:")

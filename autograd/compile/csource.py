@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
-from .ops import OPS, Op
+from ..ops import OPS, Op
 from .trace import MATH_FUNCTIONS, MATH_PREDICATES, Template, template
 
 CFLAGS = ["-O2", "-fno-fast-math", "-ffp-contract=off", "-fPIC", "-shared"]

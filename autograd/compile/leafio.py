@@ -18,7 +18,7 @@ import sys
 import sysconfig
 
 from .csource import NativeUnavailable, load
-from .engine import Value
+from ..engine import Value
 
 __all__ = ["helpers"]
 

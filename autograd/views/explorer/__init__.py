@@ -16,10 +16,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..engine import Value, backprop
-from ..escape import html_text, shown
+from ...engine import Value, backprop
+from ...escape import html_text, shown
 from ..explaining import explain
-from ..graph import fmt, graph_data, to_json
+from ...graph import fmt, graph_data, to_json
 from .layout import Layout, box_size, lay_out, prepare
 
 __all__ = ["explore", "Explorer", "clusters"]

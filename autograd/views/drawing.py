@@ -17,12 +17,12 @@ import re
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-from .escape import MAX_SHOWN, html_text, shown
-from .graph import (BackwardState, Names, backward_state, dependents, fill, fmt, local_partials,
+from ..escape import MAX_SHOWN, html_text, shown
+from ..graph import (BackwardState, Names, backward_state, dependents, fill, fmt, local_partials,
                     partial_formula, same_number)
-from .engine import Constant, Value
+from ..engine import Constant, Value
 from .shading import COLOR_BY, MARKS, Legend, shade
-from .forward import forwardprop
+from ..forward import forwardprop
 
 if TYPE_CHECKING:
     import graphviz

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .drawing import draw
-from .engine import Constant, Value
-from .escape import MAX_SHOWN, html_text, shown
-from .graph import (Names, backprop, backward_state, fmt, graph_names, local_partials,
+from ..engine import Constant, Value
+from ..escape import MAX_SHOWN, html_text, shown
+from ..graph import (Names, backprop, backward_state, fmt, graph_names, local_partials,
                     partial_formula, same_number, topological_order)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .engine import Value
+from ..engine import Value
 from .replay import Compiled, needs_grad
 
 

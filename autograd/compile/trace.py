@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
-from .ops import OPS, Op
+from ..ops import OPS, Op
 
 MAX_NEST = 24  # temporaries folded into one expression before a new statement starts
 MAX_PATHS = 8  # branches an op may have before it is called instead of inlined

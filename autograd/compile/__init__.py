@@ -23,7 +23,7 @@ import warnings
 from typing import Sequence
 
 from .codegen import CodeCompiled
-from .engine import Value, topological_order
+from ..engine import Value, topological_order
 from .native import NativeCompiled, NativeUnavailable
 from .replay import Compiled
 from .tape import TapeCompiled

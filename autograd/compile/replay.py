@@ -5,8 +5,8 @@ import numbers
 import operator
 from typing import Sequence
 
-from .engine import Constant, Value, data_edits, data_of
-from .graph import dependents
+from ..engine import Constant, Value, data_edits, data_of
+from ..graph import dependents
 
 get_data = operator.attrgetter("data")
 

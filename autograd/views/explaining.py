@@ -11,10 +11,10 @@ import math
 import re
 from dataclasses import dataclass
 
-from .engine import Constant, Value
-from .escape import MAX_SHOWN, markdown_text, shown, tex_text
-from .forward import forwardprop
-from .graph import (Names, backprop, dependents, fmt, local_partials, partial_formula, send,
+from ..engine import Constant, Value
+from ..escape import MAX_SHOWN, markdown_text, shown, tex_text
+from ..forward import forwardprop
+from ..graph import (Names, backprop, dependents, fmt, local_partials, partial_formula, send,
                     same_number)
 
 _SHOWN_LOCALS = 6

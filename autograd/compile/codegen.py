@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 from typing import Callable, Sequence
 
-from .engine import Value
+from ..engine import Value
 from .replay import Compiled, needs_grad
 from .trace import NAMESPACE, template
 

@@ -6,7 +6,8 @@ import sys
 import pytest
 
 import nn
-from nn import datasets, digits
+from apps import digits
+from nn import datasets
 
 from support import ROOT
 sklearn_datasets = pytest.importorskip("sklearn.datasets")
@@ -31,7 +32,7 @@ def test_load_digits_without_scikit_learn_names_the_extra(monkeypatch):
 
 
 def test_importing_nn_does_not_import_scikit_learn():
-    code = "import sys, nn, nn.datasets, nn.digits; print('sklearn' in sys.modules)"
+    code = "import sys, nn, nn.datasets, apps.digits; print('sklearn' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, timeout=60)
     assert run.returncode == 0, run.stderr

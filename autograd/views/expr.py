@@ -9,8 +9,8 @@ from __future__ import annotations
 import ast
 from typing import Mapping
 
-from .engine import Value, apply
-from .ops import OPS
+from ..engine import Value, apply
+from ..ops import OPS
 
 __all__ = ["ExpressionError", "parse_expression", "parse_assignment"]
 

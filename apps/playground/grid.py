@@ -14,7 +14,7 @@ import math
 import sys
 from array import array
 
-from autograd import OPS
+from autograd.extend import OPS
 from nn import MLP
 
 _ACTIVATE = {name: OPS[name].forward for name in ("relu", "tanh", "sigmoid")}

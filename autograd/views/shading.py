@@ -18,16 +18,13 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from .engine import Constant, Value
+from ..engine import Constant, Value
+from ..graph import SATURATION, is_dead, is_saturated
 
 __all__ = ["COLOR_BY", "SATURATION", "ZERO_FILL", "Mark", "MARKS", "Shade", "Legend", "Scale",
            "is_dead", "is_saturated", "unit_marks", "differing", "magnitudes", "shade"]
 
 COLOR_BY = ("grad", "data")
-# A tanh unit is saturated when |out| > 0.97, the threshold of Karpathy's makemore lecture on
-# activations and gradients; a sigmoid unit when its output rescaled to (−1, 1), 2·out − 1, is.
-# Either way the local slope is below 6% of its largest value.
-SATURATION = 0.97
 ZERO_FILL = "#e8e8e8"  # exactly 0: off the log scale, a neutral light grey
 # matplotlib's viridis sampled at 0, 1/16, ..., 1 (its published table): perceptually uniform,
 # readable under the common colour-vision deficiencies and in grey; kept here so that drawing
@@ -81,21 +78,6 @@ class Legend:
 
 
 # ------------------------------------------------------------------------------ unit marks
-
-def is_dead(node: Value) -> bool:
-    """A ReLU whose input is ≤ 0: its output is 0 and its local slope is 0."""
-    op = node.operation
-    return op is not None and op.name == "relu" and node.parents[0].data <= 0.0
-
-
-def is_saturated(node: Value, threshold: float = SATURATION) -> bool:
-    """A sigmoid or tanh whose output sits near one of its flat ends (see ``SATURATION``)."""
-    op = node.operation
-    if op is None or op.name not in ("sigmoid", "tanh"):
-        return False
-    out = node.data if op.name == "tanh" else 2.0 * node.data - 1.0
-    return abs(out) > threshold
-
 
 def unit_marks(node: Value) -> tuple[str, ...]:
     """The marks an activation node earns by its own values: "dead" or "saturated"."""

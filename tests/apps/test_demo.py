@@ -8,7 +8,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import nn
-from nn import demo, losses
+from apps import demo
+from nn import losses
 from support import ROOT
 
 

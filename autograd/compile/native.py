@@ -17,7 +17,7 @@ from typing import Sequence
 
 from .csource import NativeUnavailable, Source, load
 from .trace import traceable
-from .engine import Value
+from ..engine import Value
 from .leafio import helpers
 from .replay import Compiled, needs_grad, op_and_parents
 from .tape import TapeCompiled

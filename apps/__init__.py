@@ -1,0 +1,1 @@
+"""Applications built on autograd and nn: the demo, the digits example, the live playground."""
