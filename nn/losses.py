@@ -25,10 +25,25 @@ def _list(name: str, xs) -> list:
     return list(xs)
 
 
+def _number(name: str, what: str, t, expected: str):
+    """``t`` if it is a real number, else a TypeError. A bool is not a number here, as
+    everywhere in the engine (and NumPy's bools are not Real)."""
+    if isinstance(t, bool) or not isinstance(t, numbers.Real):
+        raise TypeError(f"{name}: {what} {t!r} ({type(t).__name__}) is not {expected}")
+    return t
+
+
 def _label01(name: str, t) -> float:
-    if t not in (0, 1) or isinstance(t, Value):
+    if _number(name, "label", t, "a number; labels must be 0 or 1") not in (0, 1):
         raise ValueError(f"{name}: labels must be 0 or 1, got {t!r}")
     return float(t)
+
+
+def _finite(t: numbers.Real) -> bool:
+    try:
+        return math.isfinite(t)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _mean(terms: list) -> Value:
@@ -37,8 +52,16 @@ def _mean(terms: list) -> Value:
 
 
 def mse(outputs: Sequence, targets: Sequence[float]) -> Value:
-    """Mean squared error, mean over examples of (output − target)²."""
+    """Mean squared error, mean over examples of (output − target)²; a target is any finite
+    number (or a Value)."""
     outputs, targets = _pairs("mse", outputs, targets)
+    for t in targets:
+        # Regression, not only 0/1 labels: the playground regresses onto ±1, and fit's replay
+        # hands the target over as a leaf.
+        if isinstance(t, Value):
+            continue
+        if not _finite(_number("mse", "target", t, "a number or a Value")):
+            raise ValueError(f"mse: target {t!r} is not a finite number")
     return _mean([(o - t) ** 2 for o, t in zip(outputs, targets)])
 
 
@@ -54,7 +77,7 @@ def bce_with_logits(logits: Sequence, labels: Sequence[float]) -> Value:
     logits, labels = _pairs("bce_with_logits", logits, labels)
     terms = []
     for z, y in zip(logits, labels):
-        if not 0.0 <= y <= 1.0:
+        if not 0.0 <= _number("bce_with_logits", "target", y, "a number in [0, 1]") <= 1.0:
             raise ValueError(f"bce_with_logits: targets must lie in [0, 1], got {y!r}")
         if not isinstance(z, Value):
             z = Value(z)

@@ -7,6 +7,7 @@ import math
 import numbers
 import os
 import random
+import re
 import reprlib
 import tempfile
 from typing import Any, Sequence
@@ -284,6 +285,17 @@ _MODULES = {"Neuron": Neuron, "Layer": Layer, "MLP": MLP}
 # has 337, about 12 kB.
 MAX_LOAD_BYTES = 16 * 2 ** 20
 
+# load() refuses text nested deeper than this before parsing it. A saved model is 3 levels deep
+# (the document, its config, an MLP's list of layer sizes); 32 leaves room for a few more
+# versions of the format. The bound is far below where the parser's recursion gives out: on
+# CPython that is a RecursionError, but under Pyodide it overflows the WebAssembly stack, which
+# kills the interpreter instead of raising.
+MAX_LOAD_DEPTH = 32
+
+# A JSON string, escapes and all, or a bracket outside one. A string missing its closing quote
+# runs to the end of the text, so each character is read once whatever the input.
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
+
 
 def load(path: str | os.PathLike, *, max_bytes: int = MAX_LOAD_BYTES) -> Module:
     """Read a module written by ``Module.save``; a damaged or foreign file is a ValueError.
@@ -321,16 +333,31 @@ def _read_capped(path: str, max_bytes: int) -> bytes:
 
 def _parse(path: str, raw: bytes) -> Any:
     try:
-        return json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        _check_depth(path, text)
+        return json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"load: {path} is not valid JSON (truncated or not a saved model?): "
                          f"{e}") from None
-    except RecursionError:
-        # The json parser recurses once per level; a saved model is three levels deep.
-        raise ValueError(f"load: {path} is nested too deeply to be a saved model") from None
     except ValueError as e:
         # Python refuses to parse integers of more than 4300 digits.
         raise ValueError(f"load: {path} holds a number too long to read: {e}") from None
+
+
+def _check_depth(path: str, text: str) -> None:
+    """Refuse text nested more than MAX_LOAD_DEPTH levels of [ and {, counted in one pass."""
+    depth = 0
+    for token in _STRING_OR_BRACKET.finditer(text):
+        c = token[0]
+        if c == "[" or c == "{":
+            depth += 1
+            if depth > MAX_LOAD_DEPTH:
+                raise ValueError(f"load: {path} is nested too deeply to be a saved model: more "
+                                 f"than {MAX_LOAD_DEPTH} levels of [ and {{")
+        elif c == "]" or c == "}":
+            # One bracket too many ends the text's first value (or is a syntax error); the
+            # parser stops there, so a count below zero never hides nesting it would read.
+            depth -= 1
 
 
 def _header(path: str, doc: Any) -> tuple[type[Module], dict, dict]:

@@ -79,10 +79,13 @@ def fit(model: Module, X: Sequence[Sequence[float]], y: Sequence, *,
     and replayed over each step's batch; the results are those of eager training. With
     ``health=True`` the History also records, per layer and step, the weights' gradient norm,
     the update-to-data ratio and the fractions of dead ReLUs and saturated sigmoid/tanh units.
+    For the losses fit knows, every label goes through the loss before training, so that a bad
+    one is named by its index; with "mse" and its own accuracy rule, labels must be 0 or 1.
     """
     X, y = list(X), list(y)
     _check_arguments(X, y, steps, batch_size, l2)
     loss_fn, decide = resolve_loss(loss, decide)
+    _check_labels(model, X, y, loss_fn, decide)
     if optimizer is None:
         optimizer = SGD(model.parameters(), lr=0.1)
     if compile and health:
@@ -118,6 +121,25 @@ def _check_count(what: str, n, low: int) -> None:
         raise TypeError(f"fit: {what} must be an int, got {type(n).__name__} {n!r}")
     if n < low:
         raise ValueError(f"fit: {what} must be ≥ {low}, got {n!r}")
+
+
+def _check_labels(model: Module, X: list, y: list, loss_fn: Loss, decide: Decide) -> None:
+    """Each label through its loss before training, a bad one named by its index in ``y``.
+
+    Only for the losses fit knows: a loss of the user's own is not called beyond training."""
+    if not any(fn is loss_fn for fn in LOSSES.values()):
+        return
+    out = model(X[0])
+    loss_fn([out], [0])  # 0 suits every known loss: an error here is about the outputs
+    _check_targets("fit", loss_fn, out, y)
+    if loss_fn is losses.mse and decide is losses.threshold_decision:
+        # mse itself takes any finite target, but its accuracy reads the target as a class
+        # (an output above 0.5 predicts 1), so 2 or −1 would be scored as class 1.
+        for i, t in enumerate(y):
+            if t != 0 and t != 1:
+                raise ValueError(f"fit: y[{i}] is {t!r}; with loss 'mse' fit scores accuracy "
+                                 f"by rounding the output at 0.5, so labels must be 0 or 1 "
+                                 f"(pass decide= to regress onto other targets)")
 
 
 def resolve_loss(loss: str | Loss, decide: Decide | None = None) -> tuple[Loss, Decide]:
@@ -267,7 +289,7 @@ def example_graph(model: Module, loss_fn: Loss, x: Sequence[float],
     xs = [Value(float(v), label=f"x{i}") for i, v in enumerate(x, 1)]
     out = model(xs)
     classes = len(out) if isinstance(out, list) else 1
-    _check_targets(loss_fn, out, y)
+    _check_targets("example_graph", loss_fn, out, y)
     blank = [0.0] * len(encode(0, classes))
     ts = [Value(v, label=f"t{i}") for i, v in enumerate(blank, 1)]
     term = autograd.compile(term_of(loss_fn, out, ts), inputs=xs + ts)
@@ -278,11 +300,11 @@ def example_graph(model: Module, loss_fn: Loss, x: Sequence[float],
     return ExampleGraph(term, scores, classes, encode)
 
 
-def _check_targets(loss_fn: Loss, out, y: list) -> None:
+def _check_targets(owner: str, loss_fn: Loss, out, y: list) -> None:
     """Each distinct target through the loss once, so that a bad one raises the loss's own
-    error before training (eager training raises it at the first batch holding it)."""
+    error, named by its index, before training (a loss sees one batch at a time)."""
     seen = set()
-    for t in y:
+    for i, t in enumerate(y):
         try:
             key = (type(t), t)
             if key in seen:
@@ -290,13 +312,16 @@ def _check_targets(loss_fn: Loss, out, y: list) -> None:
             seen.add(key)
         except TypeError:  # unhashable: check every one
             pass
-        loss_fn([out], [t])
+        try:
+            loss_fn([out], [t])
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{owner}: y[{i}]: {e}") from None
 
 
 def _replayed_step(model: Module, X: list, y: list, batches: Callable[[], Sequence[int]],
                    loss_fn: Loss, l2: float, decide: Decide, optimizer: Optimizer) -> Step:
     """One step by replaying one example's compiled graph over the step's batch."""
-    graph = example_graph(model, loss_fn, X[0], y)
+    graph = example_graph(model, loss_fn, X[0])  # fit has checked y
     if graph is None:
         return _full_graph_step(model, X, y, batches, _objective(loss_fn, model.parameters(), l2),
                                 decide, optimizer)

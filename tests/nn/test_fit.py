@@ -261,3 +261,102 @@ def test_steps_and_l2_are_checked():
             nn.fit(model, X, y, l2=bad, progress=False)
     with pytest.raises(TypeError, match="fit: l2 must be a number"):
         nn.fit(model, X, y, l2="1e-4", progress=False)
+
+
+# Labels are checked up front against what the loss reads, each bad one named with its index.
+
+def fit_labels(loss, labels, outputs=1, **kw):
+    X = [[0.1 * k, -0.2 * k] for k in range(len(labels))]
+    model = nn.MLP(2, [3, outputs], seed=0)
+    before = [p.data for p in model.parameters()]
+    try:
+        return nn.fit(model, X, labels, loss=loss, steps=2, progress=False,
+                      optimizer=nn.optim.SGD(model.parameters(), lr=0.1), **kw)
+    finally:
+        fit_labels.untouched = [p.data for p in model.parameters()] == before
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize("loss, outputs, says", [
+    ("hinge", 1, "hinge: label"),
+    ("bce", 1, "bce_with_logits: target"),
+    ("mse", 1, "mse: target"),
+    ("cross_entropy", 2, "softmax_cross_entropy: label"),
+])
+@pytest.mark.parametrize("bad, shown", [("a", r"'a' \(str\)"), (None, r"None \(NoneType\)"),
+                                        (True, r"True \(bool\)"), ([1], r"\[1\] \(list\)")])
+def test_labels_of_the_wrong_type_are_named(loss, outputs, says, bad, shown, compiled):
+    # Raw errors from deep inside the loss ('<=' not supported ...) before: now the loss's own
+    # typed line, with where the label sits.
+    with pytest.raises(TypeError, match=rf"^fit: y\[3\]: {says} {shown} is not a"):
+        fit_labels(loss, [0, 1, 1, bad, 0], outputs, compile=compiled)
+
+
+def test_numpy_bools_and_float_class_indices_are_wrong_types():
+    import numpy as np
+
+    with pytest.raises(TypeError, match=r"^fit: y\[1\]: hinge: label .* \(bool_?\) is not a "
+                                        r"number; labels must be 0 or 1"):
+        fit_labels("hinge", [0, np.bool_(True)])
+    for bad in (1.0, np.float64(1.0)):
+        with pytest.raises(TypeError, match=r"^fit: y\[2\]: softmax_cross_entropy: label .* "
+                                            r"\(float(64)?\) is not an integer class index"):
+            fit_labels("cross_entropy", [0, 1, bad], outputs=2)
+
+
+@pytest.mark.parametrize("loss, outputs, bad, says", [
+    ("hinge", 1, -1, "hinge: labels must be 0 or 1, got -1"),
+    ("hinge", 1, 0.5, "hinge: labels must be 0 or 1, got 0.5"),
+    ("bce", 1, 1.5, r"bce_with_logits: targets must lie in \[0, 1\], got 1.5"),
+    ("bce", 1, float("nan"), r"bce_with_logits: targets must lie in \[0, 1\], got nan"),
+    ("mse", 1, float("inf"), "mse: target inf is not a finite number"),
+    ("cross_entropy", 3, 3, r"softmax_cross_entropy: label 3 is not a class index in 0\.\.2"),
+    ("cross_entropy", 3, -1, r"softmax_cross_entropy: label -1 is not a class index in 0\.\.2"),
+])
+def test_labels_outside_the_loss_domain_are_named(loss, outputs, bad, says):
+    with pytest.raises(ValueError, match=rf"^fit: y\[2\]: {says}$"):
+        fit_labels(loss, [0, 1, bad], outputs)
+
+
+def test_a_bad_label_late_in_the_data_stops_fit_before_any_update():
+    # With mini-batches the loss would meet it only in some later step, after updates.
+    y = [0, 1] * 20 + ["b"]
+    with pytest.raises(TypeError, match=r"^fit: y\[40\]: hinge: label 'b' \(str\)"):
+        fit_labels("hinge", y, batch_size=2, seed=0)
+    assert fit_labels.untouched
+
+
+@pytest.mark.parametrize("bad", [2, -1, 0.5])
+def test_mse_scoring_accuracy_at_one_half_takes_labels_0_or_1(bad):
+    # Its accuracy reads the target as a class (above 0.5 predicts 1), so 2 or −1 would be
+    # scored as class 1 without a word.
+    for loss in ("mse", losses.mse):
+        with pytest.raises(ValueError, match=rf"^fit: y\[1\] is {bad}; with loss 'mse' fit scores "
+                                             r"accuracy by rounding the output at 0\.5, so labels "
+                                             r"must be 0 or 1 \(pass decide= to regress onto "
+                                             r"other targets\)$"):
+            fit_labels(loss, [0, bad, 1])
+
+
+def test_mse_with_its_own_decide_is_regression_onto_any_finite_target():
+    targets = [0.3, -2.5, 7.0, 1.25]
+    history = fit_labels("mse", targets, decide=lambda out, t: abs(float(out) - t) < 0.5)
+    assert len(history) == 2 and not fit_labels.untouched
+    for bad in (float("nan"), float("inf"), 10 ** 400):
+        with pytest.raises(ValueError, match=r"^fit: y\[1\]: mse: target .* is not a finite "
+                                             r"number$"):
+            fit_labels("mse", [0.3, bad], decide=lambda out, t: True)
+
+
+def test_the_model_output_is_blamed_not_the_first_label():
+    with pytest.raises(ValueError, match=r"^softmax_cross_entropy: example 1 has 1 score"):
+        fit_labels("cross_entropy", [0, 1], outputs=1)
+
+
+def test_a_custom_loss_gets_its_targets_unchecked():
+    # Only the loss itself knows what its targets are.
+    def squared(outputs, targets):
+        return losses.mse(outputs, [t["value"] for t in targets])
+
+    history = fit_labels(squared, [{"value": 0.5}, {"value": -1.0}], decide=lambda o, t: True)
+    assert history.accuracy == [1.0, 1.0]

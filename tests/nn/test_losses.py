@@ -126,3 +126,33 @@ def test_accuracy_counts_nan_scores_as_wrong():
     assert losses.accuracy([nan], [0]) == 0.0
     assert losses.accuracy([nan], [1]) == 0.0
     assert losses.accuracy([Value(nan), 1.0], [0, 1]) == 0.5
+
+
+# Each loss says in one typed line when a label is not what it reads: the wrong type is a
+# TypeError, a number outside its domain a ValueError.
+
+@pytest.mark.parametrize("fn, what", [(losses.hinge, "label"), (losses.accuracy, "label"),
+                                      (losses.bce_with_logits, "target"),
+                                      (losses.mse, "target")])
+@pytest.mark.parametrize("bad", ["a", None, True, [1]])
+def test_a_label_that_is_not_a_number_is_a_type_error(fn, what, bad):
+    import numpy as np
+
+    for b in (bad, np.bool_(True)):
+        with pytest.raises(TypeError, match=rf"^{fn.__name__}: {what} .* \({type(b).__name__}\) "
+                                            rf"is not a"):
+            fn([Value(0.5)], [b])
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), 10 ** 400])
+def test_mse_refuses_targets_that_are_not_finite(bad):
+    with pytest.raises(ValueError, match=r"^mse: target .* is not a finite number"):
+        losses.mse([Value(0.5), Value(1.0)], [0.0, bad])
+
+
+def test_mse_regresses_onto_any_finite_target_or_a_value():
+    # mse is not only for 0/1 labels: the playground's squared error regresses onto ±1, and
+    # fit's replay hands it the target as a leaf.
+    outs = [Value(0.5), Value(-2.0), Value(3.0)]
+    assert losses.mse(outs, [-1.0, 7, 2.5]).data == pytest.approx((1.5 ** 2 + 9 ** 2 + 0.25) / 3)
+    assert losses.mse([Value(0.5)], [Value(2.0)]).data == 2.25

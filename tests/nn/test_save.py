@@ -213,3 +213,62 @@ def test_module_name_must_be_text(tmp_path):
     path = write_doc(tmp_path, {"nin": 1, "name": 5}, {"5.w1": 1.0, "5.b": 0.0}, "Neuron")
     with pytest.raises(ValueError, match="invalid Neuron config"):
         nn.load(path)
+
+
+# Nesting is refused before the JSON parser sees it: under Pyodide the parser's recursion
+# overflows the WebAssembly stack, a fatal error rather than a RecursionError.
+
+def refuse_parsing(monkeypatch):
+    def parse(*args, **kwargs):
+        raise AssertionError("load handed deeply nested text to json.loads")
+
+    monkeypatch.setattr(nn_module.json, "loads", parse)
+
+
+@pytest.mark.parametrize("text", [
+    "[" * 100 + "]" * 100,                             # json.loads on CPython would accept it
+    '{"a": ' * 100 + "1" + "}" * 100,
+    '{"a\\\\": ' + "[" * 100 + "]" * 100 + "}",        # an escaped backslash ends no string
+])
+def test_nesting_is_refused_before_parsing(tmp_path, monkeypatch, text):
+    path = tmp_path / "deep.json"
+    path.write_text(text)
+    refuse_parsing(monkeypatch)
+    with pytest.raises(ValueError, match=f"load: {path} is nested too deeply to be a saved "
+                                         f"model: more than {nn_module.MAX_LOAD_DEPTH} levels"):
+        nn.load(path)
+
+
+def test_nesting_limit_is_exact(tmp_path):
+    limit = nn_module.MAX_LOAD_DEPTH
+    path = tmp_path / "deep.json"
+    path.write_text("[" * limit + "]" * limit)
+    with pytest.raises(ValueError, match="not a saved nn module"):  # parsed, then refused
+        nn.load(path)
+    path.write_text("[" * (limit + 1) + "]" * (limit + 1))
+    with pytest.raises(ValueError, match="nested too deeply"):
+        nn.load(path)
+
+
+def test_brackets_inside_strings_do_not_count(tmp_path):
+    # Quotes and backslashes in the name are escaped in the file; the brackets after them are
+    # still inside the string.
+    name = '[[[["' + "[" * 100 + "\\" + "{" * 100 + '\\"' + "[" * 100
+    m = nn.Neuron(2, "tanh", seed=0, name=name)
+    path = tmp_path / "m.json"
+    m.save(path)
+    back = nn.load(path)
+    assert back.name == name
+    assert [p.data for p in back.parameters()] == [p.data for p in m.parameters()]
+
+
+def test_saved_models_are_far_from_the_nesting_limit(tmp_path):
+    # The deepest saved file is an MLP's: the document, its config, the list of layer sizes.
+    def depth(v):
+        return 1 + max(map(depth, v.values() if isinstance(v, dict) else v), default=0) \
+            if isinstance(v, (dict, list)) else 0
+
+    for m in (nn.MLP(2, [3, 3, 1], seed=0), nn.Layer(2, 2), nn.Neuron(2)):
+        m.save(tmp_path / "m.json")
+        assert depth(json.loads((tmp_path / "m.json").read_text())) <= 3
+    assert nn_module.MAX_LOAD_DEPTH >= 8 * 3
