@@ -22,6 +22,7 @@ import math
 import os
 import shlex
 import shutil
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
@@ -35,7 +36,8 @@ CACHE_ENV = "AUTOGRAD_SCALAR_CACHE"
 
 
 class NativeUnavailable(RuntimeError):
-    """No working C compiler (or the build failed): the native replay cannot be used."""
+    """No working C compiler, a failed build, or no private directory to cache the library in:
+    the native replay cannot be used."""
 
 
 # ------------------------------------------------------------------------------ C expressions
@@ -405,6 +407,29 @@ def _walk(head: str, case: str, default: str, kinds, sizes: list[int]) -> list[s
 
 
 # ------------------------------------------------------------------------------ build and cache
+#
+# A library in the cache is code that runs in this process as it is loaded (a constructor needs
+# no call), and its key and digest are no secret: anyone who can write where a library is looked
+# for can make this process run their code. So, as ssh does with ~/.ssh, the cache is used only
+# where no other user can write: the directory holding the libraries (and its sub-folder) must be
+# a real directory owned by this user and writable by no one else, every directory above it owned
+# by this user or root and, where others may write to it, sticky (as /tmp is: they can then
+# neither rename nor remove what is ours in it); each file must be a regular file owned by this
+# user, writable by no one else, and no bigger than a bound (never read whole: a symlink to
+# /dev/zero, or a huge file, would fill the memory).
+#
+# Where $AUTOGRAD_SCALAR_CACHE is such a shared sticky directory, the libraries go into a
+# sub-directory of it per user, ``user-<uid>``, made with mode 0o700 and checked like the rest.
+# Anywhere else that is not private (another user's directory, or one others may write to
+# without the sticky bit, where they could swap the sub-directory between the check and the
+# load) the native replay is refused with NativeUnavailable, and backend="auto" replays in
+# Python. Directories made here are 0o700, the libraries 0o700, their digests 0o600.
+
+_SO_LIMIT = 64 << 20  # bytes read at most from a library (a graph's is well under a megabyte)
+_DIGEST_LIMIT = 256  # and from a digest (64 hexadecimal digits)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_OPEN_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
 
 def cache_dir() -> Path:
     """Where compiled libraries are kept: $AUTOGRAD_SCALAR_CACHE, else the user cache dir."""
@@ -431,26 +456,128 @@ def load(code: str, flags: Sequence[str] = (), kind=ctypes.CDLL,
     cc = [*compiler(), *flags]
     key = hashlib.sha256("\0".join([code, *cc, *CFLAGS]).encode()).hexdigest()[:32]
     code += f'\nconst char *ag_key(void) {{ return "{key}"; }}\n'
-    folder = cache_dir() / folder
-    lib = _load_checked(folder, key, kind)
+    where = _private_folder(folder)
+    lib = _load_checked(where, key, kind)
     if lib is None:
         try:
-            _build(folder, key, code, cc)
-        except OSError as e:  # an unwritable cache directory, a full disk
-            raise NativeUnavailable(f"native: cannot build in {folder}: {e}") from e
-        lib = _load_checked(folder, key, kind)
+            _build(where, key, code, cc)
+        except OSError as e:  # a full disk, a cache made read-only
+            raise NativeUnavailable(f"native: cannot build in {where}: {e}") from e
+        lib = _load_checked(where, key, kind)
         if lib is None:
-            raise NativeUnavailable(f"native: the library built in {folder} does not load")
+            raise NativeUnavailable(f"native: the library built in {where} does not load")
     return lib
 
 
-def _load_checked(folder: Path, key: str, kind=ctypes.CDLL) -> ctypes.CDLL | None:
-    """Load ``key``'s library if its bytes match the digest written with it; else None."""
-    so, digest = folder / f"{key}.so", folder / f"{key}.sha256"
+def function(lib: ctypes.CDLL, name: str):
+    """``lib``'s function ``name``; NativeUnavailable if the library has none (a library that
+    is not the one its key names)."""
     try:
-        data = so.read_bytes()
-        if hashlib.sha256(data).hexdigest() != digest.read_text().strip():
+        return getattr(lib, name)
+    except AttributeError as e:
+        raise NativeUnavailable(f"native: the cached library has no function {name}") from e
+
+
+def _private_folder(folder: str) -> Path:
+    """The cache directory for ``folder``, made where missing; NativeUnavailable where it is not
+    private (see the comment above)."""
+    base = cache_dir()
+    if not hasattr(os, "geteuid"):  # no POSIX owners to check: trust nothing
+        raise NativeUnavailable(f"native: cannot check who may write to {base} on this system")
+    uid = os.geteuid()
+    # Absolute and free of symlinks, so that every directory the loader goes through is checked.
+    path = Path(os.path.realpath(base))
+    try:
+        for above in reversed(path.parents):
+            _checked_dir(above, uid, shared=True, base=base)
+        if _dir_problem(_made_dir(path), uid, shared=False):
+            _checked_dir(path, uid, shared=True, base=base)  # a sticky directory like /tmp
+            path = path / f"user-{uid}"
+            _checked_dir(path, uid, shared=False, base=base)
+        for part in Path(folder).parts:
+            path = path / part
+            _checked_dir(path, uid, shared=False, base=base)
+    except OSError as e:  # an unwritable cache directory
+        raise NativeUnavailable(f"native: cannot build in {base}: {e}") from e
+    return path
+
+
+def _checked_dir(path: Path, uid: int, shared: bool, base: Path) -> None:
+    """Make ``path`` (mode 0o700) if it is missing, and check it; ``shared``: see _dir_problem."""
+    problem = _dir_problem(_made_dir(path), uid, shared)
+    if problem:
+        raise NativeUnavailable(f"native: cannot build in {base}: {path} is {problem}; whoever "
+                                f"can write there could run code in this process (set "
+                                f"{CACHE_ENV} to a directory of your own)")
+
+
+def _made_dir(path: Path) -> os.stat_result:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:  # another process made it just now
+            pass
+        return os.lstat(path)
+
+
+def _dir_problem(st: os.stat_result, uid: int, shared: bool) -> str | None:
+    """What makes a directory untrustworthy, or None: it must be a directory (not a symlink)
+    owned by this user and writable by no one else; ``shared`` (a directory above the cache)
+    also allows root as its owner and others' writing where it is sticky."""
+    if not stat.S_ISDIR(st.st_mode):
+        return "not a directory"
+    if st.st_uid != uid and not (shared and st.st_uid == 0):
+        return f"owned by uid {st.st_uid}, not by this user (uid {uid})"
+    if st.st_mode & 0o022 and not (shared and st.st_mode & stat.S_ISVTX):
+        sticky = " without the sticky bit" if shared else ""
+        return f"writable by group or others (mode {st.st_mode & 0o7777:o}){sticky}"
+    return None
+
+
+def _read_private(path: Path, limit: int) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes, owned by this
+    user and writable by no one else; else None. Never follows a symlink, never blocks on a
+    FIFO, never reads more than ``limit + 1`` bytes."""
+    try:
+        before = os.lstat(path)
+        if not stat.S_ISREG(before.st_mode):
             return None
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if ((st.st_dev, st.st_ino) != (before.st_dev, before.st_ino)
+                or not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid()
+                or st.st_mode & 0o022 or st.st_size > limit):
+            return None
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(limit + 1 - size, 1 << 20))
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            size += len(chunk)
+        return None  # it grew past the bound while being read
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _load_checked(folder: Path, key: str, kind=ctypes.CDLL) -> ctypes.CDLL | None:
+    """Load ``key``'s library if its bytes match the digest written with it and both files are
+    this user's alone (see _read_private); else None."""
+    so = folder / f"{key}.so"
+    digest = _read_private(folder / f"{key}.sha256", _DIGEST_LIMIT)
+    data = _read_private(so, _SO_LIMIT) if digest is not None else None
+    if data is None:
+        return None
+    if hashlib.sha256(data).hexdigest() != digest.decode("ascii", "replace").strip():
+        return None
+    try:
         lib = kind(str(so))
         lib.ag_key.restype = ctypes.c_char_p
         if lib.ag_key().decode() != key:
@@ -463,7 +590,6 @@ def _load_checked(folder: Path, key: str, kind=ctypes.CDLL) -> ctypes.CDLL | Non
 def _build(folder: Path, key: str, code: str, cc: list[str]) -> None:
     """Compile in a private temporary directory, then rename into place: another process
     compiling the same code at the same time sees either no file or a whole one."""
-    folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=f".{key}-") as tmp:
         (Path(tmp) / "graph.c").write_text(code)
         cmd = [*cc, *CFLAGS, "-o", "graph.so", "graph.c", "-lm"]
@@ -474,6 +600,13 @@ def _build(folder: Path, key: str, code: str, cc: list[str]) -> None:
         if done.returncode != 0:
             raise NativeUnavailable(f"native: {cc[0]!r} failed:\n{done.stderr[-2000:]}")
         built = Path(tmp) / "graph.so"
-        (Path(tmp) / "digest").write_text(hashlib.sha256(built.read_bytes()).hexdigest())
+        os.chmod(built, 0o700)
+        data = _read_private(built, _SO_LIMIT)
+        if data is None:
+            raise NativeUnavailable(f"native: {cc[0]!r} wrote no library of at most "
+                                    f"{_SO_LIMIT} bytes")
+        fd = os.open(Path(tmp) / "digest", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(hashlib.sha256(data).hexdigest())
         os.replace(built, folder / f"{key}.so")
         os.replace(Path(tmp) / "digest", folder / f"{key}.sha256")

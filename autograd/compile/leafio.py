@@ -17,7 +17,7 @@ import functools
 import sys
 import sysconfig
 
-from .csource import NativeUnavailable, load
+from .csource import NativeUnavailable, function, load
 from ..engine import Value
 
 __all__ = ["helpers"]
@@ -73,10 +73,10 @@ def helpers() -> ctypes.PyDLL | None:
         # graphs' libraries, one per interpreter rather than one per set of ops.
         lib = load(_CODE, [f"-I{include}", f"-DAG_PY={sys.hexversion}"], ctypes.PyDLL,
                    "python")
+        unpack, add_into = function(lib, "ag_unpack"), function(lib, "ag_add_into")
     except NativeUnavailable:
         return None
     size, p = ctypes.c_ssize_t, ctypes.c_void_p
-    lib.ag_unpack.argtypes, lib.ag_unpack.restype = [ctypes.py_object, p], size
-    lib.ag_add_into.argtypes = [ctypes.py_object, ctypes.py_object, p]
-    lib.ag_add_into.restype = size
+    unpack.argtypes, unpack.restype = [ctypes.py_object, p], size
+    add_into.argtypes, add_into.restype = [ctypes.py_object, ctypes.py_object, p], size
     return lib

@@ -15,7 +15,7 @@ from array import array
 from itertools import chain
 from typing import Sequence
 
-from .csource import NativeUnavailable, Source, load
+from .csource import NativeUnavailable, Source, function, load
 from .trace import traceable
 from ..engine import Value
 from .leafio import helpers
@@ -150,7 +150,7 @@ class NativeCompiled(Compiled):
         for name, args in [("ag_forward", [p, p]), ("ag_backward", [p, d, i, p, p]),
                            ("ag_map", [p, p, i, i, p, p, p]),
                            ("ag_batch", [p, p, i, i, p, p, p, d, i, p, p])]:
-            fn = getattr(lib, name)
+            fn = function(lib, name)
             fn.argtypes, fn.restype = args, ctypes.c_int
             setattr(self, "_c" + name[2:], fn)
         self._lib = lib

@@ -546,3 +546,216 @@ def test_unwritable_cache_falls_back(monkeypatch, tmp_path):
     monkeypatch.setenv("AUTOGRAD_SCALAR_CACHE", str(blocker / "cache"))
     with pytest.raises(autograd.NativeUnavailable, match="cannot build"):
         autograd.compile(Value(1.0) * 3.0 + 1.5, backend="native")
+
+
+# ------------------------------------------------------------------------- a cache others can write
+#
+# A library in the cache runs code in this process as it is loaded (a constructor needs no
+# call), so the cache is trusted only where no other user can write. The tests plant libraries
+# under the very name the graph's library would have, found by building it in a cache of their
+# own first.
+
+_NOBODY = 65534
+
+
+def _square_graph():
+    x = Value(3.0)
+    return x, x * x + 1.0
+
+
+def _key_of(build, folder: Path, monkeypatch, sub: str = "") -> str:
+    """The key (file name) of the library that ``build()`` makes the replay load."""
+    monkeypatch.setenv("AUTOGRAD_SCALAR_CACHE", str(folder))
+    build()
+    [so] = [p for p in (folder / sub).iterdir() if p.suffix == ".so"]
+    return so.stem
+
+
+def _plant(folder: Path, key: str, body: str, work: Path) -> None:
+    """A library with ``ag_key`` returning ``key`` and ``body``, with its digest beside it: just
+    what a good cache entry looks like."""
+    import hashlib
+    import shlex
+    work.mkdir(exist_ok=True)
+    (work / "planted.c").write_text(f'#include <fcntl.h>\n#include <unistd.h>\n{body}\n'
+                                    f'const char *ag_key(void) {{ return "{key}"; }}\n')
+    cc = shlex.split(os.environ.get("CC") or "cc")
+    subprocess.run([*cc, "-shared", "-fPIC", "-o", str(work / "planted.so"),
+                    str(work / "planted.c")], check=True)
+    data = (work / "planted.so").read_bytes()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{key}.so").write_bytes(data)
+    (folder / f"{key}.sha256").write_text(hashlib.sha256(data).hexdigest())
+
+
+def _constructor(marker: Path) -> str:
+    return ("__attribute__((constructor)) static void planted(void) {\n"
+            f'    int fd = open("{marker}", O_WRONLY | O_CREAT, 0600);\n'
+            "    if (fd >= 0) close(fd);\n}")
+
+
+def _chown_tree(path: Path, uid: int) -> None:
+    for p in [path, *path.rglob("*")]:
+        os.lchown(p, uid, uid)
+
+
+def _compile_square(monkeypatch, cache: Path, marker: Path, backend: str = "native"):
+    """The square graph compiled with ``cache`` as the cache; the planted constructor must not
+    have run, whatever compile did."""
+    monkeypatch.setenv("AUTOGRAD_SCALAR_CACHE", str(cache))
+    x, y = _square_graph()
+    try:
+        return x, autograd.compile(y, backend=backend)
+    finally:
+        assert not marker.exists(), "the planted library was loaded"
+
+
+@pytest.mark.parametrize("mode", [0o1777, 0o777, 0o775])
+def test_a_library_planted_in_a_cache_others_can_write_never_runs(monkeypatch, tmp_path, mode):
+    """A sticky directory like /tmp gets a private sub-directory per user (mode 0o700), where
+    the replay builds its own library; without the sticky bit anyone who can write there could
+    swap that sub-directory, so the native replay is refused."""
+    key = _key_of(lambda: autograd.compile(_square_graph()[1], backend="native"),
+                  tmp_path / "mine", monkeypatch)
+    shared, marker = tmp_path / "shared", tmp_path / "marker"
+    _plant(shared, key, _constructor(marker), tmp_path / "work")
+    shared.chmod(mode)
+    if mode & 0o1000:
+        x, graph = _compile_square(monkeypatch, shared, marker)
+        graph.backward()
+        assert graph.mode == "native" and graph.value(graph.root) == 10.0 and x.grad == 6.0
+        private = shared / f"user-{os.geteuid()}"
+        assert private.stat().st_mode & 0o777 == 0o700 and (private / f"{key}.so").exists()
+        assert (private / f"{key}.so").stat().st_mode & 0o777 == 0o700
+        assert (private / f"{key}.sha256").stat().st_mode & 0o777 == 0o600
+    else:
+        with pytest.raises(autograd.NativeUnavailable, match="writable by group or others"):
+            _compile_square(monkeypatch, shared, marker)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a directory another user's needs root")
+def test_a_private_sub_directory_made_by_someone_else_is_not_trusted(monkeypatch, tmp_path):
+    """Another user got there first and made ``user-<uid>`` in the shared directory, with a
+    library in it: refused, and ``backend="auto"`` replays in Python."""
+    key = _key_of(lambda: autograd.compile(_square_graph()[1], backend="native"),
+                  tmp_path / "mine", monkeypatch)
+    shared, marker = tmp_path / "shared", tmp_path / "marker"
+    private = shared / f"user-{os.geteuid()}"
+    _plant(private, key, _constructor(marker), tmp_path / "work")
+    private.chmod(0o700)
+    _chown_tree(private, _NOBODY)
+    shared.chmod(0o1777)
+    with pytest.raises(autograd.NativeUnavailable, match=f"owned by uid {_NOBODY}"):
+        _compile_square(monkeypatch, shared, marker)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a directory another user's needs root")
+@pytest.mark.parametrize("mode", [0o755, 0o1777])
+def test_a_cache_owned_by_another_user_is_not_trusted(monkeypatch, tmp_path, mode):
+    key = _key_of(lambda: autograd.compile(_square_graph()[1], backend="native"),
+                  tmp_path / "mine", monkeypatch)
+    theirs, marker = tmp_path / "theirs", tmp_path / "marker"
+    _plant(theirs, key, _constructor(marker), tmp_path / "work")
+    _chown_tree(theirs, _NOBODY)
+    theirs.chmod(mode)
+    with pytest.raises(autograd.NativeUnavailable, match=f"owned by uid {_NOBODY}"):
+        _compile_square(monkeypatch, theirs, marker)
+    monkeypatch.setattr(compile_module, "_warned", False)
+    with pytest.warns(compile_module.NativeFallbackWarning, match=f"owned by uid {_NOBODY}"):
+        x, graph = _compile_square(monkeypatch, theirs, marker, backend="auto")
+    graph.backward()
+    assert graph.mode == "code" and x.grad == 6.0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+def test_a_library_in_the_cache_that_is_not_ours_is_rebuilt_not_loaded(monkeypatch, tmp_path):
+    """The cache is ours, but the entry belongs to someone else, or others may write to it."""
+    key = _key_of(lambda: autograd.compile(_square_graph()[1], backend="native"),
+                  tmp_path / "mine", monkeypatch)
+    for k, fix in enumerate([lambda p: os.lchown(p, _NOBODY, _NOBODY),
+                             lambda p: p.chmod(0o666)]):
+        cache, marker = tmp_path / f"cache{k}", tmp_path / f"marker{k}"
+        _plant(cache, key, _constructor(marker), tmp_path / "work")
+        fix(cache / f"{key}.so")
+        x, graph = _compile_square(monkeypatch, cache, marker)
+        graph.backward()
+        assert graph.mode == "native" and x.grad == 6.0
+        assert (cache / f"{key}.so").stat().st_uid == os.geteuid()
+
+
+_BUILD_SQUARE = ("import autograd; from autograd import Value; x = Value(3.0); "
+                 "g = autograd.compile(x * x + 1.0, backend='native'); g.backward(); "
+                 "print(x.grad)")
+
+
+def _huge(path: Path) -> None:
+    path.unlink()
+    with open(path, "wb") as f:
+        f.truncate(4 << 30)  # sparse: no disk, but 4 GiB to whoever reads it whole
+
+
+@pytest.mark.parametrize("entry,spoil", [
+    ("so", lambda p: (p.unlink(), p.symlink_to("/dev/zero"))),
+    ("sha256", lambda p: (p.unlink(), p.symlink_to("/dev/zero"))),
+    ("so", lambda p: (p.unlink(), os.mkfifo(p))),
+    ("sha256", lambda p: (p.unlink(), os.mkfifo(p))),
+    ("so", _huge),
+    ("sha256", _huge),
+], ids=["so-dev-zero", "digest-dev-zero", "so-fifo", "digest-fifo", "so-huge", "digest-huge"])
+def test_a_cache_entry_that_is_no_regular_file_or_too_big_is_not_read(monkeypatch, tmp_path,
+                                                                       entry, spoil):
+    """Read whole, /dev/zero or a 4 GiB file would fill the memory and a FIFO would block: the
+    entry is refused unread and rebuilt. Run in a process with 1 GiB of address space."""
+    key = _key_of(lambda: autograd.compile(_square_graph()[1], backend="native"),
+                  tmp_path, monkeypatch)
+    spoil(tmp_path / f"{key}.{entry}")
+    limit = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30)); ")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", limit + _BUILD_SQUARE], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "6.0"
+    assert (tmp_path / f"{key}.{entry}").is_file() and not (tmp_path / f"{key}.so").is_symlink()
+
+
+def test_a_library_without_the_replay_functions_is_unavailable_and_auto_falls_back(
+        monkeypatch, tmp_path):
+    """The right key, a matching digest, a private cache, but no ag_forward: NativeUnavailable
+    (not AttributeError), and ``backend="auto"`` replays in Python with the right gradients."""
+    key = _key_of(lambda: autograd.compile(_square_graph()[1], backend="native"),
+                  tmp_path / "mine", monkeypatch)
+    cache = tmp_path / "cache"
+    _plant(cache, key, "", tmp_path / "work")
+    monkeypatch.setenv("AUTOGRAD_SCALAR_CACHE", str(cache))
+    x, y = _square_graph()
+    with pytest.raises(autograd.NativeUnavailable, match="ag_forward"):
+        autograd.compile(y, backend="native")
+    monkeypatch.setattr(compile_module, "_warned", False)
+    with pytest.warns(compile_module.NativeFallbackWarning, match="ag_forward"):
+        graph = autograd.compile(y)
+    x.data = 5.0
+    assert graph.mode == "code" and graph.forward() == 26.0
+    graph.backward()
+    assert x.grad == 10.0
+
+
+def test_a_leaf_mover_library_without_its_functions_means_no_helpers(monkeypatch, tmp_path):
+    """leafio's library planted without ag_unpack: helpers() is None, the leaves are moved in
+    Python, and the replay is still right."""
+    leafio.helpers.cache_clear()
+    try:
+        if leafio.helpers() is None:
+            pytest.skip("no Python headers: leafio builds no library here")
+        leafio.helpers.cache_clear()
+        key = _key_of(leafio.helpers, tmp_path / "mine", monkeypatch, "python")
+        cache = tmp_path / "cache"
+        _plant(cache / "python", key, "", tmp_path / "work")
+        monkeypatch.setenv("AUTOGRAD_SCALAR_CACHE", str(cache))
+        leafio.helpers.cache_clear()
+        assert leafio.helpers() is None
+        x, y = _square_graph()
+        graph = autograd.compile(y, backend="native")
+        graph.backward()
+        assert graph.mode == "native" and x.grad == 6.0
+    finally:
+        leafio.helpers.cache_clear()
