@@ -5,17 +5,22 @@
 from __future__ import annotations
 
 import argparse
+import itertools
+import os
 import sys
 import webbrowser
 from pathlib import Path
 from typing import Sequence
 
-from .graph import fmt
+from .engine import Value
+from .graph import fmt, topological_order
 from .ops import OPS
 from .views import draw, explain, explore
-from .views.expr import ExpressionError, parse_assignment, parse_expression
+from .views.expr import parse_assignment, parse_expression
 
 PICTURES = (".svg", ".png")
+DIGITS = range(1, 18)
+"""--precision: 17 significant digits already print any float exactly; 0 is no number at all."""
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -29,31 +34,69 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, help="write the explorer page (.html) or a picture "
                    "(.svg, .png)")
     p.add_argument("--open", action="store_true", help="open what --out wrote in the browser")
-    p.add_argument("--precision", type=int, default=6, help="significant digits shown")
+    p.add_argument("--precision", type=_digits, default=6,
+                   help=f"significant digits shown, {DIGITS[0]} to {DIGITS[-1]} (default 6)")
     return p.parse_args(argv)
+
+
+def _digits(text: str) -> int:
+    # argparse turns this error into its usual usage line plus one error line, exit status 2.
+    try:
+        n = int(text)
+    except ValueError:
+        n = None
+    if n not in DIGITS:
+        raise argparse.ArgumentTypeError(f"expected {DIGITS[0]} to {DIGITS[-1]} significant "
+                                         f"digits, got {text!r}")
+    return n
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
     try:
         values = dict(parse_assignment(a) for a in args.values)
+        if args.out is not None:
+            _check_out(args.out)
+        root = parse_expression(args.expression, values)  # ExpressionError is a ValueError
     except ValueError as e:
         return _fail(str(e))
-    if args.out is not None and args.out.suffix.lower() not in (".html", *PICTURES):
-        return _fail(f"--out {args.out}: expected a .html, .svg or .png file")
-    try:
-        root = parse_expression(args.expression, values)
-    except ExpressionError as e:
-        return _fail(str(e))
-    root.label = "f" if "f" not in values else "f_out"
+    # Found before the root is named, and by identity afterwards: the root may be a variable.
+    leaves = {v.label: v for v in topological_order(root) if v.is_leaf and v.label in values}
+    name = _output_name(values)
+    if root not in leaves.values():
+        root.label = name  # the page and the explanation call the output by this name too
     root.backward()
-    _report(root, values, args.expression, args.precision)
-    if args.out is not None:
-        _write(root, args.out)
-        print(f"wrote {args.out}")
-        if args.open:
-            webbrowser.open(args.out.resolve().as_uri())
+    _report(root, name, leaves, values, args.expression, args.precision)
+    return 0 if args.out is None else _deliver(root, args.out, args.open)
+
+
+def _deliver(root: Value, path: Path, show: bool) -> int:
+    """Write the page or picture, say so, and open it if asked."""
+    try:
+        _write(root, path)
+    except OSError as e:  # checked beforehand, but a disk can fill or a folder go away
+        return _fail(f"--out {path}: {e.strerror or e}")
+    print(f"wrote {path}")
+    if show:
+        webbrowser.open(path.resolve().as_uri())
     return 0
+
+
+def _check_out(path: Path) -> None:
+    """Reject an --out that could not be written, before any work is done."""
+    if path.suffix.lower() not in (".html", *PICTURES):
+        raise ValueError(f"--out {path}: expected a .html, .svg or .png file")
+    # os.path.isdir, unlike Path.is_dir, answers False rather than raising for a bad path.
+    if not os.path.isdir(path.parent):
+        raise ValueError(f"--out {path}: no folder {str(path.parent)!r}")
+    if os.path.isdir(path):
+        raise ValueError(f"--out {path}: is a folder, expected a file")
+
+
+def _output_name(values: dict[str, float]) -> str:
+    """The output's name in the report: f, else f_out, f_out2, ..., never a variable's name."""
+    names = itertools.chain(["f", "f_out"], (f"f_out{k}" for k in itertools.count(2)))
+    return next(n for n in names if n not in values)
 
 
 def _fail(message: str) -> int:
@@ -62,20 +105,21 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _report(root, values: dict[str, float], text: str, precision: int) -> None:
-    from .graph import topological_order
-    leaves = {v.label: v for v in topological_order(root) if v.label in values}
-    print(f"{root.label} = {text} = {fmt(root.data, precision)}")
-    for name in values:
-        g = leaves[name].grad if name in leaves else 0.0
-        print(f"∂{root.label}/∂{name} = {fmt(g, precision)}")
-    for name in values:
-        if name in leaves:
-            print()
-            print(explain(root, leaves[name], through="all", precision=precision))
+def _report(root: Value, name: str, leaves: dict[str, Value], values: dict[str, float],
+            text: str, precision: int) -> None:
+    print(f"{name} = {text} = {fmt(root.data, precision)}")
+    for v in values:
+        g = leaves[v].grad if v in leaves else 0.0
+        print(f"∂{name}/∂{v} = {fmt(g, precision)}")
+    for v in (v for v in values if v in leaves):
+        print()
+        if leaves[v] is root:  # explain() would call the output by the variable's own name
+            print(f"∂{name}/∂{v} = 1: {name} is {v} itself.")
+        else:
+            print(explain(root, leaves[v], through="all", precision=precision))
 
 
-def _write(root, path: Path) -> None:
+def _write(root: Value, path: Path) -> None:
     if path.suffix.lower() == ".html":
         explore(root, path)
     else:

@@ -99,9 +99,29 @@ def _build(tree: ast.expr, values: Mapping[str, Value]) -> Value | float:
         col = node.col_offset + 1
         try:
             done[id(node)] = _apply(node, args, values)
-        except (ValueError, TypeError, ZeroDivisionError, OverflowError) as e:
-            raise ExpressionError(f"{type(e).__name__}: {e}", col) from None
+        # LookupError too: an n-ary forward that indexes its inputs (dot) may fail that way on a
+        # wrong count; it is still the user's expression at fault, so it is reported, not raised.
+        except (TypeError, ValueError, ArithmeticError, LookupError) as e:
+            raise ExpressionError(_failure(node, e), col) from None
     return done[id(tree)]
+
+
+def _failure(node: ast.expr, e: Exception) -> str:
+    """``e`` as one line naming the op that raised it (engine messages mostly do already)."""
+    text, what = str(e), _op_name(node)
+    if not text.startswith(f"{what}:"):
+        text = f"{what}: {text}"
+    return f"{type(e).__name__}: {text}"
+
+
+def _op_name(node: ast.expr) -> str:
+    if isinstance(node, ast.Call):
+        return node.func.id
+    if isinstance(node, ast.BinOp):
+        return _BINARY[type(node.op)]
+    if isinstance(node, ast.UnaryOp):
+        return _UNARY[type(node.op)] or "+"
+    return "number"  # a literal: only an int too big for a float fails
 
 
 def _children(node: ast.expr) -> list[ast.expr]:

@@ -126,3 +126,89 @@ def test_open_hands_the_written_file_to_the_browser(capsys, tmp_path, monkeypatc
     path = tmp_path / "page.html"
     assert run(capsys, "x*x", "x=3", "--out", str(path), "--open")[0] == 0
     assert opened == [path.resolve().as_uri()]
+
+
+@pytest.mark.parametrize("expr", ["x", "+x", "  x", "+(+x)"])
+def test_a_bare_variable_has_derivative_one(capsys, expr):
+    code, out, err = run(capsys, expr, "x=2", "y=5")
+    assert code == 0 and err == ""
+    assert out.splitlines()[0] == f"f = {expr} = 2"
+    assert printed(out, "∂f/∂x") == 1  # d x / d x, whatever the root is called
+    assert printed(out, "∂f/∂y") == 0
+    assert "∂f/∂x = 1: f is x itself." in out
+
+
+def test_no_variable_name_is_reserved_for_the_output(capsys):
+    code, out, _ = run(capsys, "f_out*f", "f=2", "f_out=3")
+    assert code == 0
+    assert out.splitlines()[0] == "f_out2 = f_out*f = 6"
+    assert printed(out, "∂f_out2/∂f") == 3 and printed(out, "∂f_out2/∂f_out") == 2
+    assert "∂f_out2/∂f by the chain rule" in out
+    code, out, _ = run(capsys, "f*y", "f=2", "y=7")
+    assert code == 0 and printed(out, "∂f_out/∂f") == 7 and printed(out, "∂f_out/∂y") == 2
+    code, out, _ = run(capsys, "f", "f=2")
+    assert code == 0 and printed(out, "∂f_out/∂f") == 1
+
+
+@pytest.mark.parametrize("expr,args,root", [("x", ["x=2"], "x"),
+                                             ("f_out*f", ["f=2", "f_out=3"], "f_out2")])
+def test_the_page_names_its_root(capsys, tmp_path, expr, args, root):
+    path = tmp_path / "page.html"
+    assert run(capsys, expr, *args, "--out", str(path))[0] == 0
+    assert f'"n":"{root}"'.encode() in path.read_bytes()
+
+
+OP_ERRORS = [("dot(x, x)", "dot"), ("dot()", "dot"), ("dot(x, x, x, x)", "dot"),
+             ("log(0-x)", "log"), ("x/0", "div"), ("exp(1000*x)", "exp"),
+             ("1" + "0" * 400, "number")]
+
+
+@pytest.mark.parametrize("expr,op", OP_ERRORS)
+def test_an_op_that_rejects_its_inputs_is_one_line(capsys, tmp_path, monkeypatch, expr, op):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, expr, "x=1", "--out", "page.html")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: column 1: ") and op in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_op_error_has_no_traceback_in_the_program():
+    r = subprocess.run([sys.executable, "-m", "autograd", "dot(x, x)", "x=1"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.startswith("error:") and r.stderr.count("\n") == 1
+    assert "dot" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("digits", ["-5", "0", "18", "2.5", "six"])
+def test_precision_out_of_range_is_an_argument_error(capsys, digits):
+    with pytest.raises(SystemExit) as e:
+        main(["x", "x=1", "--precision", digits])
+    out, err = capsys.readouterr()
+    assert e.value.code == 2 and out == ""
+    assert f"argument --precision: expected 1 to 17 significant digits, got {digits!r}" in err
+    assert "Traceback" not in err
+
+
+def test_precision_bounds_are_allowed(capsys):
+    assert printed(run(capsys, "x/3", "x=1", "--precision", "1")[1], "f = x/3") == 0.3
+    shown = printed(run(capsys, "x/3", "x=1", "--precision", "17")[1], "f = x/3")
+    assert shown == 1 / 3  # 17 digits bring the float back exactly
+
+
+def test_out_into_a_missing_folder_fails_before_any_work(capsys, tmp_path):
+    (tmp_path / "d.html").mkdir()
+    for path in (tmp_path / "no" / "such" / "p.html", tmp_path / "d.html"):
+        code, out, err = run(capsys, "x*x", "x=3", "--out", str(path))
+        assert code == 2 and out == ""
+        assert err.count("\n") == 1 and err.startswith(f"error: --out {path}: ")
+    assert [p.name for p in tmp_path.iterdir()] == ["d.html"]
+
+
+@pytest.mark.parametrize("suffix", [".html", ".svg"])
+def test_out_that_cannot_be_written_is_one_line(capsys, tmp_path, suffix):
+    path = tmp_path / ("a" * 300 + suffix)  # longer than any file system's name limit
+    code, _, err = run(capsys, "x*x", "x=3", "--out", str(path))
+    assert code == 2 and "wrote" not in err
+    assert err.count("\n") == 1 and err.startswith(f"error: --out {path}: ")
+    assert list(tmp_path.iterdir()) == []
