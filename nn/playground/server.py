@@ -183,6 +183,16 @@ class Playground:
             self.session.running = False
 
 
+class Refused(tornado.web.HTTPError):
+    """An HTTP error whose message reaches the client whole, in the JSON body: tornado turns a
+    reason phrase holding "<" or a character outside Latin-1 (the "−" or "…" of many of our
+    messages) into "Unknown"."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(status_code)
+        self.message = message
+
+
 class Base(tornado.web.RequestHandler):
     def initialize(self, playground: Playground, **_: Any) -> None:
         self.playground = playground
@@ -200,8 +210,10 @@ class Base(tornado.web.RequestHandler):
         self.set_header("Cache-Control", "no-store")
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        message = error.message if isinstance(error, Refused) else self._reason
         self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(dumps({"type": "error", "message": self._reason}))
+        self.finish(dumps({"type": "error", "message": message}))
 
 
 class NotFound(Base):
@@ -240,7 +252,7 @@ class CommandHandler(Base):
         try:
             reply = self.playground.apply(parse(self.request.body))
         except CommandError as e:
-            raise tornado.web.HTTPError(400, reason=str(e)) from None
+            raise Refused(400, str(e)) from None
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.write(dumps(reply or {"type": "ok"}))
 
@@ -251,7 +263,7 @@ class GraphHandler(Base):
         try:
             loss, _ = session.example_graph(session.point(int(pid)))
         except (ArithmeticError, ValueError) as e:  # no such point, or weights gone to NaN
-            raise tornado.web.HTTPError(404, reason=str(e)) from None
+            raise Refused(404, str(e)) from None
         # Layout runs graphviz for a second or so: off the loop, so training goes on.
         kind, body = await asyncio.get_running_loop().run_in_executor(None, render_graph, loss)
         self.set_header("Content-Type", kind)
