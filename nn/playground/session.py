@@ -140,6 +140,12 @@ class Session:
                 p.grad += 2.0 * l2 * p.data
         return loss
 
+    def halt(self, message: str) -> None:
+        """Pause the run with ``message`` for the page, as if paused: no steps per second."""
+        self.running = False
+        self.message = message
+        self.sps = 0.0
+
     def _diverged(self, why: str) -> bool:
         self.running = False
         self.message = (f"Training paused at step {self.steps}: {why}. Lower the learning rate "

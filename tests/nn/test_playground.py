@@ -399,6 +399,137 @@ def test_points_added_while_paused_reach_the_tabs_at_once_and_frames_follow():
         (everything.metrics["train_loss"], everything.metrics["train_accuracy"])
 
 
+class FrameTab:
+    """A tab that keeps every frame and error it is sent."""
+
+    def __init__(self):
+        self.frames, self.errors = [], []
+
+    def send(self, text, droppable=False):
+        message = json.loads(text)
+        if message["type"] in ("frame", "error"):
+            (self.frames if message["type"] == "frame" else self.errors).append(message)
+
+    def close(self):
+        pass
+
+
+async def _until(predicate, what: str, seconds: float = 60):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"waited {seconds} s for {what}")
+
+
+def test_a_bug_in_a_training_step_pauses_the_run_with_a_message_and_training_goes_on():
+    from nn.playground.server import Playground
+
+    session = Session(Settings(points=20))
+    real_step, failures = session.step, []
+
+    def step_failing_when_told():
+        if failures:
+            raise failures.pop()
+        return real_step()
+
+    session.step = step_failing_when_told
+
+    async def run():
+        playground, tab = Playground(session=session), FrameTab()
+        playground.sockets.add(tab)
+        await playground.start()
+        try:
+            playground.apply({"cmd": "play"})
+            await _until(lambda: tab.frames[-1]["sps"] > 0, "a frame of a run going")
+            failures.append(TypeError("injected failure"))
+            await _until(lambda: not tab.frames[-1]["running"], "the run to pause itself")
+            last = tab.frames[-1]
+            assert last["steps"] == session.steps > 0 and not session.running
+            assert last["sps"] == 0  # a paused run makes no steps per second
+            assert last["message"] == (f"Training paused at step {session.steps} by an internal "
+                                       "error (TypeError: injected failure); press play to go on.")
+            playground.apply({"cmd": "pause"})
+            assert tab.frames[-1]["steps"] == last["steps"] and not tab.frames[-1]["running"]
+            playground.apply({"cmd": "step"})
+            assert tab.frames[-1]["steps"] == last["steps"] + 1
+            playground.apply({"cmd": "play"})
+            assert tab.frames[-1]["running"] and tab.frames[-1]["message"] == ""
+            await _until(lambda: tab.frames[-1]["steps"] > last["steps"] + 20,
+                         "the steps to grow again")
+            playground.apply({"cmd": "pause"})
+            assert not tab.frames[-1]["running"] and not tab.errors
+        finally:
+            await playground.stop()
+
+    asyncio.run(run())
+
+
+def test_a_bug_in_training_and_in_the_frame_after_it_still_reaches_the_tabs():
+    from nn.playground.server import Playground
+
+    session = Session(Settings(points=20))
+    real_frame = session.frame
+
+    def step_failing():
+        raise TypeError("injected failure")
+
+    def frame_failing_once():
+        session.frame = real_frame
+        raise TypeError("the frame fails too")
+
+    async def run():
+        playground, tab = Playground(session=session), FrameTab()
+        playground.sockets.add(tab)
+        await playground.start()
+        try:
+            playground.apply({"cmd": "play"})
+            session.step, session.frame = step_failing, frame_failing_once
+            await _until(lambda: tab.errors, "the message")
+            assert tab.errors == [{"type": "error", "message": "Training paused at step 0 by an "
+                                   "internal error (TypeError: injected failure); press play to "
+                                   "go on."}]
+            del session.step
+            playground.apply({"cmd": "play"})
+            await _until(lambda: tab.frames[-1]["steps"] > 5, "the steps to grow again")
+        finally:
+            await playground.stop()
+
+    asyncio.run(run())
+
+
+def test_a_bug_in_a_paused_frame_is_reported_and_frames_follow_again():
+    from nn.playground.server import Playground
+
+    session = Session(Settings(points=20))
+    real_refresh, calls = session.refresh, []
+
+    def refresh_failing_once():
+        calls.append(None)
+        if len(calls) == 1:
+            raise TypeError("injected failure")
+        real_refresh()
+
+    session.refresh = refresh_failing_once
+
+    async def run():
+        playground, tab = Playground(session=session), FrameTab()
+        playground.sockets.add(tab)
+        try:
+            playground.apply({"cmd": "add", "x": 0.5, "y": 0.5, "label": 1})
+            await _until(lambda: tab.errors, "the error")
+            assert tab.errors == [{"type": "error", "message": "the numbers could not be "
+                                   "updated: internal error (TypeError: injected failure)"}]
+            playground.apply({"cmd": "add", "x": -0.5, "y": 0.5, "label": 0})
+            await _until(lambda: tab.frames, "a frame")
+            assert tab.frames[-1]["train_accuracy"] is not None and len(tab.errors) == 1
+        finally:
+            await playground.stop()
+
+    asyncio.run(run())
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -693,3 +824,48 @@ def test_page_trains_moons_in_headless_chromium(tmp_path):
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors
 
+
+def test_page_shows_a_training_failure_and_clears_it_once_play_goes_on(tmp_path, monkeypatch):
+    from selenium.webdriver.common.by import By
+
+    from nn.playground.server import Background
+
+    real_step = Session.step
+
+    def step_failing_once(self):
+        if self.steps == 30 and not hasattr(self, "failed_once"):
+            self.failed_once = True
+            raise TypeError("injected failure")
+        return real_step(self)
+
+    monkeypatch.setattr(Session, "step", step_failing_once)
+    server = Background().start()
+    try:
+        with time_limit(150), chromium(tmp_path) as driver:
+            text = lambda id_: driver.find_element(By.ID, id_).text  # noqa: E731
+            driver.get(server.url)
+            _wait(lambda: text("connection") == "connected", 60, "the page")
+            driver.find_element(By.ID, "play").click()
+            _wait(lambda: "internal error" in text("message"), 60, "the failure")
+            assert text("message") == ("⚠ Training paused at step 30 by an internal error "
+                                       "(TypeError: injected failure); press play to go on.")
+            assert text("steps") == "30"
+            _wait(lambda: not driver.find_element(By.ID, "play").get_attribute("disabled"), 60,
+                  "play to be enabled")
+            driver.save_screenshot(str(tmp_path / "failure.png"))
+            driver.find_element(By.ID, "play").click()
+            _wait(lambda: int(text("steps")) > 60, 60, "the steps to grow again")
+            _wait(lambda: text("message") == "", 60, "the old message to go")
+            # A command's refusal stays up while frames come in.
+            lr = driver.find_element(By.ID, "lr")
+            lr.clear()
+            lr.send_keys("-1")
+            driver.find_element(By.ID, "steps").click()
+            _wait(lambda: "learning rate must be" in text("message"), 60, "a refusal")
+            steps = int(text("steps"))
+            _wait(lambda: int(text("steps")) > steps + 20, 60, "more frames")
+            assert "learning rate must be" in text("message")
+            errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+            assert not errors, errors
+    finally:
+        server.stop()
