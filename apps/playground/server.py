@@ -150,30 +150,48 @@ class Playground:
 
     def _paused_frame(self) -> None:
         self._frame_timer = None
-        if not self.session.running:  # otherwise training sends frames anyway
+        if self.session.running:  # training sends frames anyway
+            return
+        try:
             self.session.refresh()
             self._send_frame()
+        except Exception as e:  # a bug: no tab asked, so every tab is told
+            log.exception("a paused frame failed")
+            self.broadcast({"type": "error", "message": "the numbers could not be updated: "
+                                                        f"internal error ({_described(e)})"})
 
     async def _train(self) -> None:
-        s = self.session
+        """Train while the session runs, forever: this task is started once, so it must outlive
+        any failure, or play would answer with a run that never steps."""
         last = 0.0
         while True:
-            if not s.running:
+            if not self.session.running:
                 self._wake.clear()
                 await self._wake.wait()
                 last = 0.0
                 continue
-            start = time.perf_counter()
-            while s.running and time.perf_counter() - start < SLICE:
-                self._step()
-            now = time.perf_counter()
-            if not s.running or now - last >= FRAME_INTERVAL:
-                last = now  # frames start every FRAME_INTERVAL, whatever one costs
-                s.refresh()
-                # Only frames of a run still going may be skipped: the next one follows soon.
-                self._send_frame(droppable=s.running)
+            try:
+                last = self._slice(last)
+            except Exception as e:  # a bug: pause the run and say so
+                log.exception("training failed")
+                self._training_failed(e)
             for _ in range(HOPS):  # let requests and messages through
                 await asyncio.sleep(0)
+
+    def _slice(self, last: float) -> float:
+        """Steps for about SLICE seconds, then a frame if one is due (``last``: when the last
+        one started); returns when the last frame started."""
+        s = self.session
+        start = time.perf_counter()
+        while s.running and time.perf_counter() - start < SLICE:
+            self._step()
+        now = time.perf_counter()
+        if s.running and now - last < FRAME_INTERVAL:
+            return last
+        s.refresh()
+        # Only frames of a run still going may be skipped: the next one follows soon.
+        self._send_frame(droppable=s.running)
+        return now  # frames start every FRAME_INTERVAL, whatever one costs
 
     def _step(self) -> None:
         try:
@@ -181,6 +199,31 @@ class Playground:
         except CommandError as e:
             self.session.message = str(e)
             self.session.running = False
+
+    def _training_failed(self, e: Exception) -> None:
+        """Pause the run with a message every tab shows; play starts it again."""
+        s = self.session
+        s.halt(f"Training paused at step {s.steps} by an internal error ({_described(e)}); "
+               "press play to go on.")
+        try:
+            self._send_frame()  # a frame also turns the tabs' play and pause buttons around
+        except Exception:  # the frame is broken too: the message alone, then
+            log.exception("the frame after a training failure failed")
+            self.broadcast({"type": "error", "message": s.message})
+
+
+def _described(e: Exception) -> str:
+    return f"{type(e).__name__}: {str(e)[:200]}"
+
+
+class Refused(tornado.web.HTTPError):
+    """An HTTP error whose message reaches the client whole, in the JSON body: tornado turns a
+    reason phrase holding "<" or a character outside Latin-1 (the "−" or "…" of many of our
+    messages) into "Unknown"."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(status_code)
+        self.message = message
 
 
 class Base(tornado.web.RequestHandler):
@@ -200,8 +243,10 @@ class Base(tornado.web.RequestHandler):
         self.set_header("Cache-Control", "no-store")
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        message = error.message if isinstance(error, Refused) else self._reason
         self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(dumps({"type": "error", "message": self._reason}))
+        self.finish(dumps({"type": "error", "message": message}))
 
 
 class NotFound(Base):
@@ -240,7 +285,7 @@ class CommandHandler(Base):
         try:
             reply = self.playground.apply(parse(self.request.body))
         except CommandError as e:
-            raise tornado.web.HTTPError(400, reason=str(e)) from None
+            raise Refused(400, str(e)) from None
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.write(dumps(reply or {"type": "ok"}))
 
@@ -251,7 +296,7 @@ class GraphHandler(Base):
         try:
             loss, _ = session.example_graph(session.point(int(pid)))
         except (ArithmeticError, ValueError) as e:  # no such point, or weights gone to NaN
-            raise tornado.web.HTTPError(404, reason=str(e)) from None
+            raise Refused(404, str(e)) from None
         # Layout runs graphviz for a second or so: off the loop, so training goes on.
         kind, body = await asyncio.get_running_loop().run_in_executor(None, render_graph, loss)
         self.set_header("Content-Type", kind)
@@ -287,7 +332,7 @@ class Socket(tornado.websocket.WebSocketHandler):
             reply = {"type": "error", "message": str(e)}
         except Exception as e:  # a bug must not take the server down; say so and go on
             log.exception("command failed")
-            reply = {"type": "error", "message": f"internal error: {type(e).__name__}: {e}"}
+            reply = {"type": "error", "message": f"internal error: {_described(e)}"}
         if reply is not None:
             self.send(dumps(reply))
 

@@ -18,7 +18,7 @@ from nn import MLP, optim
 from .data import EXTENT, Point, generate
 from .graphs import Batches, example_loss
 from .grid import encode, grid, neuron_outputs, surface
-from .settings import MAX_LAYERS, MAX_NEURONS, CommandError, Settings, updated
+from .settings import MAX_LAYERS, MAX_NEURONS, CommandError, Settings, real, shown, updated
 
 HISTORY = 400  # curve points kept; older ones are thinned to every other one
 MAX_ADDED = 2_000  # points added by clicks that the plane holds at once
@@ -139,6 +139,12 @@ class Session:
             for p in self.params:
                 p.grad += 2.0 * l2 * p.data
         return loss
+
+    def halt(self, message: str) -> None:
+        """Pause the run with ``message`` for the page, as if paused: no steps per second."""
+        self.running = False
+        self.message = message
+        self.sps = 0.0
 
     def _diverged(self, why: str) -> bool:
         self.running = False
@@ -279,10 +285,7 @@ class Session:
     def _cmd_add(self, msg) -> Reply:
         """A training point, in O(1): the loss and accuracy with it come with the next frame."""
         x, y = (_coordinate(k, msg.get(k)) for k in ("x", "y"))
-        label = msg.get("label")
-        if isinstance(label, bool) or label not in range(self.settings.classes):
-            raise CommandError(f"label must be one of 0..{self.settings.classes - 1}, "
-                               f"got {label!r}")
+        label = _label(msg.get("label"), self.settings.classes)
         if self.added >= MAX_ADDED:
             raise CommandError(f"the plane holds at most {MAX_ADDED:,} added points: remove "
                                "some, or press New data to start from the data set again")
@@ -294,7 +297,7 @@ class Session:
         return self._points_changed([point], [])
 
     def _cmd_remove(self, msg) -> Reply:
-        point = self.point(msg.get("id"))
+        point = self.point(msg.get("id"), "id")
         self.points.remove(point)
         (self._test if point.test else self._train).remove(point)
         self._order = [p for p in self._order if p is not point]
@@ -309,18 +312,22 @@ class Session:
     def _cmd_explain(self, msg) -> Reply:
         return Reply(None, self.explain(msg.get("param"), msg.get("point")))
 
-    def point(self, pid) -> Point:
-        for p in self.points:
-            if p.id == pid and not isinstance(pid, bool):
-                return p
-        raise CommandError(f"there is no point with id {pid!r}")
+    def point(self, pid, name: str = "point") -> Point:
+        """The point with id ``pid``; ``name`` is the argument that gave it, for the error."""
+        # Strictly an int: 1.0 == 1 and True == 1, but neither is how an id travels.
+        if isinstance(pid, int) and not isinstance(pid, bool):
+            for p in self.points:
+                if p.id == pid:
+                    return p
+        raise CommandError(f"{name} must be the id of a point, got {shown(pid)}")
 
     # -- looking inside ------------------------------------------------------------------------
 
     def explain(self, param, point_id=None) -> dict:
         """∂loss/∂param over the training set now, and its chain rule on one example."""
-        if param not in self.names:
-            raise CommandError(f"no weight named {str(param)[:40]!r} (names look like L1.N3.w2)")
+        # A str first: a list or dict from JSON cannot even be looked up (unhashable).
+        if not isinstance(param, str) or param not in self.names:
+            raise CommandError(f"param must name a weight such as L1.N3.w2, got {shown(param)}")
         point = self.point(point_id) if point_id is not None else self._first_point()
         try:
             if self.train:
@@ -354,7 +361,14 @@ class Session:
 
 
 def _coordinate(name: str, v) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
-            or abs(v) > EXTENT:
-        raise CommandError(f"{name} must be a number in [−{EXTENT}, {EXTENT}], got {v!r}")
+    if not real(v) or abs(v) > EXTENT:
+        raise CommandError(f"{name} must be a number in [−{EXTENT}, {EXTENT}], got {shown(v)}")
     return float(v)
+
+
+def _label(v, classes: int) -> int:
+    # Strictly an int: 2.0 == 2 and True == 1 pass `in range(...)`, but the one-hot target and
+    # the accuracy index by the label, and a float there stops training.
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < classes:
+        raise CommandError(f"label must be an int in 0..{classes - 1}, got {shown(v)}")
+    return v

@@ -17,6 +17,20 @@ class CommandError(ValueError):
     """A command or setting the playground refuses; the message is shown on the page."""
 
 
+def shown(v, limit: int = 40) -> str:
+    """``repr(v)`` for an error message, cut to ``limit`` characters (a message is one line)."""
+    text = repr(v)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def real(v) -> bool:
+    """Whether ``v`` is a finite int or float; bools are not numbers here."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    # An int of any size is finite; math.isfinite would overflow converting a huge one.
+    return isinstance(v, int) or math.isfinite(v)
+
+
 @dataclass(frozen=True)
 class Settings:
     dataset: str = "moons"
@@ -44,31 +58,32 @@ class Settings:
 
 
 def _number(name: str, v, lo: float, hi: float, *, lo_open: bool = False) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise CommandError(f"{name} must be a finite number, got {v!r}")
+    if not real(v):
+        raise CommandError(f"{name} must be a finite number, got {shown(v)}")
     if v < lo or v > hi or (lo_open and v == lo):
         low = f"greater than {lo:g}" if lo_open else f"at least {lo:g}"
-        raise CommandError(f"{name} must be {low} and at most {hi:g}, got {v!r}")
+        raise CommandError(f"{name} must be {low} and at most {hi:g}, got {shown(v)}")
     return float(v)
 
 
 def _integer(name: str, v, lo: int, hi: int) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
-        raise CommandError(f"{name} must be a whole number, got {v!r}")
+        raise CommandError(f"{name} must be a whole number, got {shown(v)}")
     if not lo <= v <= hi:
-        raise CommandError(f"{name} must be between {lo} and {hi}, got {v!r}")
+        raise CommandError(f"{name} must be between {lo} and {hi}, got {shown(v)}")
     return v
 
 
 def _choice(name: str, v, options: tuple[str, ...]) -> str:
     if v not in options:
-        raise CommandError(f"{name} must be one of {', '.join(options)}, got {v!r}")
+        raise CommandError(f"{name} must be one of {', '.join(options)}, got {shown(v)}")
     return v
 
 
 def _hidden(v) -> tuple[int, ...]:
     if not isinstance(v, list) or len(v) > MAX_LAYERS:
-        raise CommandError(f"hidden must be a list of at most {MAX_LAYERS} layer sizes, got {v!r}")
+        raise CommandError(f"hidden must be a list of at most {MAX_LAYERS} layer sizes, "
+                           f"got {shown(v)}")
     return tuple(_integer(f"hidden layer {i + 1} size", n, 1, MAX_NEURONS)
                  for i, n in enumerate(v))
 
@@ -93,7 +108,7 @@ _CHECKS = {
 def updated(old: Settings, changes) -> Settings:
     """``old`` with ``changes`` applied, every changed value checked; unknown names refused."""
     if not isinstance(changes, dict):
-        raise CommandError(f"settings must be an object of name: value, got {changes!r}")
+        raise CommandError(f"settings must be an object of name: value, got {shown(changes)}")
     known = {f.name for f in fields(Settings)}
     unknown = sorted(set(map(str, changes)) - known)
     if unknown:

@@ -118,6 +118,8 @@ def test_generate_splits_and_keeps_points_on_the_plane():
     ({"lr": float("nan")}, "finite"),
     ({"lr": None}, "finite"),
     ({"l2": float("inf")}, "finite"),
+    ({"lr": 10**400}, "learning rate must be greater than 0 and at most 10, got 1000"),
+    ({"noise": -10**400}, "noise must be at least 0 and at most 0.5, got -1000"),
     ({"batch": 0}, "batch size"),
     ({"batch": True}, "whole number"),
     ({"activation": "<b>x</b>"}, "activation must be one of"),
@@ -144,6 +146,60 @@ def test_malformed_commands_raise_command_error(message):
     s = Session(Settings(points=20))
     with pytest.raises(CommandError):
         s.command(message)
+
+
+@pytest.mark.parametrize("label", [2.0, 1.5, True, False, 3, -1, "1", None, [1], {"k": 1}])
+def test_add_takes_only_a_class_number_as_label(label):
+    # 2.0 == 2 and True == 1, but a point carries an int class: the one-hot target and the
+    # accuracy index by it.
+    s = Session(Settings(dataset="spiral3", points=30))
+    with pytest.raises(CommandError, match=re.escape(f"label must be an int in 0..2, "
+                                                     f"got {label!r}")):
+        s.command({"cmd": "add", "x": 0.5, "y": 0.5, "label": label})
+    assert len(s.points) == 30 and s.added == 0
+    assert s.step() and s.steps == 1
+
+
+@pytest.mark.parametrize("name", ["x", "y"])
+@pytest.mark.parametrize("value", [True, "0.5", [0.5], None, float("nan"), float("inf"), 1.7,
+                                   -2, pytest.param(10**400, id="a 401-digit int")])
+def test_add_takes_only_a_real_number_on_the_plane_as_a_coordinate(name, value):
+    s = Session(Settings(points=20))
+    msg = {"cmd": "add", "x": 0.5, "y": -0.5, "label": 1, name: value}
+    with pytest.raises(CommandError, match=rf"^{name} must be a number in \[−1\.6, 1\.6\], got "):
+        s.command(msg)
+    assert len(s.points) == 20
+
+
+def test_add_takes_coordinates_on_the_edge_of_the_plane_and_ints():
+    s = Session(Settings(dataset="spiral3", points=30))
+    s.command({"cmd": "add", "x": -1.6, "y": 1, "label": 2})
+    p = s.points[-1]
+    assert (p.x, p.y, p.label) == (-1.6, 1.0, 2) and type(p.y) is float and type(p.label) is int
+
+
+@pytest.mark.parametrize("param", [[1], {"L1.N1.w1": 1}, {}, 3, None, True, "L9.N1.w1"])
+def test_explain_names_param_and_the_value_it_got(param):
+    s = Session(Settings(points=20))
+    with pytest.raises(CommandError, match=re.escape(f"param must name a weight such as "
+                                                     f"L1.N3.w2, got {param!r}")):
+        s.command({"cmd": "explain", "param": param})
+
+
+@pytest.mark.parametrize("point", [[1], {}, 1.0, True, "0", 99_999, -1])
+def test_explain_names_point_and_the_value_it_got(point):
+    s = Session(Settings(points=20))
+    with pytest.raises(CommandError, match=re.escape(f"point must be the id of a point, "
+                                                     f"got {point!r}")):
+        s.command({"cmd": "explain", "param": "L1.N1.w1", "point": point})
+
+
+@pytest.mark.parametrize("pid", [1.0, True, "1", [1], 99_999])
+def test_remove_names_id_and_the_value_it_got(pid):
+    s = Session(Settings(points=20))
+    with pytest.raises(CommandError, match=re.escape(f"id must be the id of a point, got {pid!r}")):
+        s.command({"cmd": "remove", "id": pid})
+    assert len(s.points) == 20
 
 
 def test_add_remove_reset_and_settings_commands():
@@ -343,6 +399,137 @@ def test_points_added_while_paused_reach_the_tabs_at_once_and_frames_follow():
         (everything.metrics["train_loss"], everything.metrics["train_accuracy"])
 
 
+class FrameTab:
+    """A tab that keeps every frame and error it is sent."""
+
+    def __init__(self):
+        self.frames, self.errors = [], []
+
+    def send(self, text, droppable=False):
+        message = json.loads(text)
+        if message["type"] in ("frame", "error"):
+            (self.frames if message["type"] == "frame" else self.errors).append(message)
+
+    def close(self):
+        pass
+
+
+async def _until(predicate, what: str, seconds: float = 60):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"waited {seconds} s for {what}")
+
+
+def test_a_bug_in_a_training_step_pauses_the_run_with_a_message_and_training_goes_on():
+    from nn.playground.server import Playground
+
+    session = Session(Settings(points=20))
+    real_step, failures = session.step, []
+
+    def step_failing_when_told():
+        if failures:
+            raise failures.pop()
+        return real_step()
+
+    session.step = step_failing_when_told
+
+    async def run():
+        playground, tab = Playground(session=session), FrameTab()
+        playground.sockets.add(tab)
+        await playground.start()
+        try:
+            playground.apply({"cmd": "play"})
+            await _until(lambda: tab.frames[-1]["sps"] > 0, "a frame of a run going")
+            failures.append(TypeError("injected failure"))
+            await _until(lambda: not tab.frames[-1]["running"], "the run to pause itself")
+            last = tab.frames[-1]
+            assert last["steps"] == session.steps > 0 and not session.running
+            assert last["sps"] == 0  # a paused run makes no steps per second
+            assert last["message"] == (f"Training paused at step {session.steps} by an internal "
+                                       "error (TypeError: injected failure); press play to go on.")
+            playground.apply({"cmd": "pause"})
+            assert tab.frames[-1]["steps"] == last["steps"] and not tab.frames[-1]["running"]
+            playground.apply({"cmd": "step"})
+            assert tab.frames[-1]["steps"] == last["steps"] + 1
+            playground.apply({"cmd": "play"})
+            assert tab.frames[-1]["running"] and tab.frames[-1]["message"] == ""
+            await _until(lambda: tab.frames[-1]["steps"] > last["steps"] + 20,
+                         "the steps to grow again")
+            playground.apply({"cmd": "pause"})
+            assert not tab.frames[-1]["running"] and not tab.errors
+        finally:
+            await playground.stop()
+
+    asyncio.run(run())
+
+
+def test_a_bug_in_training_and_in_the_frame_after_it_still_reaches_the_tabs():
+    from nn.playground.server import Playground
+
+    session = Session(Settings(points=20))
+    real_frame = session.frame
+
+    def step_failing():
+        raise TypeError("injected failure")
+
+    def frame_failing_once():
+        session.frame = real_frame
+        raise TypeError("the frame fails too")
+
+    async def run():
+        playground, tab = Playground(session=session), FrameTab()
+        playground.sockets.add(tab)
+        await playground.start()
+        try:
+            playground.apply({"cmd": "play"})
+            session.step, session.frame = step_failing, frame_failing_once
+            await _until(lambda: tab.errors, "the message")
+            assert tab.errors == [{"type": "error", "message": "Training paused at step 0 by an "
+                                   "internal error (TypeError: injected failure); press play to "
+                                   "go on."}]
+            del session.step
+            playground.apply({"cmd": "play"})
+            await _until(lambda: tab.frames[-1]["steps"] > 5, "the steps to grow again")
+        finally:
+            await playground.stop()
+
+    asyncio.run(run())
+
+
+def test_a_bug_in_a_paused_frame_is_reported_and_frames_follow_again():
+    from nn.playground.server import Playground
+
+    session = Session(Settings(points=20))
+    real_refresh, calls = session.refresh, []
+
+    def refresh_failing_once():
+        calls.append(None)
+        if len(calls) == 1:
+            raise TypeError("injected failure")
+        real_refresh()
+
+    session.refresh = refresh_failing_once
+
+    async def run():
+        playground, tab = Playground(session=session), FrameTab()
+        playground.sockets.add(tab)
+        try:
+            playground.apply({"cmd": "add", "x": 0.5, "y": 0.5, "label": 1})
+            await _until(lambda: tab.errors, "the error")
+            assert tab.errors == [{"type": "error", "message": "the numbers could not be "
+                                   "updated: internal error (TypeError: injected failure)"}]
+            playground.apply({"cmd": "add", "x": -0.5, "y": 0.5, "label": 0})
+            await _until(lambda: tab.frames, "a frame")
+            assert tab.frames[-1]["train_accuracy"] is not None and len(tab.errors) == 1
+        finally:
+            await playground.stop()
+
+    asyncio.run(run())
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -449,6 +636,52 @@ def test_bad_requests_get_4xx_and_the_server_keeps_answering():
             urllib.request.urlopen(bad_host, timeout=60)
         status, state = _request(url + "api/state")
         assert status == 200 and state["type"] == "state" and len(state["points"]) == 200
+        assert proc.poll() is None
+
+
+def test_malformed_commands_get_typed_errors_over_the_wire_and_training_goes_on():
+    """A float label used to reach the one-hot encoding inside the training task and stop
+    training until the server restarted."""
+    from tornado.websocket import websocket_connect
+
+    refusals = [
+        ({"cmd": "add", "x": 0.5, "y": 0.5, "label": 2.0}, "label must be an int in 0..2, got 2.0"),
+        ({"cmd": "add", "x": 10**400, "y": 0.5, "label": 2}, "x must be a number in [−1.6, 1.6], "
+                                                             f"got 1{'0' * 39}…"),
+        ({"cmd": "explain", "param": [1]}, "param must name a weight such as L1.N3.w2, got [1]"),
+        ({"cmd": "explain", "param": {"L1.N1.w1": 1}},
+         "param must name a weight such as L1.N3.w2, got {'L1.N1.w1': 1}"),
+        ({"cmd": "explain", "param": "L1.N1.w1", "point": [0]},
+         "point must be the id of a point, got [0]"),
+    ]
+
+    async def talk(url):
+        tab = await websocket_connect(url.replace("http", "ws") + "ws",
+                                      max_message_size=64 * 1024 * 1024)
+        assert json.loads(await tab.read_message())["type"] == "state"
+        await tab.write_message(json.dumps({"cmd": "set", "settings": {"dataset": "spiral3"}}))
+        assert json.loads(await tab.read_message())["classes"] == 3
+        for command, message in refusals:
+            await tab.write_message(json.dumps(command))
+            assert json.loads(await tab.read_message()) == {"type": "error", "message": message}
+        await tab.write_message(json.dumps({"cmd": "play"}))
+        while True:
+            frame = json.loads(await tab.read_message())
+            assert frame["type"] == "frame" and frame["message"] == ""
+            if frame["running"] and frame["steps"] > 20:
+                break
+        await tab.write_message(json.dumps({"cmd": "pause"}))
+        tab.close()
+
+    with server_process() as (proc, url):
+        asyncio.run(asyncio.wait_for(talk(url), 60))
+        for command, message in refusals:
+            assert _request(url + "api/command", json.dumps(command).encode()) == \
+                (400, {"type": "error", "message": message})
+        assert _request(url + "graph/99999") == \
+            (404, {"type": "error", "message": "point must be the id of a point, got 99999"})
+        status, state = _request(url + "api/state")
+        assert status == 200 and len(state["points"]) == 200 and state["frame"]["steps"] > 20
         assert proc.poll() is None
 
 
@@ -590,3 +823,49 @@ def test_page_trains_moons_in_headless_chromium(tmp_path):
         _wait(lambda: text("steps") == "0", 60, "reset")
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors
+
+
+def test_page_shows_a_training_failure_and_clears_it_once_play_goes_on(tmp_path, monkeypatch):
+    from selenium.webdriver.common.by import By
+
+    from nn.playground.server import Background
+
+    real_step = Session.step
+
+    def step_failing_once(self):
+        if self.steps == 30 and not hasattr(self, "failed_once"):
+            self.failed_once = True
+            raise TypeError("injected failure")
+        return real_step(self)
+
+    monkeypatch.setattr(Session, "step", step_failing_once)
+    server = Background().start()
+    try:
+        with time_limit(150), chromium(tmp_path) as driver:
+            text = lambda id_: driver.find_element(By.ID, id_).text  # noqa: E731
+            driver.get(server.url)
+            _wait(lambda: text("connection") == "connected", 60, "the page")
+            driver.find_element(By.ID, "play").click()
+            _wait(lambda: "internal error" in text("message"), 60, "the failure")
+            assert text("message") == ("⚠ Training paused at step 30 by an internal error "
+                                       "(TypeError: injected failure); press play to go on.")
+            assert text("steps") == "30"
+            _wait(lambda: not driver.find_element(By.ID, "play").get_attribute("disabled"), 60,
+                  "play to be enabled")
+            driver.save_screenshot(str(tmp_path / "failure.png"))
+            driver.find_element(By.ID, "play").click()
+            _wait(lambda: int(text("steps")) > 60, 60, "the steps to grow again")
+            _wait(lambda: text("message") == "", 60, "the old message to go")
+            # A command's refusal stays up while frames come in.
+            lr = driver.find_element(By.ID, "lr")
+            lr.clear()
+            lr.send_keys("-1")
+            driver.find_element(By.ID, "steps").click()
+            _wait(lambda: "learning rate must be" in text("message"), 60, "a refusal")
+            steps = int(text("steps"))
+            _wait(lambda: int(text("steps")) > steps + 20, 60, "more frames")
+            assert "learning rate must be" in text("message")
+            errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+            assert not errors, errors
+    finally:
+        server.stop()

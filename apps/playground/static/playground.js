@@ -13,6 +13,8 @@
   let picked = null;     // id of the example the explanations use
   let selected = null;   // name of the weight being explained
   let colours = {};
+  let saying = "";       // the text in #message now
+  let frameSaid = "";    // the message the last frame brought ("" for none)
   const edges = [];      // {path, layer, to, from}
   const nodes = [];      // {canvas, layer, index}
 
@@ -45,6 +47,7 @@
   }
 
   function say(text, isError) {
+    saying = text;
     const m = $("message");
     m.textContent = text ? (isError ? "⚠ " : "") + text : "";
     m.classList.toggle("error", Boolean(isError));
@@ -270,6 +273,9 @@
     $("play").disabled = f.running;
     $("pause").disabled = !f.running;
     if (f.message) say(f.message, true);
+    // The run has gone on since its pause message: take that down, not a command's refusal.
+    else if (frameSaid && saying === frameSaid) say("");
+    frameSaid = f.message;
     paintEdges();
     paintNodes();
     paintPlane();
