@@ -12,7 +12,7 @@ enters.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from autograd import Constant, Value
 
@@ -26,14 +26,16 @@ DEFAULT_TIMEOUT = 10.0
 
 
 def check(value_class: Any, *, timeout: float = DEFAULT_TIMEOUT,
-          graphs: Iterable[str] | None = None) -> Report:
+          graphs: Iterable[str] | None = None,
+          progress: Callable[[GraphResult], None] | None = None) -> Report:
     """Run ``value_class`` and the engine on the graded graphs; the report names, in order, the
     graphs that fail, and for the first one where the wrong gradient enters.
 
     ``value_class`` is read as micrograd's ``Value`` is (see ``autograd.exercises.adapter``);
     ``...`` or None (an exercise not written yet) gives a report saying so. ``graphs`` picks
-    graphs by name (all of ``GRAPHS`` by default). Learner code never raises out of check() and
-    each graph stops after ``timeout`` seconds.
+    graphs by name (all of ``GRAPHS`` by default); ``progress`` is called with each result as
+    it comes. Learner code never raises out of check() and each graph stops after ``timeout``
+    seconds.
     """
     if value_class is ... or value_class is None:
         return Report("Value", (), problem="not written yet: define your class, then check it")
@@ -42,7 +44,7 @@ def check(value_class: Any, *, timeout: float = DEFAULT_TIMEOUT,
                         f"values), got {type(value_class).__name__}")
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
         raise ValueError(f"check: timeout must be a positive number of seconds, got {timeout!r}")
-    chosen = _chosen(graphs)
+    chosen = select(graphs)
     learner = Learner(value_class)
     problem = _leaf_problem(learner, timeout)
     if problem:
@@ -54,10 +56,13 @@ def check(value_class: Any, *, timeout: float = DEFAULT_TIMEOUT,
             results.append(GraphResult(g.name, NOT_RUN, "not run: an earlier graph timed out"))
         else:
             results.append(run_graph(g, learner, timeout))
+        if progress is not None:
+            progress(results[-1])
     return Report(learner.name, tuple(results))
 
 
-def _chosen(graphs: Iterable[str] | None) -> list[Graph]:
+def select(graphs: Iterable[str] | None) -> list[Graph]:
+    """The graphs named (all of them for None), in the order given."""
     if graphs is None:
         return list(GRAPHS)
     if isinstance(graphs, str):

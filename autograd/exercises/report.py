@@ -116,7 +116,7 @@ class GraphResult:
         if self.traceback:
             lines.append("  Your code, innermost call last:")
             lines += [f"    {line}" for line in self.traceback]
-        elif self.error:
+        elif self.error and not self.timed_out:
             lines.append("  (none of your own lines is in the traceback)")
         if self.rows:
             lines += ["  " + line for line in _table([ROW_HEADER] + [r.cells() for r in self.rows])]
@@ -139,6 +139,7 @@ class Report:
     subject: str
     results: tuple[GraphResult, ...]
     problem: str = ""
+    notes: tuple[str, ...] = ()   # lines under the problem: the learner's own traceback
 
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.results)
@@ -177,7 +178,8 @@ class Report:
         """The whole report as text lines, the summary last."""
         out = [f"check({self.subject})"]
         if self.problem:
-            return out + [f"  {self.problem}", "", self.summary()]
+            return out + [f"  {self.problem}", *[f"    {n}" for n in self.notes], "",
+                          self.summary()]
         width = max((len(r.graph) for r in self.results), default=0)
         for r in self.results:
             reason = r.reason if r.status != PASS else ""
@@ -201,22 +203,33 @@ class Report:
 
     def _repr_html_(self) -> str:
         body = f"<pre>{html.escape(self.text())}</pre>"
-        first = self.first_failure
-        if first is not None:
-            svg = self.svg(first.graph)
-            if svg:
-                body += (f"<p>Your graph for <b>{html.escape(first.graph)}</b>: each box shows "
-                         f"the engine's grad and yours (<i>given</i>); boxes marked "
-                         f"<b>≠ engine</b> differ{_drawn_call(first)}.</p>{svg}")
+        drawn = self.drawing()
+        if drawn is not None:
+            result, dot = drawn
+            svg = dot.pipe(format="svg").decode("utf-8")
+            body += (f"<p>Your graph for <b>{html.escape(result.graph)}</b>: each box shows "
+                     f"the engine's grad and yours (<i>given</i>); boxes marked "
+                     f"<b>≠ engine</b> differ{_drawn_call(result)}.</p>{svg}")
         return f"<div class='autograd-exercises'>{body}</div>"
 
-    def draw(self, graph: str | None = None):
-        """The graph of ``graph`` (the first failure by default) as a ``graphviz.Digraph``: the
-        engine's gradients with the learner's beside them, differing nodes marked and the paths to
-        the node where the error enters highlighted. None when there is nothing to draw."""
+    def drawing(self):
+        """(result, ``graphviz.Digraph``) for the first failing graph that can be drawn: the
+        engine's gradients with the learner's beside them, the differing nodes marked and the
+        paths to the node where the error enters highlighted. None if there is none."""
         from .drawing import draw_result
-        result = self.first_failure if graph is None else self.result(graph)
-        return None if result is None else draw_result(result)
+        for r in self.results:
+            dot = draw_result(r) if r.status == FAIL else None
+            if dot is not None:
+                return r, dot
+        return None
+
+    def draw(self, graph: str | None = None):
+        """``drawing()``'s picture, or that of the graph named (None when it has none)."""
+        from .drawing import draw_result
+        if graph is not None:
+            return draw_result(self.result(graph))
+        drawn = self.drawing()
+        return None if drawn is None else drawn[1]
 
     def svg(self, graph: str | None = None) -> str:
         """``draw`` as SVG text ("" when there is nothing to draw)."""
@@ -230,7 +243,7 @@ class Report:
     def from_json(cls, text: str) -> Report:
         data = json.loads(text)
         return cls(data["subject"], tuple(result_from_dict(r) for r in data["results"]),
-                   data.get("problem", ""))
+                   data.get("problem", ""), tuple(data.get("notes", ())))
 
 
 def result_from_dict(r: dict[str, Any]) -> GraphResult:
