@@ -6,18 +6,27 @@ from autograd import draw
 from .engine_side import Ours, graph_named
 from .report import GraphResult
 
+BIG = 20
+"""A graph with more named nodes than this (the 2-2-2 network) is drawn top to bottom, without
+the flows on its edges: left to right it would be several thousand points wide."""
+
 
 def draw_result(result: GraphResult):
     """The graph of ``result`` with the learner's gradients given (``draw`` marks the boxes
-    where they differ from the engine's) and the paths to the entry node highlighted; None for a
-    result without gradients or a graph too big to lay out."""
+    where they differ from the engine's) and the paths to the entry node highlighted, at its
+    natural size (a big graph is read by scrolling, not shrunk past reading); None for a result
+    without gradients or a graph too big to lay out."""
     if not result.grads:
         return None
     ours = Ours(graph_named(result.graph))
     given = {ours.nodes[name]: g for name, g in result.grads.items()
              if name in ours.nodes and g is not None}
     entry = ours.nodes.get(result.entry.node) if result.entry is not None else None
+    big = len(ours.nodes) > BIG
     try:
-        return draw(ours.root, grads=given, highlight=entry)
+        dot = draw(ours.root, grads=given, highlight=entry, rankdir="TB" if big else "LR",
+                   flows=not big)
     except ValueError:   # more nodes than a drawing can show (the 5,000-deep chain)
         return None
+    dot.graph_attr.pop("size", None)
+    return dot

@@ -209,7 +209,8 @@ class Report:
             svg = dot.pipe(format="svg").decode("utf-8")
             body += (f"<p>Your graph for <b>{html.escape(result.graph)}</b>: each box shows "
                      f"the engine's grad and yours (<i>given</i>); boxes marked "
-                     f"<b>≠ engine</b> differ{_drawn_call(result)}.</p>{svg}")
+                     f"<b>≠ engine</b> differ{_drawn_call(result)}.</p>"
+                     f"<div style='overflow:auto; max-height:40em'>{svg}</div>")
         return f"<div class='autograd-exercises'>{body}</div>"
 
     def drawing(self):
