@@ -28,7 +28,7 @@ from .engine_side import graph_named
 from .report import FAIL, NOT_RUN, GraphResult, Report, result_from_dict
 
 LOAD_ERROR = 2
-GRACE = 5.0
+GRACE = 3.0
 """Seconds the parent waits beyond the time limit before it stops the child (a child that
 starts Python and imports the package needs a moment, and the child's own limit comes first)."""
 
