@@ -39,8 +39,10 @@ class Learner:
 
     def __init__(self, value_class: type) -> None:
         self.value_class = value_class
-        self.name = getattr(value_class, "__name__", "Value")
-        self.files = source_files(value_class)
+        name, _ = attempt(1.0, getattr, value_class, "__name__", "Value")
+        self.name = name if isinstance(name, str) else "Value"
+        files, _ = attempt(1.0, source_files, value_class)
+        self.files = files or set()
 
     def has(self, method: str) -> bool:
         value, error = attempt(1.0, getattr, self.value_class, method, None)
@@ -76,7 +78,7 @@ def number(x: Any) -> float | None:
         return None
     try:
         return float(x)
-    except (TypeError, ValueError, AttributeError, OverflowError):
+    except Exception:  # noqa: BLE001 - a learner's __float__ may raise anything
         return None
 
 
@@ -191,7 +193,10 @@ def _same(a: traceback.FrameSummary, b: traceback.FrameSummary) -> bool:
 
 def one_line(error: BaseException) -> str:
     """``TypeName: message`` on one line, bounded."""
-    text = str(error).strip().replace("\n", " ")
+    try:
+        text = str(error).strip().replace("\n", " ")
+    except Exception:  # noqa: BLE001 - a learner's exception may not even print
+        text = "(its message could not be printed)"
     text = text if len(text) <= 300 else text[:299] + "…"
     if isinstance(error, TimeLimit):
         return text

@@ -94,11 +94,14 @@ class Run:
     root: Any = None
     data: dict[str, float | None] = field(default_factory=dict)
     grads: list[dict[str, float | None]] = field(default_factory=list)
+    not_nodes: dict[str, str] = field(default_factory=dict)   # name → type of a non-node
 
 
 def _run(graph: Graph, learner: Learner, run: Run) -> None:
     run.tape = Tape(learner.value_class)
     run.root = graph.build(run.tape)
+    run.not_nodes = {name: type(node).__name__ for name, node in run.tape.nodes.items()
+                     if not hasattr(node, "data")}
     run.data = {name: number(getattr(node, "data", None)) for name, node in run.tape.nodes.items()}
     for _ in range(graph.backwards):
         run.root.backward()
@@ -149,7 +152,7 @@ def _forward_error(ours: Ours, run: Run) -> Entry | None:
     """The first node, in the order the builder made them, whose value is wrong."""
     if run.tape is None:
         return None
-    for name, node in run.tape.nodes.items():
+    for name in run.tape.nodes:
         v = ours.nodes[name]
         if name not in run.data:   # the run stopped before reading the values
             return None
@@ -158,8 +161,8 @@ def _forward_error(ours: Ours, run: Run) -> Entry | None:
             continue
         code = ours.code(v) if v.operation is not None else f"{name} = leaf({fmt(v.data)})"
         what = ("is not a number" if yours is None else f"is {fmt(yours)}")
-        if yours is None and not hasattr(node, "data"):
-            what = f"gave a {type(node).__name__}, not a node of your class"
+        if name in run.not_nodes:
+            what = f"gave a {run.not_nodes[name]}, not a node of your class"
         return Entry(name, code, "", f"forward: your `{code}` {what}; it should be "
                                      f"{fmt(v.data)}")
     return None

@@ -68,11 +68,17 @@ class Marks:
         p.text(self.text())
 
 
-def _answer(fn: Callable[..., Any], *args: Any) -> tuple[Any, str]:
-    """(the learner's answer, "") or (None, why there is none): "..." or None mean not done."""
+def _answer(fn: Callable[..., Any], *args: Any,
+            read: Callable[[Any], Any] = number) -> tuple[Any, str]:
+    """(the learner's answer read by ``read``, "") or (None, why there is none): "..." or None
+    mean not done yet. The learner's code, reading its answer included, runs under a limit."""
     if fn is ... or fn is None:
         return None, "not written yet"
-    value, error = attempt(10.0, fn, *args)
+
+    def call():
+        value = fn(*args)
+        return value if value is ... or value is None else read(value)
+    value, error = attempt(10.0, call)
     if error is not None:
         return None, f"raised {one_line(error)}"
     if value is ... or value is None:
@@ -83,12 +89,12 @@ def _answer(fn: Callable[..., Any], *args: Any) -> tuple[Any, str]:
 def _mark(what: str, expected: float, fn: Callable[..., Any], *args: Any,
           rel: float = 1e-6, abs_: float = 1e-9, shown: str = "", digits: int = 6) -> Mark:
     shown = shown or fmt(expected)
-    value, why = _answer(fn, *args)
+    x, why = _answer(fn, *args, read=lambda v: number(v) if number(v) is not None else
+                     f"{type(v).__name__}, not a number")
     if why:
         return Mark(what, shown, why, WRONG if why.startswith("raised") else TODO)
-    x = number(value)
-    if x is None:
-        return Mark(what, shown, f"{type(value).__name__}, not a number", WRONG)
+    if isinstance(x, str):
+        return Mark(what, shown, x, WRONG)
     ok = math.isclose(x, expected, rel_tol=rel, abs_tol=abs_)
     return Mark(what, shown, fmt(x, digits), DONE if ok else WRONG)
 
@@ -104,18 +110,24 @@ def check_squared_errors(squared_errors: Callable[[float], Any]) -> Marks:
     """``squared_errors(W)`` should give the three squared errors of ``output = W · input``."""
     marks = []
     for W, expected in SQUARED_ERRORS.items():
-        value, why = _answer(squared_errors, W)
+        xs, why = _answer(squared_errors, W, read=_list_of_numbers)
         if why:
             marks.append(Mark(f"W = {W:g}", _numbers(expected), why,
                               WRONG if why.startswith("raised") else TODO))
             continue
-        xs = [number(x) for x in value] if isinstance(value, (list, tuple)) else None
-        ok = xs is not None and len(xs) == 3 and None not in xs and all(
+        ok = not isinstance(xs, str) and len(xs) == 3 and all(
             math.isclose(x, e, abs_tol=1e-9) for x, e in zip(xs, expected))
         marks.append(Mark(f"W = {W:g}", _numbers(expected),
-                          _numbers(xs) if xs and None not in xs else repr(value)[:60],
-                          DONE if ok else WRONG))
+                          xs if isinstance(xs, str) else _numbers(xs), DONE if ok else WRONG))
     return Marks("squared errors of W · input", tuple(marks))
+
+
+def _list_of_numbers(value: Any) -> list[float] | str:
+    """The numbers of a list or tuple, or what it is instead."""
+    if not isinstance(value, (list, tuple)):
+        return f"{type(value).__name__}, not a list"
+    xs = [number(x) for x in value]
+    return "not all numbers" if None in xs else xs
 
 
 def _numbers(xs) -> str:
