@@ -7,14 +7,14 @@ from .engine_side import Ours, graph_named
 from .report import GraphResult
 
 BIG = 20
-"""A graph with more named nodes than this (the 2-2-2 network) is drawn top to bottom, without
-the flows on its edges: left to right it would be several thousand points wide."""
+"""A graph with more named nodes than this (the 2-2-2 network) is drawn without the flows on its
+edges and at its natural size: it is several thousand points wide even top to bottom."""
 
 
 def draw_result(result: GraphResult):
     """The graph of ``result`` with the learner's gradients given (``draw`` marks the boxes
-    where they differ from the engine's) and the paths to the entry node highlighted, at its
-    natural size (a big graph is read by scrolling, not shrunk past reading); None for a result
+    where they differ from the engine's) and the paths to the entry node highlighted; a big
+    graph at its natural size (read by scrolling, not shrunk past reading). None for a result
     without gradients or a graph too big to lay out."""
     if not result.grads:
         return None
@@ -24,9 +24,10 @@ def draw_result(result: GraphResult):
     entry = ours.nodes.get(result.entry.node) if result.entry is not None else None
     big = len(ours.nodes) > BIG
     try:
-        dot = draw(ours.root, grads=given, highlight=entry, rankdir="TB" if big else "LR",
-                   flows=not big)
+        # Top to bottom: a box holds four numbers, so left to right runs wide very soon.
+        dot = draw(ours.root, grads=given, highlight=entry, rankdir="TB", flows=not big)
     except ValueError:   # more nodes than a drawing can show (the 5,000-deep chain)
         return None
-    dot.graph_attr.pop("size", None)
+    if big:
+        dot.graph_attr.pop("size", None)
     return dot

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import textwrap
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -110,9 +111,9 @@ class GraphResult:
         """The teaching part: what failed, the leaf table, where the error enters."""
         lines = [f"{self.graph}" + (f" — {self.about}" if self.about else "")]
         if self.error:
-            lines.append(f"  {self.error}")
+            lines += _wrapped(self.error, "  ")
         if self.hint:
-            lines.append(f"  {self.hint}")
+            lines += _wrapped(self.hint, "  ")
         if self.traceback:
             lines.append("  Your code, innermost call last:")
             lines += [f"    {line}" for line in self.traceback]
@@ -122,8 +123,17 @@ class GraphResult:
             lines += ["  " + line for line in _table([ROW_HEADER] + [r.cells() for r in self.rows])]
         if self.entry is not None:
             lines.append(f"  Where the error enters: `{self.entry.code}`")
-            lines.append(f"    {self.entry.message}")
+            lines += _wrapped(self.entry.message, "    ")
         return lines
+
+
+WIDTH = 96
+
+
+def _wrapped(text: str, indent: str) -> list[str]:
+    """A long sentence as lines of at most WIDTH characters (a terminal, a notebook's column)."""
+    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent,
+                         break_long_words=False, break_on_hyphens=False) or [indent.rstrip()]
 
 
 def _table(rows: list[list[str]]) -> list[str]:
@@ -186,7 +196,8 @@ class Report:
             out.append(f"  {MARK[r.status]} {r.graph.ljust(width)}   {reason}".rstrip())
         first = self.first_failure
         if first is not None:
-            out += ["", "First failure: " + first.detail()[0], *first.detail()[1:]]
+            detail = first.detail()
+            out += ["", *_wrapped("First failure: " + detail[0], ""), *detail[1:]]
         return out + ["", self.summary()]
 
     def text(self) -> str:
