@@ -21,6 +21,7 @@ import os
 import re
 import signal
 import threading
+import time
 import traceback
 from typing import Any, Callable, Iterable
 
@@ -40,7 +41,7 @@ class Learner:
     def __init__(self, value_class: type) -> None:
         self.value_class = value_class
         name, _ = attempt(1.0, getattr, value_class, "__name__", "Value")
-        self.name = name if isinstance(name, str) else "Value"
+        self.name = printable(name)[:80] if isinstance(name, str) else "Value"
         files, _ = attempt(1.0, source_files, value_class)
         self.files = files or set()
 
@@ -70,6 +71,15 @@ class Learner:
                     found.append(kid)
                     stack.append(kid)
         return found
+
+
+def printable(text: str) -> str:
+    """``text`` with every control or invisible character written as its escape (``\\x1b``),
+    so that a learner's message cannot move a terminal's cursor or hide what follows."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace")
+                   .decode("ascii") for c in text)
 
 
 def number(x: Any) -> float | None:
@@ -110,12 +120,15 @@ def within(seconds: float, fn: Callable[..., Any], *args: Any) -> Any:
         raise TimeLimit(f"timed out after {seconds:g} s")
 
     previous = signal.signal(signal.SIGALRM, stop)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    outer, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
+    start = time.monotonic()
     try:
         return fn(*args)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if outer:   # someone else's timer was running: let it go on, a little late at worst
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - start), 1e-3))
 
 
 def _in_thread(seconds: float, fn: Callable[..., Any], *args: Any) -> Any:
@@ -163,7 +176,7 @@ def shown_file(path: str) -> str:
     anything else its base name (never the absolute path of someone's checkout)."""
     if _CELL.search(path):
         return "your cell"
-    return os.path.basename(path) or path
+    return printable(os.path.basename(path) or path)
 
 
 def own_lines(error: BaseException, files: Iterable[str]) -> list[str]:
@@ -180,7 +193,7 @@ def own_lines(error: BaseException, files: Iterable[str]) -> list[str]:
             run += 1
         lines.append(f'{shown_file(f.filename)}, line {f.lineno}, in {f.name}')
         if f.line:
-            lines.append(f"    {f.line.strip()}")
+            lines.append(f"    {printable(f.line.strip())}")
         if run > 1:
             lines.append(f"[the call above repeated {run - 1} more times]")
         k += run
@@ -197,10 +210,10 @@ def one_line(error: BaseException) -> str:
         text = str(error).strip().replace("\n", " ")
     except Exception:  # noqa: BLE001 - a learner's exception may not even print
         text = "(its message could not be printed)"
-    text = text if len(text) <= 300 else text[:299] + "…"
+    text = printable(text if len(text) <= 300 else text[:299] + "…")
     if isinstance(error, TimeLimit):
         return text
-    name = type(error).__name__
+    name = printable(type(error).__name__)
     return f"{name}: {text}" if text else name
 
 

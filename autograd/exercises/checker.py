@@ -318,7 +318,8 @@ def _entry(ours: Ours, w: Watched, k: int) -> Entry | None:
         for p in dict.fromkeys(v.parents):
             if isinstance(p, Constant):
                 continue
-            if id(node) in w.hooked:
+            # No step at all: this backward() does not call _backward, so nothing was watched.
+            if steps and id(node) in w.hooked:
                 got = sent.get((ours.name(v), ours.name(p)), 0.0)
                 if not close(got, ours.send(v, p)):
                     own = [s for s in steps if s.node == id(node)]

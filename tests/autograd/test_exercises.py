@@ -24,7 +24,7 @@ from nbclient import NotebookClient
 from autograd import Constant, Value
 from autograd.exercises import GRAPHS, Report, band, bugs, check, lessons, reference, \
     relative_error
-from autograd.exercises.adapter import own_lines
+from autograd.exercises.adapter import own_lines, shown_file
 from autograd.exercises.engine_side import Ours, graph_named
 from autograd.exercises.graphs import CHAIN_DEPTH, CHAIN_FACTOR, Tape
 from support import ROOT, torch_network
@@ -339,6 +339,28 @@ def test_learner_text_is_escaped_in_the_html():
     html = check(cls)._repr_html_()
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;" in html and "&lt;img src=x" in html
+
+
+def test_control_characters_in_learner_text_are_shown_not_obeyed():
+    def __mul__(self, other):
+        raise ValueError("\x1b[2Jcleared\rover")
+    report = check(type("Odd\x07", (Base,), {"__mul__": __mul__}))
+    text = report.text()
+    assert "\x1b" not in text and "\x07" not in text and "\r" not in text
+    assert "ValueError: \\x1b[2Jcleared\\rover" in text and "check(Odd\\x07)" in text
+    assert shown_file("/tmp/ipykernel_4242/1234567.py") == "your cell"
+    assert shown_file("/home/someone/project/my_value.py") == "my_value.py"
+
+
+def test_a_backward_that_never_calls_backward_closures_is_judged_by_its_grads():
+    class OwnWalk(Base):
+        def backward(self):
+            self.grad = 1.0     # and nothing else: no _backward is ever called
+
+    entry = check(OwnWalk, graphs=["a * b"]).results[0].entry
+    assert entry.code == "c = a * b" and entry.input == "a"
+    assert "a's is 0 where it should be -2.5" in entry.message
+    assert "without a per-node _backward to watch" in entry.message
 
 
 def test_report_survives_json():
