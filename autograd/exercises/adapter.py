@@ -7,7 +7,8 @@ The adapter asks little of a class:
 - ``node.data`` is its number and ``node.grad`` its gradient (anything ``float()`` accepts);
 - ``node._prev``, ``node._children``, ``node.parents``, ``node.children`` or ``node.prev`` (the
   first one present; a set, tuple or list, or a method returning one) are its inputs;
-- ``node._op`` or ``node.op`` names the op (only shown);
+- ``node._op`` or ``node.op`` may name the op as micrograd's do, but is not read: every node
+  is named and described from the engine's copy of the graph ("c = a * b");
 - ``out.backward()`` fills every ``grad``;
 - optionally, ``node._backward()`` (micrograd's closure) sends the node's grad to its inputs: with
   it the checker can watch each node's step and name the node where a wrong gradient enters.
@@ -26,7 +27,6 @@ import traceback
 from typing import Any, Callable, Iterable
 
 CHILDREN = ("_prev", "_children", "parents", "children", "prev")
-OP_NAMES = ("_op", "op")
 HOOK = "_backward"
 
 
