@@ -14,8 +14,8 @@ edges and at its natural size: it is several thousand points wide even top to bo
 def draw_result(result: GraphResult):
     """The graph of ``result`` with the learner's gradients given (``draw`` marks the boxes
     where they differ from the engine's) and the paths to the entry node highlighted; a big
-    graph at its natural size (read by scrolling, not shrunk past reading). None for a result
-    without gradients or a graph too big to lay out."""
+    graph at its natural size (a file to zoom into; Jupyter's view scales it to the column).
+    None for a result without gradients or a graph too big to lay out."""
     if not result.grads:
         return None
     ours = Ours(graph_named(result.graph))

@@ -217,11 +217,12 @@ class Report:
         drawn = self.drawing()
         if drawn is not None:
             result, dot = drawn
-            svg = dot.pipe(format="svg").decode("utf-8")
+            # Scaled to the column: a big graph shows whole, and zooms as a vector picture.
+            svg = dot.pipe(format="svg").decode("utf-8").replace(
+                "<svg ", "<svg style='max-width:100%; height:auto' ", 1)
             body += (f"<p>Your graph for <b>{html.escape(result.graph)}</b>: each box shows "
                      f"the engine's grad and yours (<i>given</i>); boxes marked "
-                     f"<b>≠ engine</b> differ{_drawn_call(result)}.</p>"
-                     f"<div style='overflow:auto; max-height:40em'>{svg}</div>")
+                     f"<b>≠ engine</b> differ{_drawn_call(result)}.</p>{svg}")
         return f"<div class='autograd-exercises'>{body}</div>"
 
     def drawing(self):
