@@ -424,7 +424,7 @@ async def _until(predicate, what: str, seconds: float = 60):
 
 
 def test_a_bug_in_a_training_step_pauses_the_run_with_a_message_and_training_goes_on():
-    from nn.playground.server import Playground
+    from apps.playground.server import Playground
 
     session = Session(Settings(points=20))
     real_step, failures = session.step, []
@@ -467,7 +467,7 @@ def test_a_bug_in_a_training_step_pauses_the_run_with_a_message_and_training_goe
 
 
 def test_a_bug_in_training_and_in_the_frame_after_it_still_reaches_the_tabs():
-    from nn.playground.server import Playground
+    from apps.playground.server import Playground
 
     session = Session(Settings(points=20))
     real_frame = session.frame
@@ -500,7 +500,7 @@ def test_a_bug_in_training_and_in_the_frame_after_it_still_reaches_the_tabs():
 
 
 def test_a_bug_in_a_paused_frame_is_reported_and_frames_follow_again():
-    from nn.playground.server import Playground
+    from apps.playground.server import Playground
 
     session = Session(Settings(points=20))
     real_refresh, calls = session.refresh, []
@@ -828,7 +828,7 @@ def test_page_trains_moons_in_headless_chromium(tmp_path):
 def test_page_shows_a_training_failure_and_clears_it_once_play_goes_on(tmp_path, monkeypatch):
     from selenium.webdriver.common.by import By
 
-    from nn.playground.server import Background
+    from apps.playground.server import Background
 
     real_step = Session.step
 
