@@ -6,12 +6,30 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: test demo bench system-deps install-graphviz clean
+.PHONY: test test-fast test-notorch demo bench system-deps install-graphviz clean
 
-# Lint first, so a lint failure fails the run (and CI) before the slower tests start.
-test: $(STAMP) system-deps
+# Lint first, so a lint failure fails the run (and CI) before the slower tests start. Then the
+# tests without PyTorch in a venv of their own (the torch tests skip there), then everything.
+test: $(STAMP) system-deps test-notorch
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# Your own loop: no million-deep graphs, notebooks or browser pages.
+test-fast: $(STAMP) system-deps
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# The suite in a venv with the test tools but no PyTorch: every test that does not compare with
+# it must run there; the oracle's tests skip with the reason.
+NOTORCH := .venv-notorch
+test-notorch: system-deps $(NOTORCH)/.installed
+	$(NOTORCH)/bin/python -m pytest -q -m "not slow" -p no:cacheprovider
+
+$(NOTORCH)/.installed: setup.cfg pyproject.toml $(wildcard */__init__.py)
+	$(PYTHON) -m venv $(NOTORCH)
+	$(NOTORCH)/bin/python -m pip install --quiet --upgrade pip
+	$(NOTORCH)/bin/python -m pip install --quiet -e '.[test-notorch]'
+	touch $@
 
 # The demo needs only the package and its demo extra, not the test tools.
 demo: $(DEMO_STAMP) system-deps
@@ -53,4 +71,4 @@ install-graphviz:
 	else echo "graphviz is missing: install it with your system's package manager (it provides 'dot')" >&2; exit 1; fi
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(NOTORCH) build *.egg-info

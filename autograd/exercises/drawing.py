@@ -4,14 +4,13 @@ from __future__ import annotations
 from autograd import draw
 
 from .engine_side import Ours, graph_named
-from .report import GraphResult
 
 BIG = 20
 """A graph with more named nodes than this (the 2-2-2 network) is drawn without the flows on its
 edges and at its natural size: it is several thousand points wide even top to bottom."""
 
 
-def draw_result(result: GraphResult):
+def draw_result(result):   # a report.GraphResult
     """The graph of ``result`` with the learner's gradients given (``draw`` marks the boxes
     where they differ from the engine's) and the paths to the entry node highlighted; a big
     graph at its natural size (a file to zoom into; Jupyter's view scales it to the column).

@@ -16,7 +16,6 @@ import urllib.request
 from contextlib import contextmanager
 
 import pytest
-import torch
 
 pytest.importorskip("tornado")
 
@@ -26,7 +25,9 @@ from apps.playground.graphs import Batches
 from apps.playground.grid import grid, neuron_outputs
 from apps.playground.session import Session
 from apps.playground.settings import CommandError, Settings
-from support import ROOT, headless_chromium, time_limit
+from browser import headless_chromium, time_limit
+from support import ROOT
+from oracle import torch
 
 STATIC = ROOT / "apps" / "playground" / "static"
 
@@ -757,6 +758,7 @@ def _wait(predicate, seconds: float, what: str):
     raise AssertionError(f"waited {seconds} s for {what}")
 
 
+@pytest.mark.slow
 def test_page_trains_moons_in_headless_chromium(tmp_path):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
@@ -825,6 +827,7 @@ def test_page_trains_moons_in_headless_chromium(tmp_path):
         assert not errors, errors
 
 
+@pytest.mark.slow
 def test_page_shows_a_training_failure_and_clears_it_once_play_goes_on(tmp_path, monkeypatch):
     from selenium.webdriver.common.by import By
 

@@ -10,7 +10,6 @@ import struct
 from fractions import Fraction
 
 import pytest
-import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +17,9 @@ import autograd
 import nn
 from autograd import Constant, Value
 from nn import losses
-from support import BINARY, ROOT, UNARY, close, eager, instruction, points, program
+from programs import BINARY, UNARY, close, eager, instruction, points, program
+from support import ROOT
+from oracle import torch
 
 
 
@@ -217,6 +218,7 @@ def test_clear_errors():
         autograd.compile(Value(1.0) * 2.0).backward("1")
 
 
+@pytest.mark.slow
 def test_million_deep_chain_compiles_and_differentiates():
     """Auto mode picks the tape past MAX_CODE_NODES; calculus: d(w^n x)/dw = n w^(n-1) x.
     The native replay walks the same graph (built once here, it is the slow part)."""

@@ -9,7 +9,7 @@ import pytest
 import autograd
 from autograd import Value
 from autograd.graph import fmt
-from support import edge, parse, svg_texts
+from rendering import edge, parse, svg_texts
 
 HL = "#d62728"
 

@@ -7,10 +7,10 @@ import threading
 
 import numpy as np
 import pytest
-import torch
 
 import autograd
 from autograd import Constant, GradcheckError, Value
+from oracle import torch
 
 torch.set_default_dtype(torch.float64)
 
@@ -212,6 +212,7 @@ def test_gradients_sum_over_paths():
     assert x.grad == pytest.approx(2 * 1.5 + math.cos(1.5) * 1.5 + math.sin(1.5), rel=1e-14)
 
 
+@pytest.mark.slow
 def test_million_deep_chain_with_default_recursion_limit():
     assert sys.getrecursionlimit() <= 10_000
     x = Value(0.25)

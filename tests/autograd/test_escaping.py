@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 import autograd
 from autograd.views.steps import save_steps_html
 from autograd.graph import to_json
-from support import check_svg, labelled_graph, labels, render
+from rendering import check_svg, labelled_graph, render
+from rendering import labels
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(labels)

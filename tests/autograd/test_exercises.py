@@ -18,7 +18,6 @@ import time
 
 import nbformat
 import pytest
-import torch
 from nbclient import NotebookClient
 
 from autograd import Constant, Value
@@ -27,7 +26,9 @@ from autograd.exercises import GRAPHS, Report, band, bugs, check, lessons, refer
 from autograd.exercises.adapter import own_lines, shown_file
 from autograd.exercises.engine_side import Ours, graph_named
 from autograd.exercises.graphs import CHAIN_DEPTH, CHAIN_FACTOR, Tape
-from support import ROOT, torch_network
+from oracle import torch_network
+from support import ROOT
+from oracle import torch
 
 NAMES = [g.name for g in GRAPHS]
 Base = reference.Value

@@ -13,7 +13,7 @@ from autograd import Value
 from autograd.views.explorer import clusters, explore
 from nn import worked_example
 from nn.module import MLP
-from support import headless_chromium
+from browser import headless_chromium
 
 INJECTIONS = ["</script><script>window.__pwned=1</script>", "<!--<script>",
               '<img src=x onerror="window.__pwned=2">', "a\u2028b", "&lt;&amp;\"'"]
@@ -185,6 +185,7 @@ def press(driver, key):
     ActionChains(driver).send_keys(key).perform()
 
 
+@pytest.mark.slow
 def test_worked_example_in_chromium(browser, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys

@@ -11,8 +11,6 @@ from types import SimpleNamespace
 
 import mpmath
 import pytest
-import torch
-import torch.nn.functional as F
 from hypothesis import assume, example, given, settings, strategies as st
 
 import autograd
@@ -20,6 +18,8 @@ from autograd.forward import forwardprop
 from autograd import Value
 from autograd.extend import OPS
 from support import ROOT
+from oracle import torch
+F = torch.nn.functional
 
 torch.set_default_dtype(torch.float64)
 

@@ -8,15 +8,17 @@ from __future__ import annotations
 import re
 
 import pytest
-import torch
 from hypothesis import HealthCheck, given, settings
 
 import autograd
 from autograd import Value
 from autograd.graph import fmt
 from nn import worked_example
-from support import (PIECES, PUBLISHED, ROOT, START, check_svg, d, edge, labelled_graph, labels,
-                     parse, render, svg_texts, torch_network)
+from oracle import d, torch_network
+from rendering import PIECES, check_svg, edge, labelled_graph, parse, render, svg_texts
+from support import PUBLISHED, ROOT, START
+from rendering import labels
+from oracle import torch
 
 LEAVES = ["i1", "i2", "b1", "b2", *[f"w{k}" for k in range(1, 9)]]
 NAMED = ["net_h1", "out_h1", "net_h2", "out_h2", "net_o1", "out_o1", "net_o2", "out_o2",

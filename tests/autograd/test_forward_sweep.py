@@ -9,11 +9,12 @@ import dataclasses
 import random
 
 import pytest
-import torch
 
 import autograd
 from autograd.extend import OPS
-from support import TORCH, cases, sample_points
+from oracle import TORCH
+from programs import cases, sample_points
+from oracle import torch
 
 torch.set_default_dtype(torch.float64)
 

@@ -6,14 +6,15 @@ guards and detect_anomaly stay silent.
 import math
 
 import pytest
-import torch
 from hypothesis import given, settings, strategies as st
 
 import autograd
 import nn
 from autograd import Value
 from autograd.extend import OPS
-from support import TORCH, arities
+from oracle import TORCH
+from programs import arities
+from oracle import torch
 
 torch.set_default_dtype(torch.float64)
 NAN = math.nan

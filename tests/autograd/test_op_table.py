@@ -15,7 +15,7 @@ import pytest
 
 import autograd
 from autograd.extend import OPS
-from support import arities, sample_points
+from programs import arities, sample_points
 
 
 def sigmoid(x: float) -> float:

@@ -6,12 +6,13 @@ PyTorch counterpart, so no op goes untested.
 import math
 
 import pytest
-import torch
 
 import autograd
 from autograd import Value
 from autograd.extend import OPS
-from support import TORCH, cases, sample_points
+from oracle import TORCH
+from programs import cases, sample_points
+from oracle import torch
 
 torch.set_default_dtype(torch.float64)
 

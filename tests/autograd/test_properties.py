@@ -2,11 +2,11 @@
 import math
 
 import pytest
-import torch
 from hypothesis import assume, given, settings, strategies as st
 
 import autograd
 from autograd import Value
+from oracle import torch
 
 torch.set_default_dtype(torch.float64)
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 import re
 
 import pytest
-import torch
 
 import autograd
 from autograd.views.steps import save_steps_html
 from autograd import Value
 from autograd.graph import fmt
-from support import headless_chromium, parse, time_limit
+from browser import headless_chromium, time_limit
+from rendering import parse
+from oracle import torch
 
 NAMED = ["net_h1", "out_h1", "net_h2", "out_h2", "net_o1", "out_o1", "net_o2", "out_o2",
          "E_o1", "E_o2", "E"]
@@ -117,6 +118,7 @@ def test_html_page_is_self_contained(tmp_path, worked):
     assert "@import" not in page and not re.search(r"url\((?!#)", page)  # only in-page refs
 
 
+@pytest.mark.slow
 def test_html_page_steps_in_headless_chromium(tmp_path, worked):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys

@@ -9,12 +9,13 @@ there, so g·0 (NaN for an infinite g) is not the derivative.
 import math
 
 import pytest
-import torch
 
 import autograd
 from autograd import Value
 from autograd.extend import OPS
-from support import TORCH, cases, sample_points
+from oracle import TORCH
+from programs import cases, sample_points
+from oracle import torch
 
 torch.set_default_dtype(torch.float64)
 

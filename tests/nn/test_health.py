@@ -6,7 +6,6 @@ import math
 
 import matplotlib
 import pytest
-import torch
 
 matplotlib.use("Agg")
 
@@ -15,6 +14,7 @@ from autograd import Value
 from nn import losses
 from nn.health import (Health, HealthRecorder, activations_by_layer, dead_fraction,
                        plot_health, saturated_fraction, update_ratio, weights_by_layer)
+from oracle import torch
 
 X, Y = nn.datasets.make_moons(24, noise=0.1, seed=3)
 

@@ -2,10 +2,10 @@
 import random
 
 import pytest
-import torch
 
 import nn
 from autograd import Value
+from oracle import torch
 
 
 def test_mlp_parameter_count_and_layout():

@@ -1,9 +1,10 @@
 """The seed network (Mazur's worked example) against its published numbers and PyTorch float64."""
 import pytest
-import torch
 
 from nn import worked_example as we
-from support import START, torch_forward, torch_network
+from oracle import torch_forward, torch_network
+from support import START
+from oracle import torch
 
 # Published in "A Step by Step Backpropagation Example" (Matt Mazur).
 PUBLISHED_FORWARD = {"out_o1": 0.75136507, "out_o2": 0.772928465, "E": 0.298371109}
