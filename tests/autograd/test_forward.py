@@ -422,9 +422,9 @@ def test_the_function_is_named_by_its_name():
         autograd.jacrev(my_loss)(1.0)
 
 
-def test_readme_example_runs_and_prints_what_it_says(capsys):
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("<!-- section: forward -->")[1].split("<!-- /section: forward -->")[0]
+def test_docs_example_runs_and_prints_what_it_says(capsys):
+    page = (ROOT / "docs" / "forward.md").read_text(encoding="utf-8")
+    section = page.split("<!-- section: forward -->")[1].split("<!-- /section: forward -->")[0]
     example = section.split("```python\n")[1].split("```")[0]
-    exec(compile(example, "README.md", "exec"), {})
+    exec(compile(example, "docs/forward.md", "exec"), {})
     assert capsys.readouterr().out == "Passes(forward=2, backward=0, calls=1)\n"

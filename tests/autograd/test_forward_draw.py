@@ -242,9 +242,9 @@ def test_explain_forward_markdown_and_modes():
 
 # ------------------------------------------------------------------------------ escaping
 
-def test_readme_shows_what_explain_forward_prints():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("<!-- section: forward -->")[1].split("<!-- /section: forward -->")[0]
+def test_docs_show_what_explain_forward_prints():
+    page = (ROOT / "docs" / "forward.md").read_text(encoding="utf-8")
+    section = page.split("<!-- section: forward -->")[1].split("<!-- /section: forward -->")[0]
     prompt = '>>> print(autograd.explain(net.E, net.w5, mode="forward"))\n'
     shown = section.split(prompt)[1].split("```")[0]
     net = worked_example.build()

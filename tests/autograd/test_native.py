@@ -203,7 +203,7 @@ def _eager_grads(build, data):
 
 def test_the_op_table_has_c_code_except_where_documented():
     """Everything is translated from the templates but the forwards that close over a math
-    function (the README names them); the rest of the table runs in C."""
+    function (docs/compile.md names them); the rest of the table runs in C."""
     from autograd.compile.csource import Source
     src = Source([(autograd.extend.OPS["sum"], 3), (autograd.extend.OPS["dot"], 5)])
     called_back = set()
