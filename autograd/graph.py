@@ -11,7 +11,7 @@ so that none of them reaches into the engine's insides:
   the op table;
 - display: ``Names`` (label, a constant's number, else v1, v2, ...) and ``fmt``;
 - the backward pass as state: ``BackwardState``, what a renderer shows after k steps;
-- ``graph_data(root)``: all of it as JSON-ready data (the schema is in the README).
+- ``graph_data(root)``: all of it as JSON-ready data (the schema is in docs/graph-data.md).
 """
 from __future__ import annotations
 
