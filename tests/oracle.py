@@ -1,15 +1,27 @@
 """The PyTorch float64 oracle: the worked example in torch, and the op sweep's torch counterparts.
 
-Importing this module skips the importing test module where PyTorch is not installed, with
-the reason; every other test runs without it.
+``torch`` here is PyTorch imported at first use: a test that touches it is skipped, with the
+reason, where PyTorch is not installed, and every other test of its module still runs.
 """
 from __future__ import annotations
 
 import pytest
 
-torch = pytest.importorskip("torch", reason="PyTorch is the oracle of these tests")
+from support import START
 
-from support import START  # noqa: E402
+
+class _Torch:
+    """PyTorch, imported (in float64) the first time an attribute is read."""
+
+    def __getattr__(self, name: str):
+        if name.startswith(("_", "pytest")):   # pytest's own probes while collecting
+            raise AttributeError(name)
+        real = pytest.importorskip("torch", reason="PyTorch is the oracle of this test")
+        real.set_default_dtype(real.float64)
+        return getattr(real, name)
+
+
+torch = _Torch()
 
 
 def torch_network(weights: dict[str, float] | None = None) -> dict[str, torch.Tensor]:
@@ -49,18 +61,24 @@ TORCH = {
     "div": lambda a, b: a / b,
     "pow": lambda a, b: torch.pow(a, b),
     "neg": lambda a: -a,
-    "abs": torch.abs,
-    "exp": torch.exp,
-    "log": torch.log,
-    "sqrt": torch.sqrt,
-    "tanh": torch.tanh,
-    "sigmoid": torch.sigmoid,
-    "relu": torch.relu,
+    "abs": lambda a: torch.abs(a),
+    "exp": lambda a: torch.exp(a),
+    "log": lambda a: torch.log(a),
+    "sqrt": lambda a: torch.sqrt(a),
+    "tanh": lambda a: torch.tanh(a),
+    "sigmoid": lambda a: torch.sigmoid(a),
+    "relu": lambda a: torch.relu(a),
     "leaky_relu": lambda a, s: torch.where(a > 0, a, s * a),
-    "softplus": torch.nn.functional.softplus,
-    "sin": torch.sin,
-    "cos": torch.cos,
+    "softplus": lambda a: torch.nn.functional.softplus(a),
+    "sin": lambda a: torch.sin(a),
+    "cos": lambda a: torch.cos(a),
     "sum": lambda *xs: torch.stack(xs).sum(),
     "dot": lambda *xs: torch.dot(torch.stack(xs[:len(xs) // 2]),
                                  torch.stack(xs[len(xs) // 2:-1])) + xs[-1],
 }
+
+
+def require_torch() -> None:
+    """Skip the calling test, with the reason, where PyTorch is missing: for a test that
+    reaches PyTorch through the library (``Module.to_torch``), not through ``torch`` here."""
+    pytest.importorskip("torch", reason="PyTorch is the oracle of this test")

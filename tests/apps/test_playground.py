@@ -27,7 +27,7 @@ from apps.playground.session import Session
 from apps.playground.settings import CommandError, Settings
 from browser import headless_chromium, time_limit
 from support import ROOT
-from oracle import torch
+from oracle import torch, require_torch
 
 STATIC = ROOT / "apps" / "playground" / "static"
 
@@ -62,6 +62,7 @@ def torch_grads(net: torch.nn.Module, value: torch.Tensor) -> list[float]:
 @pytest.mark.parametrize("dataset,loss", [("moons", "cross-entropy"), ("xor", "hinge"),
                                           ("circles", "squared"), ("spiral3", "cross-entropy")])
 def test_batch_loss_and_gradient_match_pytorch(dataset, loss):
+    require_torch()
     classes = 3 if dataset == "spiral3" else 2
     model = MLP(2, [5, 4, 1 if classes == 2 else 3], "tanh", seed=3)
     points = generate(dataset, 45, 0.1, 0.0, seed=2)
@@ -81,6 +82,7 @@ def test_batch_loss_and_gradient_match_pytorch(dataset, loss):
 
 
 def test_neuron_heat_maps_match_the_network():
+    require_torch()
     model = MLP(2, [3, 4, 1], "relu", seed=5)
     xs, ys = grid(7, 1.6)
     layers = neuron_outputs(model, xs, ys)
@@ -293,6 +295,7 @@ def test_training_reaches_95_percent_on_moons():
 
 
 def test_explain_a_weight_for_one_example_matches_pytorch():
+    require_torch()
     s = Session(Settings(points=30, hidden=(3, 2), l2=0.01))
     s.command({"cmd": "step"})
     point = s.points[4]

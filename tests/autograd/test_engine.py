@@ -1,4 +1,5 @@
 """The engine's contract: Value, backward semantics, grad, no_grad, checks, bad input, memory."""
+from __future__ import annotations
 import asyncio
 import gc
 import math
@@ -12,7 +13,6 @@ import autograd
 from autograd import Constant, GradcheckError, Value
 from oracle import torch
 
-torch.set_default_dtype(torch.float64)
 
 
 def count_values() -> int:

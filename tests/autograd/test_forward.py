@@ -5,6 +5,7 @@ in the table. Each program is written once against a small backend namespace and
 on Values, on float64 tensors (torch.func is the oracle) and on 40-digit mpmath numbers (central
 differences at 40 digits are exact to far below 1e-9, so they are an oracle at that tolerance).
 """
+from __future__ import annotations
 import math
 import operator
 from types import SimpleNamespace
@@ -19,9 +20,7 @@ from autograd import Value
 from autograd.extend import OPS
 from support import ROOT
 from oracle import torch
-F = torch.nn.functional
 
-torch.set_default_dtype(torch.float64)
 
 VALUES = SimpleNamespace(
     exp=Value.exp, log=Value.log, sqrt=Value.sqrt, tanh=Value.tanh, sigmoid=Value.sigmoid,
@@ -33,7 +32,7 @@ TORCH = SimpleNamespace(
     relu=torch.relu, sin=torch.sin, cos=torch.cos, abs=torch.abs, pow=torch.pow,
     # PyTorch's softplus turns linear above its threshold (20 by default); its slope there is
     # 1 where σ(x) is 1 − 2e-9, too far apart at 1e-9. At 40, σ rounds to 1 as well.
-    softplus=lambda x: F.softplus(x, threshold=40.0),
+    softplus=lambda x: torch.nn.functional.softplus(x, threshold=40.0),
     leaky_relu=lambda a, s: torch.where(a > 0, a, s * a),
     sum=lambda xs: torch.stack(xs).sum(),
     dot=lambda w, x, b: torch.dot(torch.stack(w), torch.stack(x)) + b)

@@ -5,6 +5,7 @@ The PyTorch counterpart of each op and the sample points come from the reverse-m
 Forward mode reads each op's ``partials``: a partial that is off by a little must fail here,
 which the perturbation test shows for every input of every op.
 """
+from __future__ import annotations
 import dataclasses
 import random
 
@@ -16,7 +17,6 @@ from oracle import TORCH
 from programs import cases, sample_points
 from oracle import torch
 
-torch.set_default_dtype(torch.float64)
 
 
 def tangents(name: str, n: int, k: int) -> list[float]:

@@ -3,6 +3,7 @@
 A NaN that some op turns back into a number hides a broken model: the loss reads fine, training
 guards and detect_anomaly stay silent.
 """
+from __future__ import annotations
 import math
 
 import pytest
@@ -16,7 +17,6 @@ from oracle import TORCH
 from programs import arities
 from oracle import torch
 
-torch.set_default_dtype(torch.float64)
 NAN = math.nan
 
 # The oracle for leaky_relu takes the slope as a tensor through torch.where, whose backward

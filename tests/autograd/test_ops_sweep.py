@@ -3,6 +3,7 @@
 A new entry in the table is picked up here automatically; it fails until TORCH below names its
 PyTorch counterpart, so no op goes untested.
 """
+from __future__ import annotations
 import math
 
 import pytest
@@ -14,7 +15,6 @@ from oracle import TORCH
 from programs import cases, sample_points
 from oracle import torch
 
-torch.set_default_dtype(torch.float64)
 
 # math's own functions, a second forward oracle where one exists.
 MATH = {

@@ -1,4 +1,5 @@
 """Random expression graphs that reuse nodes, checked against PyTorch float64."""
+from __future__ import annotations
 import math
 
 import pytest
@@ -8,7 +9,6 @@ import autograd
 from autograd import Value
 from oracle import torch
 
-torch.set_default_dtype(torch.float64)
 
 UNARY = {
     "tanh": (lambda v: v.tanh(), torch.tanh),

@@ -6,6 +6,7 @@ answer, where a closed gate (relu at a non-positive input, ``x ** 0``, the slope
 leaky_relu on its identity side) sends back an exact 0 whatever g is: the function is constant
 there, so g·0 (NaN for an infinite g) is not the derivative.
 """
+from __future__ import annotations
 import math
 
 import pytest
@@ -17,7 +18,6 @@ from oracle import TORCH
 from programs import cases, sample_points
 from oracle import torch
 
-torch.set_default_dtype(torch.float64)
 
 UPSTREAM = [math.inf, -math.inf, math.nan, 0.0, -0.0, 2.5]
 

@@ -1,11 +1,12 @@
 """fit: the loop trains, records history, handles mini-batches, and the progress bar."""
+from __future__ import annotations
 import sys
 
 import pytest
 
 import nn
 from nn import losses
-from oracle import torch
+from oracle import torch, require_torch
 
 
 def moons():
@@ -27,6 +28,7 @@ def test_issue_example_trains_moons():
 
 def test_one_step_equals_a_hand_written_step_in_torch():
     # fit's step is loss → zero_grad → backward → update; PyTorch does the same independently.
+    require_torch()
     X, y = moons()
     X, y = X[:20], y[:20]
     model = nn.MLP(2, [4, 1], seed=2)

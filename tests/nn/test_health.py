@@ -14,7 +14,7 @@ from autograd import Value
 from nn import losses
 from nn.health import (Health, HealthRecorder, activations_by_layer, dead_fraction,
                        plot_health, saturated_fraction, update_ratio, weights_by_layer)
-from oracle import torch
+from oracle import torch, require_torch
 
 X, Y = nn.datasets.make_moons(24, noise=0.1, seed=3)
 
@@ -71,6 +71,7 @@ def torch_health(model, lr: float, steps: int) -> dict[str, dict[str, list[float
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 def test_recorded_figures_equal_pytorch_over_a_few_steps(activation):
     # A large learning rate so that units die or saturate and the fractions are not all 0.
+    require_torch()
     model = nn.MLP(2, [6, 5, 1], activation, seed=4)
     for p in model.parameters():
         p.data *= 3.0
@@ -87,6 +88,7 @@ def test_recorded_figures_equal_pytorch_over_a_few_steps(activation):
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid"])
 def test_fit_health_equals_pytorch_over_a_few_steps(activation):
+    require_torch()
     model = nn.MLP(2, [6, 5, 1], activation, seed=5)
     for p in model.parameters():
         p.data *= 3.0

@@ -1,4 +1,5 @@
 """Losses against PyTorch float64: values and gradients, including very large logits."""
+from __future__ import annotations
 import random
 
 import pytest
@@ -6,7 +7,6 @@ import pytest
 from autograd import Value, grad
 from nn import losses
 from oracle import torch
-F = torch.nn.functional
 
 
 def leaves(xs):
@@ -26,7 +26,7 @@ def test_mse():
     targets = [rng.uniform(-3, 3) for _ in range(7)]
     ours, t = leaves(preds)
     check(losses.mse(ours, targets), ours,
-          F.mse_loss(t, torch.tensor(targets, dtype=torch.float64)), t)
+          torch.nn.functional.mse_loss(t, torch.tensor(targets, dtype=torch.float64)), t)
 
 
 def test_hinge_against_multi_margin_loss():
@@ -37,7 +37,7 @@ def test_hinge_against_multi_margin_loss():
     labels = [1, 1, 0, 0, 0, 1, 1]
     ours, t = leaves(scores)
     pair = torch.stack([-t / 2, t / 2], dim=1)
-    t_loss = 2 * F.multi_margin_loss(pair, torch.tensor(labels), margin=1.0)
+    t_loss = 2 * torch.nn.functional.multi_margin_loss(pair, torch.tensor(labels), margin=1.0)
     check(losses.hinge(ours, labels), ours, t_loss, t)
 
 
@@ -51,7 +51,8 @@ def test_bce_with_logits_matches_torch_and_is_stable(logits):
     labels = [1.0, 0.0, 0.0, 1.0]
     ours, t = leaves(logits)
     loss = losses.bce_with_logits(ours, labels)
-    t_loss = F.binary_cross_entropy_with_logits(t, torch.tensor(labels, dtype=torch.float64))
+    t_loss = torch.nn.functional.binary_cross_entropy_with_logits(
+        t, torch.tensor(labels, dtype=torch.float64))
     assert loss.data == loss.data and abs(loss.data) != float("inf")
     check(loss, ours, t_loss, t)
 
@@ -64,7 +65,7 @@ def test_softmax_cross_entropy_matches_torch_and_is_stable(scale):
     ours = [[Value(z) for z in row] for row in rows]
     t = torch.tensor(rows, dtype=torch.float64, requires_grad=True)
     loss = losses.softmax_cross_entropy(ours, labels)
-    t_loss = F.cross_entropy(t, torch.tensor(labels))
+    t_loss = torch.nn.functional.cross_entropy(t, torch.tensor(labels))
     flat = [v for row in ours for v in row]
     check(loss, flat, t_loss, t)
 

@@ -1,11 +1,12 @@
 """Modules: shapes, labels, call contract, reproducible init, and to_torch against PyTorch."""
+from __future__ import annotations
 import random
 
 import pytest
 
 import nn
 from autograd import Value
-from oracle import torch
+from oracle import torch, require_torch
 
 
 def test_mlp_parameter_count_and_layout():
@@ -122,6 +123,7 @@ def test_repr_is_readable():
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "linear"])
 def test_to_torch_outputs_and_gradients_equal_ours(activation):
+    require_torch()
     model = nn.MLP(3, [5, 4, 2], activation=activation, seed=11)
     seq = model.to_torch()
     assert isinstance(seq, torch.nn.Sequential)
@@ -143,6 +145,7 @@ def test_to_torch_outputs_and_gradients_equal_ours(activation):
 
 
 def test_to_torch_of_layer_and_neuron():
+    require_torch()
     layer = nn.Layer(2, 3, "tanh", seed=1)
     seq = layer.to_torch()
     x = [0.4, -0.9]

@@ -1,4 +1,5 @@
 """SGD and Adam against torch.optim on the same problem, step for step."""
+from __future__ import annotations
 import math
 
 import pytest

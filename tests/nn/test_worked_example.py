@@ -1,4 +1,5 @@
 """The seed network (Mazur's worked example) against its published numbers and PyTorch float64."""
+from __future__ import annotations
 import pytest
 
 from nn import worked_example as we
