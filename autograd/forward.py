@@ -24,6 +24,7 @@ from typing import Callable, Iterator, Mapping, Sequence
 from .engine import Value, apply, backprop, dot, grad, topological_order
 from .modes import enable_grad
 from .extend import primitive
+from .graph import send
 
 __all__ = ["jvp", "vjp", "jacfwd", "jacrev", "hessian", "hvp", "value_and_grad", "forwardprop",
            "count_passes", "Passes"]
@@ -90,19 +91,10 @@ def _push(order: list[Value], seeds: Mapping[Value, float]) -> dict[Value, float
             # Nothing upstream moves; skipping also keeps 0 × an infinite partial out.
             tangents[node] = 0.0
             continue
-        tangents[node] = _tangent(op, [p.data for p in node.parents], node.data, moving)
+        # Each moving input's share t·∂node/∂input, formed by the op itself (graph.send): t / b
+        # where reverse mode divides, and an exact 0 through a closed gate even for t = inf.
+        tangents[node] = sum(send(node, i, t) for i, t in enumerate(moving) if t)
     return tangents
-
-
-def _tangent(op, xs: list[float], out: float, moving: list[float]) -> float:
-    """Σ over moving inputs i of t_i·∂out/∂x_i, each product formed by the op itself.
-
-    The op's partials take the tangent as their upstream factor, ``partials(..., g=t_i)``, so
-    forward mode divides where reverse mode divides (t / b, never t·(1/b), which overflows
-    first) and a closed gate gives an exact 0 for an infinite tangent too. One call per moving
-    input: in a Jacobian's walk that is nearly always one.
-    """
-    return sum(op.partials(*xs, out, g=t)[i] for i, t in enumerate(moving) if t)
 
 
 def forwardprop(outputs: Value | Sequence[Value],
