@@ -20,9 +20,9 @@ from ...engine import Value, backprop
 from ...escape import html_text, shown
 from ..explaining import explain
 from ...graph import fmt, graph_data, to_json
-from .layout import Layout, box_size, lay_out, prepare
+from .layout import Layout, LayoutSource, box_size, lay_out, prepare
 
-__all__ = ["explore", "Explorer", "clusters"]
+__all__ = ["explore", "explorer_data", "Explorer", "clusters", "LayoutSource"]
 
 MAX_VALUES = 2000
 """Most values one page lays out and draws at once (a cluster view counts its boxes)."""
@@ -60,7 +60,8 @@ class Explorer:
 
 def explore(root: Value, path: str | Path | None = None, *, group: bool = False,
             depth: int | None = None, max_values: int = MAX_VALUES, precision: int = 4,
-            explained: int | None = None, title: str | None = None) -> Explorer:
+            explained: int | None = None, title: str | None = None,
+            layout: LayoutSource | None = None) -> Explorer:
     """The graph behind ``root`` as an interactive page; written to ``path`` if given.
 
     ``group``: values labelled with dotted prefixes (``L1.N3.w2``) start collapsed into
@@ -68,7 +69,26 @@ def explore(root: Value, path: str | Path | None = None, *, group: bool = False,
     values at most that many ops from ``root``. ``max_values``: past this many boxes in one view
     the page shows the values nearest the root and says so. ``explained``: how many labelled
     values (nearest the root first) carry their ``explain`` derivation; by default up to 200,
-    fewer on big graphs (each one walks the whole graph).
+    fewer on big graphs (each one walks the whole graph). ``layout``: where the boxes' places
+    come from (see ``explorer_data``).
+    """
+    payload = explorer_data(root, group=group, depth=depth, max_values=max_values,
+                            precision=precision, explained=explained, layout=layout)
+    title = title or f"Explore {shown(payload['nodes'][payload['root']]['n'], 40)}"
+    result = Explorer(render_page(payload, title), title)
+    if path is not None:
+        result.save(path)
+    return result
+
+
+def explorer_data(root: Value, *, group: bool = False, depth: int | None = None,
+                  max_values: int = MAX_VALUES, precision: int = 4, explained: int | None = None,
+                  layout: LayoutSource | None = None) -> dict[str, Any]:
+    """What the explorer page draws, as JSON-ready data (the arguments are ``explore``'s).
+
+    ``layout`` lays out one view: a function from DOT source to graphviz's ``plain`` text. By
+    default the ``dot`` program does it; a browser page passes Graphviz compiled to WebAssembly,
+    so the same page script reads the same data from either source.
     """
     if not isinstance(root, Value):
         raise TypeError(f"explore: root must be a Value, got {type(root).__name__}")
@@ -76,14 +96,11 @@ def explore(root: Value, path: str | Path | None = None, *, group: bool = False,
         raise ValueError(f"explore: depth must be a non-negative int, got {depth!r}")
     if not isinstance(max_values, int) or max_values < 1:
         raise ValueError(f"explore: max_values must be a positive int, got {max_values!r}")
+    if layout is not None and not callable(layout):
+        raise TypeError(f"explore: layout must be a function from DOT to plain text, "
+                        f"got {type(layout).__name__}")
     data = graph_data(root, precision=precision)
-    title = title or f"Explore {shown(data['nodes'][data['root']]['name'], 40)}"
-    payload = _payload(root, data, group, depth, max_values, explained)
-    page = render_page(payload, title)
-    result = Explorer(page, title)
-    if path is not None:
-        result.save(path)
-    return result
+    return _payload(root, data, group, depth, max_values, explained, layout)
 
 
 # ------------------------------------------------------------------------- what is drawn
@@ -172,7 +189,7 @@ def _chosen(data: dict, group: bool, depth: int | None, max_values: int) -> tupl
 # ------------------------------------------------------------------------------ payload
 
 def _payload(root: Value, data: dict, group: bool, depth: int | None, max_values: int,
-             explained: int | None) -> dict[str, Any]:
+             explained: int | None, layout: LayoutSource | None) -> dict[str, Any]:
     drawn, note = _chosen(data, group, depth, max_values)
     keep = set(drawn)
     nodes = data["nodes"]
@@ -183,7 +200,7 @@ def _payload(root: Value, data: dict, group: bool, depth: int | None, max_values
     index = {i: k for k, i in enumerate(carried)}
     sofar = _running_sums(data, keep)
     key = clusters(data) if group else {}
-    views, note2 = _views(data, drawn, edges, key, max_values)
+    views, note2 = _views(data, drawn, edges, key, max_values, layout)
     return {
         "root": index[data["root"]],
         "nodes": [_node(nodes[i], key.get(i, "")) for i in carried],
@@ -251,7 +268,7 @@ def _lines(text: str) -> str:
 # -------------------------------------------------------------------------------- views
 
 def _views(data: dict, drawn: list[int], edges: list[dict], key: dict[int, str],
-           max_values: int) -> tuple[list[Layout], str]:
+           max_values: int, layout: LayoutSource | None) -> tuple[list[Layout], str]:
     """One layout for the whole graph, or with ``group`` one per cluster level: the top level
     and each cluster's inside, other clusters shown as single boxes."""
     keep = set(drawn)
@@ -259,7 +276,7 @@ def _views(data: dict, drawn: list[int], edges: list[dict], key: dict[int, str],
     nodes = data["nodes"]
     if not key:
         units = {i: ("n", i) for i in drawn}
-        return lay_out([prepare("", units, links, _sizes(units, nodes))]), ""
+        return lay_out([prepare("", units, links, _sizes(units, nodes))], layout), ""
     clusters = sorted({k for c in key.values() if c for k in _prefixes(c)}, key=_natural)
     by_pair = _links_by_clusters(links, key, keep)
     jobs, too_big = [], []
@@ -271,7 +288,7 @@ def _views(data: dict, drawn: list[int], edges: list[dict], key: dict[int, str],
             units = {i: u for i, u in units.items() if u[0] != "n"}
         jobs.append((view, units))
     views = lay_out([prepare(view, units, _links_in(view, by_pair), _sizes(units, nodes))
-                     for view, units in jobs])
+                     for view, units in jobs], layout)
     note = ""
     if too_big:
         note = (f"{', '.join(too_big[:3])} hold{'s' if len(too_big) == 1 else ''} more than "

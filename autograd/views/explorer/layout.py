@@ -3,14 +3,21 @@
 Graphviz only places boxes of a size we choose (no text reaches it, so no label needs DOT
 escaping); the page draws the text itself. Big views get a layout budget so that dot finishes in
 seconds: fewer network-simplex and crossing-minimisation rounds, straight edges past a size.
+
+Two layout sources read the same DOT and answer in the same ``plain`` format: the ``dot``
+program (the default), or any function ``source -> plain text`` passed as ``layout=``, such as
+Graphviz compiled to WebAssembly in a browser page.
 """
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Hashable, Iterable
+from typing import Any, Callable, Hashable, Iterable
 
 from ..drawing import require_graphviz
+
+LayoutSource = Callable[[str], str]
+"""Lays out one DOT graph and answers graphviz's ``plain`` text."""
 
 
 CHAR = 7.8      # points per character of the page's 13-point text (a little generous)
@@ -77,20 +84,24 @@ def prepare(key: str, units: dict[int, tuple[str, Any]], links: list[tuple[int, 
     # rank, and the page draws every edge as a straight line between the boxes.
     thin = len(pairs) > DENSE
     laid = _spanning(len(boxes), pairs) if thin else pairs
-    dot = require_graphviz("explore").Digraph(graph_attr=budget(len(boxes)),
-                           node_attr={"shape": "box", "fixedsize": "true", "label": ""},
-                           edge_attr={"arrowsize": "0.7"})
+    # Only numbers and our own names reach DOT, so it is written directly (nothing to escape).
+    lines = ["digraph {", *(f"  {k}={v}" for k, v in budget(len(boxes)).items()),
+             '  node [shape=box fixedsize=true label=""]', "  edge [arrowsize=0.7]"]
     for k, b in enumerate(boxes):
         w, h = sizes[b]
-        dot.node(f"b{k}", width=f"{w / 72:.3f}", height=f"{h / 72:.3f}")
-    for s, t in laid:
-        dot.edge(f"b{s}", f"b{t}")
-    return Job(key, dot.source, boxes, counts, pairs, thin)
+        lines.append(f"  b{k} [width={w / 72:.3f} height={h / 72:.3f}]")
+    lines.extend(f"  b{s} -> b{t}" for s, t in laid)
+    lines.append("}")
+    source = "\n".join(lines) + "\n"
+    return Job(key, source, boxes, counts, pairs, thin)
 
 
-def lay_out(jobs: list[Job]) -> list[Layout]:
-    """Every view laid out by dot: all of them in two dot processes (one per core), as one
-    process per small view would cost more to start than to run."""
+def lay_out(jobs: list[Job], layout: LayoutSource | None = None) -> list[Layout]:
+    """Every view laid out: by ``layout`` one view at a time, or by the dot program, all views
+    in two processes (one per core), as one process per small view would cost more to start
+    than to run."""
+    if layout is not None:
+        return [_finish(j, layout(j.source)) for j in jobs]
     halves = [jobs[0::2], jobs[1::2]]
     with ThreadPoolExecutor(max_workers=2) as pool:
         texts = list(pool.map(_run, halves))
