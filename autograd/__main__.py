@@ -1,6 +1,7 @@
 """Command line: the value, gradients and chain rule of one expression, and optionally its page.
 
-    python -m autograd "tanh(x*w + b)" x=2 w=-3 b=1 [--out page.html|graph.svg|graph.png] [--open]
+    python -m autograd "tanh(x*w + b)" x=2 w=-0.5 b=0.5 [--out page.html|graph.svg|graph.png]
+                       [--open]
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m autograd",
         description="Build the graph of an expression, run backward and explain each gradient.",
         epilog=f"Functions: {', '.join(sorted(OPS))}. Example: "
-               '"tanh(x*w + b)" x=2 w=-3 b=1 --out page.html')
+               '"tanh(x*w + b)" x=2 w=-0.5 b=0.5 --out page.html')
     p.add_argument("expression", help='e.g. "tanh(x*w + b)"; numbers, variables, + - * / **')
     p.add_argument("values", nargs="*", metavar="name=number", help="each variable's value")
     p.add_argument("--out", type=Path, help="write the explorer page (.html) or a picture "
