@@ -1,6 +1,7 @@
 """Command line: the value, gradients and chain rule of one expression, and optionally its page.
 
-    python -m autograd "tanh(x*w + b)" x=2 w=-3 b=1 [--out page.html|graph.svg|graph.png] [--open]
+    python -m autograd "tanh(x*w + b)" x=2 w=-0.5 b=0.5 [--out page.html|graph.svg|graph.png]
+                       [--open]
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m autograd",
         description="Build the graph of an expression, run backward and explain each gradient.",
         epilog=f"Functions: {', '.join(sorted(OPS))}. Example: "
-               '"tanh(x*w + b)" x=2 w=-3 b=1 --out page.html')
+               '"tanh(x*w + b)" x=2 w=-0.5 b=0.5 --out page.html')
     p.add_argument("expression", help='e.g. "tanh(x*w + b)"; numbers, variables, + - * / **')
     p.add_argument("values", nargs="*", metavar="name=number", help="each variable's value")
     p.add_argument("--out", type=Path, help="write the explorer page (.html) or a picture "
@@ -57,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         values = dict(parse_assignment(a) for a in args.values)
         if args.out is not None:
             _check_out(args.out)
+            _check_graphviz(args.out)
         root = parse_expression(args.expression, values)  # ExpressionError is a ValueError
     except ValueError as e:
         return _fail(str(e))
@@ -91,6 +93,21 @@ def _check_out(path: Path) -> None:
         raise ValueError(f"--out {path}: no folder {str(path.parent)!r}")
     if os.path.isdir(path):
         raise ValueError(f"--out {path}: is a folder, expected a file")
+
+
+def _check_graphviz(path: Path) -> None:
+    """--out (the page's layout too) needs graphviz: the Python package and its dot program."""
+    try:
+        import graphviz
+    except ImportError:
+        raise ValueError(f"--out {path}: needs the graphviz package; install it into this "
+                         f"Python with {sys.executable} -m pip install graphviz") from None
+    try:
+        graphviz.version()   # runs `dot -V`
+    except graphviz.ExecutableNotFound:
+        raise ValueError(f"--out {path}: needs Graphviz's dot program, which is not on the PATH; "
+                         "install the system package (apt-get install graphviz, brew install "
+                         "graphviz or conda install graphviz)") from None
 
 
 def _output_name(values: dict[str, float]) -> str:

@@ -91,8 +91,21 @@ class Value:
             extra += f", op={self._op.name!r}"
         return f"Value(data={_short(self._data)}, grad={_short(self.grad)}{extra})"
 
-    def __float__(self) -> float:
+    def item(self) -> float:
+        """The number, as a plain float (PyTorch's name; the same as ``data``)."""
         return self._data
+
+    def __format__(self, spec: str) -> str:
+        # f"{loss:.4f}" formats the number: a string cannot be computed with, so nothing is lost.
+        return format(self._data, spec) if spec else repr(self)
+
+    # A Value is not a float. math.tanh(v) converts through __float__ and would return a bare
+    # number that silently left the graph, so every conversion to a number is an error that
+    # says what to write instead.
+    def __float__(self): raise _not_a_number(self, "float")
+    def __int__(self): raise _not_a_number(self, "int")
+    def __complex__(self): raise _not_a_number(self, "complex")
+    def __round__(self, ndigits=None): raise _not_a_number(self, "round")
 
     # Operators and methods: each is one op of the table, applied by the builder below.
     def __add__(self, other): return _operator(ADD, self, other)
@@ -354,6 +367,13 @@ _plain_sum = builtins.sum   # this module defines its own sum
 def _short(x: float) -> str:
     s = f"{x:.4g}"
     return s + ".0" if s.lstrip("-").isdigit() else s
+
+
+def _not_a_number(v: Value, into: str) -> TypeError:
+    return TypeError(
+        f"{into}(): {v!r} is not a plain number; math.tanh(v), float(v) and the like would "
+        f"silently drop it from the graph: write v.tanh() (v.exp(), v.log(), ...) to stay in "
+        f"the graph, or v.item() or v.data for the number")
 
 
 def _number(op: str, x) -> float:

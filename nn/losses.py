@@ -98,7 +98,7 @@ def softmax_cross_entropy(logits: Sequence[Sequence], labels: Sequence[int]) -> 
         k = _class_index(k, len(zs))
         # Shifting by the largest logit (a constant) keeps every exp ≤ 1 and leaves the loss
         # and its gradient unchanged.
-        m = max(z.data if isinstance(z, Value) else float(z) for z in zs)
+        m = max(map(_number_of, zs))
         lse = autograd.sum([(z - m).exp() if isinstance(z, Value) else Value(z - m).exp()
                             for z in zs]).log() + m
         terms.append(lse - zs[k])
@@ -152,17 +152,22 @@ def accuracy(scores: Sequence, labels: Sequence[int]) -> float:
 
 def sign_decision(score, label) -> bool:
     """Score above 0 predicts label 1, below or at 0 predicts 0 (hinge, bce, accuracy)."""
-    s = float(score)
+    s = _number_of(score)
     return not math.isnan(s) and (s > 0) == bool(label)
 
 
 def threshold_decision(output, target) -> bool:
     """Regression onto 0/1 targets (mse): the nearer of 0 and 1 is the prediction."""
-    o = float(output)
+    o = _number_of(output)
     return not math.isnan(o) and (o > 0.5) == bool(target)
 
 
 def argmax_decision(scores, label) -> bool:
     """The class with the highest score is the prediction (cross-entropy)."""
-    s = [float(z) for z in scores]
+    s = [_number_of(z) for z in scores]
     return not any(map(math.isnan, s)) and max(range(len(s)), key=s.__getitem__) == label
+
+
+def _number_of(x) -> float:
+    """A Value's number or a plain number as a float (``float(v)`` refuses a Value)."""
+    return x.data if isinstance(x, Value) else float(x)

@@ -23,8 +23,9 @@ from .module import Module
 from .optim import SGD, Optimizer
 
 Loss = Callable[[Sequence, Sequence], Value]
-# decide(output, target) -> whether the output predicts the target; output is what the model
-# returns for one example (a Value or a list of Values, or floats when replayed).
+# decide(output, target) -> whether the output predicts the target; output is the number the
+# model returns for one example, or a list of numbers for several outputs (floats, eager or
+# replayed).
 Decide = Callable[[Any, Any], bool]
 # step(k) -> (loss before the update, accuracy on the step's batch)
 Step = Callable[[int], tuple[float, float]]
@@ -389,7 +390,15 @@ def _update(model: Module, optimizer: Optimizer, backward: Callable[[], None],
 
 
 def _accuracy(decide: Decide, outputs: Sequence, targets: Sequence) -> float:
-    return sum(bool(decide(o, t)) for o, t in zip(outputs, targets)) / len(targets)
+    return sum(bool(decide(_numbers(o), t)) for o, t in zip(outputs, targets)) / len(targets)
+
+
+def _numbers(output):
+    """One example's output as numbers, eager or replayed: a rule needs no graph, and a user's
+    rule can then use float() and math on it (a Value refuses both)."""
+    if isinstance(output, (list, tuple)):
+        return [o.data if isinstance(o, Value) else o for o in output]
+    return output.data if isinstance(output, Value) else output
 
 
 def _guard(k: int, value: float, model: Module) -> None:

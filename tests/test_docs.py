@@ -95,22 +95,55 @@ def test_shell_command_runs(where, cmd, tmp_path):
     assert done.returncode == 0, f"{where}: {line}\n{done.stdout}\n{done.stderr}"
 
 
-def test_readme_shows_what_its_example_prints(tmp_path):
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    example = readme.split("```python\n")[1].split("```")[0]
-    shown = readme.split(example + "```\n\n```text\n")[1].split("```")[0]
-    done = run([sys.executable, "-c", example], tmp_path, timeout=60)
-    assert done.stdout == shown
+def shown_outputs() -> list[tuple[str, str, str, str]]:
+    """(where, language, code, output shown) for every python or sh block that a ```text block
+    follows directly: the text is what the code prints. A shown output ending in ``...`` is the
+    start of what it prints."""
+    found = []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        fences = list(BLOCK.finditer(text))
+        for code, shown in zip(fences, fences[1:]):
+            if (code["lang"] in ("python", "sh") and shown["lang"] == "text"
+                    and not text[code.end():shown.start()].strip()):
+                line = text.count("\n", 0, code.start("body")) + 1
+                found.append((f"{page.relative_to(ROOT).as_posix()}:{line}", code["lang"],
+                              code["body"], shown["body"]))
+    return found
 
 
-def test_readme_shows_what_the_cli_prints(tmp_path):
+SHOWN = shown_outputs()
+
+
+def test_the_front_door_shows_its_outputs():
+    readme = [lang for where, lang, *_ in SHOWN if where.startswith("README.md:")]
+    assert readme.count("python") >= 1 and readme.count("sh") >= 1
+    assert any(where.startswith("docs/cli.md:") for where, *_ in SHOWN)
+
+
+@pytest.mark.parametrize("where, lang, code, shown", SHOWN, ids=[w for w, *_ in SHOWN])
+def test_shown_output_is_what_the_code_prints(where, lang, code, shown, tmp_path):
+    if lang == "python":
+        args = [sys.executable, "-c", code]
+    else:
+        lines = [shlex.split(x, comments=True) for x in code.splitlines()]
+        lines = [x for x in lines if x]
+        assert len(lines) == 1 and lines[0][:2] == ["python", "-m"], (
+            f"{where}: a shown output follows one `python -m` command")
+        args = [sys.executable, *lines[0][1:]]
+    done = run(args, tmp_path, timeout=60)
+    assert done.returncode == 0, f"{where}\n{done.stderr}"
+    differ = f"{where}: the page shows\n{shown}\nthe code prints\n{done.stdout}"
+    if shown.endswith("...\n"):
+        assert done.stdout.startswith(shown.removesuffix("...\n")), differ
+    else:
+        assert done.stdout == shown, differ
+
+
+def test_readme_says_which_python():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    command = 'python -m autograd "tanh(x*w + b)" x=2 w=-0.5 b=0.5'
-    shown = readme.split(f"```sh\n{command}\n```\n\n```text\n")[1].split("```")[0]
-    assert shown.endswith("...\n")
-    done = run([sys.executable, *shlex.split(command)[1:]], tmp_path, timeout=60)
-    assert done.returncode == 0
-    assert done.stdout.startswith(shown.removesuffix("...\n"))
+    assert ".venv/bin/python my_script.py" in readme
+    assert ".venv/bin/pip install graphviz" in readme
 
 
 def test_relative_links_resolve():

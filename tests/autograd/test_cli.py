@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import subprocess
 import sys
@@ -212,3 +213,41 @@ def test_out_that_cannot_be_written_is_one_line(capsys, tmp_path, suffix):
     assert code == 2 and "wrote" not in err
     assert err.count("\n") == 1 and err.startswith(f"error: --out {path}: ")
     assert list(tmp_path.iterdir()) == []
+
+
+# --out needs graphviz, the Python package and its dot program (the page's layout comes from it
+# too). Without either, one error line before any output, as for the CLI's other errors (issue
+# 27, item 8), rather than a traceback after the whole explanation.
+
+@pytest.mark.parametrize("suffix", [".svg", ".png", ".html"])
+def test_out_without_the_graphviz_package_is_one_line_before_any_output(
+        capsys, tmp_path, monkeypatch, suffix):
+    monkeypatch.setitem(sys.modules, "graphviz", None)   # import graphviz raises ImportError
+    path = tmp_path / f"x{suffix}"
+    code, out, err = run(capsys, "tanh(w*x + b)", "w=0.5", "x=1", "b=0.2", "--out", str(path))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith(f"error: --out {path}: ")
+    assert "graphviz" in err and f"{sys.executable} -m pip install graphviz" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("suffix", [".svg", ".png", ".html"])
+def test_out_without_the_dot_program_is_one_line_before_any_output(
+        capsys, tmp_path, monkeypatch, suffix):
+    monkeypatch.setenv("PATH", str(tmp_path / "no-programs-here"))
+    path = tmp_path / f"x{suffix}"
+    code, out, err = run(capsys, "tanh(w*x + b)", "w=0.5", "x=1", "b=0.2", "--out", str(path))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith(f"error: --out {path}: ")
+    assert "dot" in err and "apt-get install graphviz" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_program_without_dot_prints_no_traceback(tmp_path):
+    env = {**os.environ, "PATH": str(tmp_path / "no-programs-here")}
+    r = subprocess.run([sys.executable, "-m", "autograd", "tanh(w*x + b)", "w=0.5", "x=1",
+                        "b=0.2", "--out", "x.svg"], cwd=tmp_path, env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.startswith("error: --out x.svg: ") and r.stderr.count("\n") == 1
+    assert "Traceback" not in r.stderr

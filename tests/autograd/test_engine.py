@@ -57,6 +57,49 @@ def test_attributes_and_repr():
     assert repr(Value(2.0)) == "Value(data=2.0, grad=0.0)"
 
 
+# A Value is not a float: a conversion that would return a bare number drops the graph, and
+# math.tanh(v) looked like it worked (issue 27, item 9). Each says what to write instead.
+DROPS_THE_GRAPH = [
+    ("math.tanh", lambda v: math.tanh(v)),
+    ("math.exp", lambda v: math.exp(v)),
+    ("math.floor", lambda v: math.floor(v)),
+    ("float", float),
+    ("int", int),
+    ("round", round),
+    ("complex", complex),
+    ("numpy.float64", np.float64),
+    ("numpy.tanh", lambda v: np.tanh(np.array([v], dtype=float))),
+]
+
+
+@pytest.mark.parametrize("name, convert", DROPS_THE_GRAPH, ids=[n for n, _ in DROPS_THE_GRAPH])
+def test_a_value_does_not_turn_into_a_float_silently(name, convert):
+    v = Value(0.5, label="v").tanh()
+    with pytest.raises(TypeError) as e:
+        convert(v)
+    message = str(e.value)
+    assert "v.tanh()" in message and "v.item()" in message and "v.data" in message
+    assert "Value(data=0.4621" in message   # the offending value
+
+
+def test_item_and_data_are_the_explicit_number():
+    v = (Value(0.5) * 3).tanh()
+    assert v.item() == v.data == math.tanh(1.5) and type(v.item()) is float
+    assert math.tanh(Value(0.5).item()) == math.tanh(0.5)
+
+
+def test_format_shows_the_number_and_stays_allowed():
+    # A string cannot be computed with, so formatting drops nothing: printing a loss just works.
+    v = Value(2.0, label="v") / 3
+    assert f"{v:.3f}" == "0.667" and f"{v:>8.2e}" == "6.67e-01"
+    assert f"{v}" == str(v) == repr(v)
+
+
+def test_comparisons_stay_allowed():
+    v = Value(0.5)
+    assert v > 0 and 0 < v and not v < 0.25 and max(Value(0.1), v) is v
+
+
 def test_parents_of_every_kind_of_node():
     x, y, z = Value(1.0), Value(2.0), Value(3.0)
     assert x.parents == ()
