@@ -105,7 +105,7 @@ def test_unlabelled_names_never_clash_with_labels():
     y = (a * b + a).tanh()
     y.label = "y"
     names = graph_names(y)
-    inner = [v for v in topological_order(y) if v.label is None]
+    inner = [v for v in topological_order(y) if not v.label]
     assert sorted(names(v) for v in inner) == ["v3", "v4"]
     assert names(a) == "v1" and names(b) == "v2"
     payload = explorer_data(y)
