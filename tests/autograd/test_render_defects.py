@@ -96,8 +96,8 @@ def test_flows_are_drawn_after_zero_grad_and_before_backward():
     for n in autograd.graph.topological_order(y):
         n.grad = 0.0
     zeroed = autograd.draw(y).source
-    assert "→" in after and zeroed == after
-    assert "→" not in autograd.draw(y, flows=False).source
+    assert "←" in after and zeroed == after
+    assert "←" not in autograd.draw(y, flows=False).source
 
 
 # ------------------------------------------------------------------- explain at scale

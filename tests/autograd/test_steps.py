@@ -81,8 +81,8 @@ def test_draw_step_shows_the_graph_as_it_stands(worked, oracle):
     assert shown["net_h1"] == ""
     ids, lines, edges = parse(src)
     assert "#ffd27f" in lines[ids[f"net_{o}"]]                  # the current node
-    assert any(e[0] == ids[w] and "→" in e[2] for e in edges)    # its edges carry the flow
-    assert not any(e[0] == ids["w1"] and "→" in e[2] for e in edges)
+    assert any(e[0] == ids[w] and "←" in e[2] for e in edges)    # its edges carry the flow
+    assert not any(e[0] == ids["w1"] and "←" in e[2] for e in edges)
     last = grads_shown(autograd.draw(E, step=n).source)
     for name in ["w1", "w8", "b1", "i1", *NAMED]:
         want = t[name].grad.item()

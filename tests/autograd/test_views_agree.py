@@ -75,7 +75,7 @@ def test_every_view_names_the_same_nodes(build):
         steps = [(top, bottom) for top, bottom, _ in factors(text)]
         assert steps and set(steps) <= edges, text
         # A path names every value between root and leaf: the chain is unbroken.
-        for (top, bottom), (top2, _) in zip(steps, steps[1:]):
+        for (_, bottom), (top2, _) in zip(steps, steps[1:]):
             assert bottom == top2 or top2 == names(root), text
 
 
