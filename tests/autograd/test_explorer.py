@@ -416,6 +416,7 @@ def test_where_two_paths_meet_the_sum_is_shown(browser, tmp_path):
     seen_first = False
     for _ in range(len(d["backward"])):
         browser.find_element(By.ID, "next").click()
+        settle(browser)
         caption = browser.find_element(By.ID, "caption").text
         if f"x.grad so far {first}" in caption:
             seen_first = True
@@ -427,11 +428,13 @@ def test_where_two_paths_meet_the_sum_is_shown(browser, tmp_path):
     assert want in caption, caption
     # The value's panel shows the same sum, each term with the value that sent it.
     browser.find_element(By.CSS_SELECTOR, '[data-label="x"]').click()
+    settle(browser)
     panel = browser.find_element(By.ID, "details").text
     assert want in panel, panel
     assert "from a" in panel and "from v2" in panel
     # One step back, the panel shows where the sum stands then.
     browser.find_element(By.ID, "prev").click()
+    settle(browser)
     panel = browser.find_element(By.ID, "details").text
     assert want not in panel and f"x.grad so far = {first}" in panel, panel
     no_errors_no_network(browser, path.as_uri())
