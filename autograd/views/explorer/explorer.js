@@ -553,7 +553,7 @@
       }
       p.appendChild(t);
       const got = received(i, -1);
-      para(p, 'div', got.length ? sum(i, got) : N[i].n + '.grad: nothing received yet', 'num');
+      para(p, 'div', got.length ? sum(i, got) : N[i].n + '.grad: nothing received yet', 'num sum');
     }
 
     // ------------------------------------------------------------------ find
@@ -606,6 +606,18 @@
     const watcher = new ResizeObserver(() => { if (view) keepInView([selected >= 0 ? selected : S.current]); });
     watcher.observe(stage);
 
+    // The legend folds away (it starts folded on a narrow screen, where it would cover the graph).
+    const toggle = $('legendtoggle');
+    if (toggle) {
+      const show = (open) => {
+        $('legend').classList.toggle('closed', !open);
+        toggle.setAttribute('aria-expanded', String(open));
+        toggle.textContent = open ? 'legend ▾' : 'legend ▸';
+      };
+      show(window.innerWidth >= 600);
+      toggle.addEventListener('click', () => show($('legend').classList.contains('closed')), { signal });
+      toggle.addEventListener('pointerdown', (ev) => ev.stopPropagation(), { signal });
+    }
     if (D.note) { $('note').hidden = false; $('note').textContent = D.note; }
     openView('');
     go(0);
