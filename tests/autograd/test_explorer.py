@@ -444,8 +444,8 @@ def mark_classes() -> tuple[set[str], set[str]]:
     """The classes the stylesheet draws as marks on value boxes and on edges."""
     from importlib import resources
     css = (resources.files("autograd.views.explorer") / "explorer.css").read_text("utf-8")
-    boxes = set(re.findall(r"svg \.(\w+) \.box", css)) - {"cluster", "proxy"}
-    edges = set(re.findall(r"svg \.edge\.(\w+)", css))
+    boxes = set(re.findall(r"\) \.(\w+) \.box", css)) - {"cluster", "proxy"}
+    edges = set(re.findall(r"\) \.edge\.(\w+)", css))
     return boxes, edges
 
 
