@@ -233,11 +233,22 @@ class Explanation:
             out.append(f"path {k}: $$" + r" \cdot ".join(d(x.top, x.bottom) for x in p.factors)
                        + " = " + r" \times ".join(f(x.value) for x in p.factors)
                        + f" = {f(p.product)}$$")
+            out.append(self._factor_list(p))
         if len(self.paths) < self.n_paths:
             out.append(f"… and {self.n_paths - len(self.paths)} more paths not listed.")
         out.append(f"Sum over all paths: $${head} = {f(self.total)}$$")
         out.append(self._grad_note(markdown_text))
         return "\n\n".join(out)
+
+    def _factor_list(self, p: Path) -> str:
+        """Where each factor of a path comes from, as a Markdown list (the text's lines)."""
+        rows = []
+        for x in p.factors:
+            first, *steps = self._how(x).split("\n")
+            rows.append(f"- ${self._frac(x.top, x.bottom)}$ = "
+                        + markdown_text(first, 4 * MAX_SHOWN))
+            rows += ["    - " + markdown_text(s.strip(), 4 * MAX_SHOWN) for s in steps]
+        return "\n".join(rows)
 
     # -------------------------------------------------------------------- forward mode
 

@@ -199,3 +199,13 @@ def test_backward_flow_reads_backward():
     # What arrives at the input, then where it came from: "0.6347 ← 0.6347 × 1".
     assert f"{fmt(g)} ← {fmt(g)} × 1" in src
     assert " → " not in src
+
+
+def test_markdown_says_where_each_factor_comes_from():
+    E, v = network()
+    md = autograd.explain(E, v["w5"])._repr_markdown_()
+    # Each factor of the product, under it: its formula and value, and for a run of ops each
+    # op's own local derivative, named as in the pictures.
+    frac = r"\frac{\partial \mathrm{net}_{\mathrm{o1}}}{\partial w_{5}}"
+    assert f"- ${frac}$ = out\\_h1 = 0.593269992" in md, md
+    assert r"∂E\_o1/∂v3 = 0.5" in md and "one op at a time" in md
