@@ -163,7 +163,11 @@ def same_number(formula: str, value: str) -> bool:
 
 
 class Names:
-    """Display names: a node's label, a Constant's number, else a short id ``v1, v2, ...``."""
+    """Display names: a node's label, a Constant's number, else a short id ``v1, v2, ...``.
+
+    An id is never a name some label already has: ``number`` reads the labels first, and the
+    ids skip them (a value labelled ``v1`` keeps that name; the unlabelled ones are v2, v3, ...).
+    """
 
     def __init__(self, precision: int = 4, unlabelled: str = "id",
                  limit: int | None = None) -> None:
@@ -171,30 +175,48 @@ class Names:
         self.unlabelled = unlabelled
         self.limit = limit  # with a limit, labels are made printable and cut to that length
         self._ids: dict[Value, str] = {}
+        self._taken: set[str] = set()
+        self._next = 1
+
+    def _label(self, v: Value) -> str | None:
+        if isinstance(v, Constant):
+            return None
+        if v.label or (v.label is not None and not isinstance(v.label, str)):
+            label = v.label if isinstance(v.label, str) else str(v.label)
+            return label if self.limit is None else shown(label, self.limit)
+        return None
 
     def __call__(self, v: Value) -> str:
         if isinstance(v, Constant):
             return fmt(v.data, self.precision)
-        if v.label or (v.label is not None and not isinstance(v.label, str)):
-            label = v.label if isinstance(v.label, str) else str(v.label)
-            return label if self.limit is None else shown(label, self.limit)
+        label = self._label(v)
+        if label is not None:
+            return label
         if self.unlabelled == "value":
             return fmt(v.data, self.precision)
         name = self._ids.get(v)
         if name is None:
-            name = self._ids[v] = f"v{len(self._ids) + 1}"
+            while f"v{self._next}" in self._taken:
+                self._next += 1
+            name = self._ids[v] = f"v{self._next}"
+            self._next += 1
         return name
 
     def number(self, nodes: Iterable[Value], dist: Mapping[Value, int]) -> Names:
-        """Give unlabelled ``nodes`` their v1, v2, ... farthest from the root first, so the
-        numbers count up in the direction the forward pass ran."""
+        """Give unlabelled ``nodes`` their v1, v2, ... farthest from the root first (ties in the
+        order given, breadth-first from the root for ``graph_names``), so the numbers count up
+        in the direction the forward pass ran; ids that a label of ``nodes`` has are skipped."""
+        nodes = list(nodes)
+        self._taken.update(x for x in map(self._label, nodes) if x is not None)
         for v in sorted(nodes, key=lambda v: -dist[v]):
             self(v)
         return self
 
 
 def graph_names(root: Value, precision: int = 4, limit: int | None = None) -> Names:
-    """The names every tool gives the values behind ``root`` (v1, v2, ... for unlabelled ones)."""
+    """The names every tool gives the values behind ``root``: a label, a constant's number, else
+    v1, v2, ... numbered farthest from ``root`` first (ties breadth-first from the root), skipping
+    any name a label already has. draw, explain, the explorer and the command line all use it."""
     dist = distances(root)
     return Names(precision, limit=limit).number(list(dist), dist)
 

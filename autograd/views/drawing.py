@@ -67,7 +67,7 @@ class _TooBig(Exception):
 
 # ------------------------------------------------------------------------------- draw
 
-def draw(root: Value, *, rankdir: str = "LR", precision: int = 4, constants: str = "inline",
+def draw(root: Value, *, rankdir: str = "auto", precision: int = 4, constants: str = "inline",
          highlight: Value | None = None, group: bool = False, depth: int | None = None,
          max_nodes: int = 300, flows: bool = True, step: int | None = None,
          state: BackwardState | None = None,
@@ -76,6 +76,9 @@ def draw(root: Value, *, rankdir: str = "LR", precision: int = 4, constants: str
          format: str = "svg") -> graphviz.Digraph:  # noqa: A002 - graphviz's own name
     """The graph behind ``root`` as a ``graphviz.Digraph``, the chain rule on every edge.
 
+    ``rankdir``: "LR" (inputs on the left), "TB" (inputs on top), or "auto": whichever of the two
+    makes the narrower picture for this graph's shape (a long chain reads top to bottom, a wide
+    shallow sum left to right). Text is never scaled down: a big graph makes a big picture.
     ``constants``: "inline" (numbers written into the op node), "node" (small plaintext nodes) or
     "hide". ``highlight``: a value whose paths from the root stand out. ``group``: cluster nodes
     by their labels' dotted prefix (``L1.N3.w2`` in L1 > L1.N3). ``depth``: draw only what is at
@@ -104,6 +107,8 @@ def draw(root: Value, *, rankdir: str = "LR", precision: int = 4, constants: str
     styled = step is not None or state is not None
     if state is None:
         state = backward_state(root, step)
+    if rankdir == "auto":
+        rankdir = _direction(nodes, cut)
     pic = _Picture(gv, root, nodes, dist, precision, constants, flows, state, styled, rankdir,
                    format)
     if tangents is not None:
@@ -120,8 +125,8 @@ def draw(root: Value, *, rankdir: str = "LR", precision: int = 4, constants: str
 def _check_options(root, rankdir, constants, depth, step, state, highlight) -> None:
     if not isinstance(root, Value):
         raise TypeError(f"draw: root must be a Value, got {type(root).__name__}")
-    if rankdir not in ("LR", "TB", "RL", "BT"):
-        raise ValueError(f"draw: rankdir must be LR, TB, RL or BT, got {rankdir!r}")
+    if rankdir not in ("auto", "LR", "TB", "RL", "BT"):
+        raise ValueError(f"draw: rankdir must be auto, LR, TB, RL or BT, got {rankdir!r}")
     if constants not in _CONSTANT_MODES:
         raise ValueError(f"draw: constants must be one of {_CONSTANT_MODES}, got {constants!r}")
     if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool)
@@ -225,8 +230,33 @@ def _layout_bends(nodes: list[Value], cut: set[Value]) -> int:
     return bends
 
 
+# Rough sizes in px for choosing a direction: a value's box, an edge's two-line label beside it.
+_BOX_W, _LABEL_W = 190, 230
+
+
+def _direction(nodes: list[Value], cut: set[Value]) -> str:
+    """"TB" or "LR", whichever gives the narrower picture: left to right, the width grows with
+    the longest path (a box and an edge label per op); top to bottom, with the most values in
+    one rank (each with the labels of its edges beside it). A value's rank is its longest path
+    up to the root, so inputs sit just before their first use, as dot places them."""
+    level: dict[Value, int] = {}
+    for v in reversed(_parents_first(nodes, cut)):
+        level.setdefault(v, 0)
+        for p in _drawn_inputs(v, cut):
+            if not isinstance(p, Constant):
+                level[p] = max(level.get(p, 0), level[v] + 1)
+    depth = max(level.values(), default=0)
+    counts: dict[int, int] = {}
+    for r in level.values():
+        counts[r] = counts.get(r, 0) + 1
+    wide = (depth + 1) * _BOX_W + depth * _LABEL_W
+    tall = max(counts.values(), default=1) * (_BOX_W + _LABEL_W // 2)
+    return "TB" if tall < wide else "LR"
+
+
 def _too_big(gv, root: Value, seen: int, collapse: bool, max_nodes: int, rankdir: str,
              format: str, precision: int) -> graphviz.Digraph:  # noqa: A002
+    rankdir = "TB" if rankdir == "auto" else rankdir  # collapsed clusters: layers top to bottom
     also = ""
     if collapse:
         try:
@@ -317,9 +347,10 @@ class _Picture:
 
 def _digraph(gv, rankdir: str, format: str, **extra: str):  # noqa: A002
     return gv.Digraph(name="autograd", format=format, graph_attr={
+        # No "size": graphviz would scale a wide graph's text down to fit it. A big graph makes a
+        # big picture (it scrolls) and its text stays at the size set here.
         "rankdir": rankdir, "fontname": "Helvetica", "nodesep": "0.25", "ranksep": "0.5",
-        # At most 9.375 in = 900 px wide, a notebook's column; only wider graphs shrink (no "!").
-        "size": "9.375,1000", **extra},
+        **extra},
         node_attr={"fontname": "Helvetica", "fontsize": "11"},
         edge_attr={"fontname": "Helvetica", "fontsize": "10", "arrowsize": "0.7"})
 
@@ -437,8 +468,9 @@ def _input_edges(pic: _Picture, g, v: Value, op_id: str, on_path: set[Value]) ->
         if carried:
             label += f"<br/><font color='{_TANGENT}'>{_h(carried)}</font>"
         elif sends and g_out is not None and pic.tangents is None:
-            label += (f"<br/><font color='{_FLOW}'>{_h(pic.fmt(g_out))} × "
-                      f"{_h(pic.fmt(local[i]))} → {_h(pic.fmt(g_out * local[i]))}</font>")
+            # Backward reads backward: what reaches the input, ← the output's grad × the local.
+            label += (f"<br/><font color='{_FLOW}'>{_h(pic.fmt(g_out * local[i]))} ← "
+                      f"{_h(pic.fmt(g_out))} × {_h(pic.fmt(local[i]))}</font>")
         hl = v in on_path and p in on_path
         color = _HL if hl else ("#e08a00" if current else (_TANGENT if carried else _LINE))
         pic.dot.edge(pic.ids[p], op_id, label=f"<{label}>", color=color,

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from ..engine import Constant, Value
 from ..escape import MAX_SHOWN, markdown_text, shown, tex_text
 from ..forward import forwardprop
-from ..graph import (Names, backprop, dependents, fmt, local_partials, partial_formula, send,
-                    same_number)
+from ..graph import (Names, backprop, dependents, fmt, graph_names, local_partials,
+                    partial_formula, same_number, send)
 
 _SHOWN_LOCALS = 6
 """A factor through a long run of unlabelled ops lists this many of its local partials."""
+_INDENT = "        "
+"""Where a factor's own steps are written, under the factor."""
 
 
 def _sum(xs) -> float:
@@ -163,19 +165,40 @@ class Explanation:
     __repr__ = __str__  # the explanation is what a console should show
 
     def _how(self, x: Factor) -> str:
+        """The factor's value and where it comes from: the op table's formula for one op; for
+        several ops in a row, their product and then each local derivative on a line of its own
+        (∂E_o1/∂v3 = 0.5, ...), named as every view names them."""
         f = self._fmt
+        if len(x.route) > 1:
+            return self._steps(x)
         if x.formula is not None:
             if same_number(x.formula, f(x.value)):
                 return x.formula
             return f"{x.formula} = {f(x.value)}"
-        if x.locals:
-            shown = [f(v) for v in x.locals[:_SHOWN_LOCALS]]
-            if len(x.locals) > _SHOWN_LOCALS:
-                shown[-1:] = [f"… ({len(x.locals) - _SHOWN_LOCALS + 1:,} more)",
-                              f(x.locals[-1])]
-            many = f"{len(x.locals):,} " if len(x.locals) > _SHOWN_LOCALS else ""
-            return " × ".join(shown) + f" = {f(x.value)} (through {many}unlabelled ops)"
-        return f"{f(x.value)} (summed over several routes through unlabelled ops)"
+        return (f"{f(x.value)}, summed over several routes between them "
+                "(through=\"all\" lists each route)")
+
+    def _steps(self, x: Factor) -> str:
+        f = self._fmt
+        steps = list(zip(x.route, x.locals))
+        if len(steps) > _SHOWN_LOCALS:
+            # A long run: the first few and the last, with how many lie between.
+            skipped = len(steps) - _SHOWN_LOCALS + 1
+            shown = steps[:_SHOWN_LOCALS - 1] + [None] + steps[-1:]
+        else:
+            skipped, shown = 0, steps
+        values = [f"… ({skipped:,} more)" if s is None else f(s[1]) for s in shown]
+        lines = [" × ".join(values) + f" = {f(x.value)}, one op at a time:"]
+        for s in shown:
+            if s is None:
+                lines.append(f"{_INDENT}… {skipped:,} more steps")
+                continue
+            (node, i), value = s
+            formula = partial_formula(node, i, self._names)
+            line = f"∂{self._names(node)}/∂{self._names(node.parents[i])} = {formula}"
+            lines.append(_INDENT + (line if same_number(formula, f(value))
+                                    else f"{line} = {f(value)}"))
+        return "\n".join(lines)
 
     def _fmt(self, x: float) -> str:
         return fmt(x, self._p)
@@ -210,11 +233,22 @@ class Explanation:
             out.append(f"path {k}: $$" + r" \cdot ".join(d(x.top, x.bottom) for x in p.factors)
                        + " = " + r" \times ".join(f(x.value) for x in p.factors)
                        + f" = {f(p.product)}$$")
+            out.append(self._factor_list(p))
         if len(self.paths) < self.n_paths:
             out.append(f"… and {self.n_paths - len(self.paths)} more paths not listed.")
         out.append(f"Sum over all paths: $${head} = {f(self.total)}$$")
         out.append(self._grad_note(markdown_text))
         return "\n\n".join(out)
+
+    def _factor_list(self, p: Path) -> str:
+        """Where each factor of a path comes from, as a Markdown list (the text's lines)."""
+        rows = []
+        for x in p.factors:
+            first, *steps = self._how(x).split("\n")
+            rows.append(f"- ${self._frac(x.top, x.bottom)}$ = "
+                        + markdown_text(first, 4 * MAX_SHOWN))
+            rows += ["    - " + markdown_text(s.strip(), 4 * MAX_SHOWN) for s in steps]
+        return "\n".join(rows)
 
     # -------------------------------------------------------------------- forward mode
 
@@ -295,15 +329,19 @@ def _tex(name: str) -> str:
 
 
 def explain(root: Value, wrt: Value, *, through: str = "labelled", max_paths: int = 16,
-            precision: int = 9, merge_ones: bool = True, mode: str = "reverse") -> Explanation:
+            precision: int = 9, merge_ones: bool | None = None,
+            mode: str = "reverse") -> Explanation:
     """∂root/∂wrt as a sum over paths of products of named local derivatives.
 
-    ``through="labelled"`` keeps labelled values as the path's stops (unlabelled ops between two
-    of them are multiplied into one factor); ``"all"`` stops at every value. With ``merge_ones``
-    a factor that is identically 1 (a plain sum such as E = E_o1 + E_o2) is folded into the next
-    one, as textbooks write ∂E/∂out_o1 directly, wherever the merged factor's two ends are joined
-    by that one route only (otherwise its name would claim the total over all routes). At most
-    ``max_paths`` paths are listed; the count and the total are always exact.
+    Values are named as every view names them (``autograd.graph.graph_names``: a label, else
+    v1, v2, ...). ``through="labelled"`` keeps labelled values as the path's stops: the ops
+    between two of them make one factor, written as their product with each local derivative
+    named under it. ``"all"`` stops at every value, one local derivative per factor. With
+    ``merge_ones`` (the default for ``"labelled"``, not for ``"all"``) a factor that is
+    identically 1 (a plain sum such as E = E_o1 + E_o2) is folded into the next one, as textbooks
+    write ∂E/∂out_o1 directly, wherever the merged factor's two ends are joined by that one route
+    only (otherwise its name would claim the total over all routes). At most ``max_paths`` paths
+    are listed; the count and the total are always exact.
 
     ``mode="forward"`` reads each path from ``wrt`` up instead, writing the tangent it carries
     past each factor, and checks the sum against a forward-mode walk (tangent 1 on ``wrt``, what
@@ -316,21 +354,16 @@ def explain(root: Value, wrt: Value, *, through: str = "labelled", max_paths: in
         raise ValueError(f"explain: through must be 'labelled' or 'all', got {through!r}")
     if mode not in ("reverse", "forward"):
         raise ValueError(f"explain: mode must be 'reverse' or 'forward', got {shown(repr(mode))}")
+    if merge_ones is None:
+        merge_ones = through == "labelled"
     order, grads = backprop(root, 1.0, create_graph=False)
     index = {v: k for k, v in enumerate(order)}
-    key_names = Names(precision, limit=MAX_SHOWN)
+    names = graph_names(root, precision, MAX_SHOWN)  # the names every view gives these values
     if wrt not in index:
-        return Explanation(root, wrt, [], 0, 0.0, key_names, precision, mode, 0.0)
+        return Explanation(root, wrt, [], 0, 0.0, names, precision, mode, 0.0)
     rel = dependents(order, [wrt])
     keys = {v for v in rel if v is root or v is wrt or through == "all" or _named(v)}
-    for v in sorted(keys, key=index.get):
-        key_names(v)  # unlabelled stops get v1, v2, ... in forward order
-
-    def name(v: Value) -> str:
-        # Labelled values and stops go by name; any other value is shown by its number.
-        return key_names(v) if v in keys or _named(v) else fmt(v.data, precision)
-
-    edges = {a: _segments(a, keys, rel, index, name) for a in keys if a is not wrt}
+    edges = {a: _segments(a, keys, rel, index, names) for a in keys if a is not wrt}
     counters: dict[Value, _Routes] = {}
 
     def one_route(top: Value, bottom: Value) -> bool:
@@ -342,7 +375,7 @@ def explain(root: Value, wrt: Value, *, through: str = "labelled", max_paths: in
              for p in _enumerate(root, wrt, edges, max_paths)]
     forward = forwardprop(root, {wrt: 1.0})[1][root] if mode == "forward" else None
     return Explanation(root, wrt, paths, _count_paths(keys, edges, index, wrt), grads[wrt],
-                       key_names, precision, mode, forward)
+                       names, precision, mode, forward)
 
 
 def _named(v: Value) -> bool:

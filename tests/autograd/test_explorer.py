@@ -368,3 +368,145 @@ def test_too_big_page_says_so_in_the_browser(browser, tmp_path):
     assert note.is_displayed() and "depth=" in note.text and "group=True" in note.text
     assert len(browser.find_elements(By.CSS_SELECTOR, "[data-label]")) <= 20
     no_errors_no_network(browser, path.as_uri())
+
+
+# ------------------------------------------------------- issue 27: the sum, the legend, names
+
+def two_paths() -> Value:
+    """x reaches f along two paths: through a = x·w and directly."""
+    x, w = Value(0.5, label="x"), Value(-1.5, label="w")
+    a = x * w
+    a.label = "a"
+    f = a.tanh() + x * 0.25
+    f.label = "f"
+    return f
+
+
+def signed(text: str) -> str:
+    # A negative term of a sum is written in brackets with a true minus sign.
+    return f"(−{text[1:]})" if text.startswith("-") else text
+
+
+def contributions(d: dict, name: str) -> list[str]:
+    """What value ``name`` receives, in the order the backward pass sends it."""
+    i = by_name(d)[name]
+    steps = [s[0] for s in d["backward"]]
+    into = sorted((steps.index(e[1]), k) for k, e in enumerate(d["edges"]) if e[0] == i)
+    return [d["edges"][k][4] for _, k in into]
+
+
+def test_unlabelled_values_carry_their_derivation():
+    d = page_data(explore(two_paths()).html)
+    for i, n in enumerate(d["nodes"]):
+        if n["k"] != "constant":
+            assert str(i) in d["explained"], n["n"]
+    v1 = d["explained"][str(by_name(d)["v1"])]
+    assert "∂f/∂v1" in v1 and "unlabelled" not in v1
+
+
+def test_where_two_paths_meet_the_sum_is_shown(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    root = two_paths()
+    path = explore(root, tmp_path / "meet.html").save(tmp_path / "meet.html")
+    d = page_data(path.read_text(encoding="utf-8"))
+    first, second = contributions(d, "x")
+    total = d["nodes"][by_name(d)["x"]]["g"]
+    load(browser, path)
+    seen_first = False
+    for _ in range(len(d["backward"])):
+        browser.find_element(By.ID, "next").click()
+        settle(browser)
+        caption = browser.find_element(By.ID, "caption").text
+        if f"x.grad so far {first}" in caption:
+            seen_first = True
+            assert "x.grad = " not in caption  # one contribution: nothing to add yet
+        if "x.grad = " in caption:
+            break
+    assert seen_first
+    want = f"x.grad = {first} + {signed(second)} = {total} ✓ final"
+    assert want in caption, caption
+    # The value's panel shows the same sum, each term with the value that sent it.
+    browser.find_element(By.CSS_SELECTOR, '[data-label="x"]').click()
+    settle(browser)
+    panel = browser.find_element(By.ID, "details").text
+    assert want in panel, panel
+    assert "from a" in panel and "from v2" in panel
+    # One step back, the panel shows where the sum stands then.
+    browser.find_element(By.ID, "prev").click()
+    settle(browser)
+    panel = browser.find_element(By.ID, "details").text
+    assert want not in panel and f"x.grad so far = {first}" in panel, panel
+    no_errors_no_network(browser, path.as_uri())
+
+
+def mark_classes() -> tuple[set[str], set[str]]:
+    """The classes the stylesheet draws as marks on value boxes and on edges."""
+    from importlib import resources
+    css = (resources.files("autograd.views.explorer") / "explorer.css").read_text("utf-8")
+    boxes = set(re.findall(r"\) \.(\w+) \.box", css)) - {"cluster", "proxy"}
+    edges = set(re.findall(r"\) \.edge\.(\w+)", css))
+    return boxes, edges
+
+
+STYLE = ["stroke", "stroke-width", "stroke-dasharray", "fill", "opacity", "marker-end"]
+
+
+def computed(driver, selector_or_el, props=STYLE) -> dict:
+    return driver.execute_script(
+        "const el = typeof arguments[0] === 'string' ? document.querySelector(arguments[0])"
+        " : arguments[0]; const s = getComputedStyle(el), o = {};"
+        "let op = 1; for (let e = el; e && e.tagName !== 'svg'; e = e.parentElement)"
+        "  op *= +getComputedStyle(e).opacity;"
+        "for (const p of arguments[1]) o[p] = s.getPropertyValue(p);"
+        "o.opacity = String(op); o['marker-end'] = o['marker-end'].replace(/^url\\(.*#/, '#')"
+        ".replace(/[\")]/g, ''); return o;", selector_or_el, props)
+
+
+def drawn_like(driver, kind: str, cls: str) -> dict:
+    """The computed style of a real box or edge of the graph given ``cls``, then restored."""
+    return driver.execute_script(
+        "const kind = arguments[0], cls = arguments[1];"
+        "const g = kind === 'box' ? document.querySelector('#boxes g.value')"
+        " : document.querySelector('#edges path.edge');"
+        "const before = g.getAttribute('class');"
+        "g.setAttribute('class', (kind === 'box' ? 'value ' : 'edge ') + cls);"
+        "const el = kind === 'box' ? g.querySelector('rect.box') : g;"
+        "const s = getComputedStyle(el), o = {};"
+        "let op = 1; for (let e = el; e && e.tagName !== 'svg'; e = e.parentElement)"
+        "  op *= +getComputedStyle(e).opacity;"
+        "for (const p of arguments[2]) o[p] = s.getPropertyValue(p);"
+        "o.opacity = String(op); o['marker-end'] = o['marker-end'].replace(/^url\\(.*#/, '#')"
+        ".replace(/[\")]/g, '');"
+        "g.setAttribute('class', before); return o;", kind, cls, STYLE)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_legend_shows_every_mark_as_drawn(browser, tmp_path, theme):
+    from selenium.webdriver.common.by import By
+
+    boxes, edges = mark_classes()
+    assert {"current", "partial", "complete", "visited", "feeds", "onpath", "pending",
+            "selected"} <= boxes and {"send", "onpath", "done"} <= edges
+    path = explore(two_paths(), tmp_path / "legend.html").save(tmp_path / "legend.html")
+    try:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {
+            "features": [{"name": "prefers-color-scheme", "value": theme}]})
+        load(browser, path)
+        entries = browser.find_elements(By.CSS_SELECTOR, "#legend [data-mark]")
+        marks = {e.get_attribute("data-mark") for e in entries}
+        for cls in boxes:
+            assert any(cls in m.split() for m in marks if not m.startswith("edge")), cls
+        for cls in edges:
+            assert f"edge {cls}" in marks, cls
+        for e in entries:
+            mark = e.get_attribute("data-mark")
+            assert e.get_attribute("textContent").strip(), mark  # every swatch says what it is
+            if mark.startswith("edge "):
+                swatch = e.find_element(By.CSS_SELECTOR, "path.edge")
+                assert computed(browser, swatch) == drawn_like(browser, "edge", mark[5:]), mark
+            else:
+                swatch = e.find_element(By.CSS_SELECTOR, "rect.box")
+                assert computed(browser, swatch) == drawn_like(browser, "box", mark), mark
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})

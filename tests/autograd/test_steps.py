@@ -81,8 +81,8 @@ def test_draw_step_shows_the_graph_as_it_stands(worked, oracle):
     assert shown["net_h1"] == ""
     ids, lines, edges = parse(src)
     assert "#ffd27f" in lines[ids[f"net_{o}"]]                  # the current node
-    assert any(e[0] == ids[w] and "→" in e[2] for e in edges)    # its edges carry the flow
-    assert not any(e[0] == ids["w1"] and "→" in e[2] for e in edges)
+    assert any(e[0] == ids[w] and "←" in e[2] for e in edges)    # its edges carry the flow
+    assert not any(e[0] == ids["w1"] and "←" in e[2] for e in edges)
     last = grads_shown(autograd.draw(E, step=n).source)
     for name in ["w1", "w8", "b1", "i1", *NAMED]:
         want = t[name].grad.item()
@@ -110,7 +110,10 @@ def test_html_page_is_self_contained(tmp_path, worked):
     E, _ = worked
     page = save_steps_html(E, tmp_path / "steps.html").read_text(encoding="utf-8")
     # The old name writes the explorer page: one picture whatever the number of steps.
-    assert page.count("<svg") == 1 and 'id="mode"' in page
+    # (The legend's swatches are small SVGs of their own, drawn by the graph's style rules.)
+    swatches = page.count('<svg class="sw"')
+    assert page.count('<svg id="graph"') == 1 and page.count("<svg") == 1 + swatches
+    assert 'id="mode"' in page
     with pytest.warns(DeprecationWarning, match="rankdir"):
         autograd.views.steps.save_steps_html(E, tmp_path / "tb.html", rankdir="TB")
     # Nothing is fetched: no external scripts, styles, images or fonts.

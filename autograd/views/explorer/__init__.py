@@ -6,7 +6,7 @@ passes travel as data (JSON) that the page applies step by step. So the page gro
 the graph, and no state needs a layout of its own.
 
 Everything shown comes from ``autograd.graph.graph_data`` (values, local partials, formulas, the
-backward steps) and ``autograd.explain`` (the textbook derivation of labelled values).
+backward steps) and ``autograd.explain`` (the textbook derivation of each value).
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ __all__ = ["explore", "explorer_data", "Explorer", "clusters", "LayoutSource"]
 MAX_VALUES = 2000
 """Most values one page lays out and draws at once (a cluster view counts its boxes)."""
 MAX_EXPLAINED = 200
-"""Most labelled values whose textbook derivation is precomputed into the page."""
+"""Most values whose textbook derivation is precomputed into the page."""
 EXPLAIN_WORK = 100_000
 """Each derivation walks the whole graph: by default a big graph carries fewer of them, so
 that (explained values) × (graph size) stays under this."""
@@ -67,8 +67,8 @@ def explore(root: Value, path: str | Path | None = None, *, group: bool = False,
     ``group``: values labelled with dotted prefixes (``L1.N3.w2``) start collapsed into
     clusters (``L1`` holding ``L1.N3``) that open on click (see ``clusters``). ``depth``: only
     values at most that many ops from ``root``. ``max_values``: past this many boxes in one view
-    the page shows the values nearest the root and says so. ``explained``: how many labelled
-    values (nearest the root first) carry their ``explain`` derivation; by default up to 200,
+    the page shows the values nearest the root and says so. ``explained``: how many values
+    (nearest the root first) carry their ``explain`` derivation; by default up to 200,
     fewer on big graphs (each one walks the whole graph). ``layout``: where the boxes' places
     come from (see ``explorer_data``).
     """
@@ -248,15 +248,14 @@ def _running_sums(data: dict, keep: set[int]) -> dict[int, str]:
 
 def _explanations(root: Value, data: dict, keep: set[int], cap: int | None,
                   index: dict[int, int]) -> dict[str, str]:
-    # Labelled values nearest the root first; ids are positions in the engine's own order,
-    # the same walk graph_data numbered.
+    # Values nearest the root first, labelled or not; ids are positions in the engine's own
+    # order, the same walk graph_data numbered.
     order, _ = backprop(root, 1.0)
     dist = _distances(data)
-    labelled = [n["id"] for n in data["nodes"] if n["label"] and n["kind"] != "constant"
-                and n["id"] in keep]
+    values = [n["id"] for n in data["nodes"] if n["kind"] != "constant" and n["id"] in keep]
     if cap is None:
         cap = max(10, min(MAX_EXPLAINED, EXPLAIN_WORK // len(data["nodes"])))
-    chosen = sorted(labelled, key=lambda i: (dist[i], i))[:cap]
+    chosen = sorted(values, key=lambda i: (dist[i], i))[:cap]
     return {str(index[i]): _lines(str(explain(root, order[i], max_paths=8))) for i in chosen}
 
 

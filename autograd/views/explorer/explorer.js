@@ -22,6 +22,12 @@
     N.forEach((n, i) => { if (n.k !== 'constant' && !byName.has(n.n)) byName.set(n.n, i); });
     const views = new Map(D.views.map((v) => [v.key, v]));
     const passes = { backward: D.backward, forward: D.forward };
+    // The backward step at which each op node sends its gradient to its inputs.
+    const stepOf = new Array(N.length).fill(-1);
+    D.backward.forEach(([node], j) => { stepOf[node] = j; });
+    // What each value receives, in the order the backward pass sends it (edge ids).
+    const parts = N.map((_, i) => outEdges[i].slice().sort((a, b) =>
+      stepOf[E[a][1]] - stepOf[E[b][1]] || a - b));
 
     // ------------------------------------------------------------------ state of a pass
     let mode = 'backward', step = 0, selected = -1, hovered = -1, timer = null;
@@ -200,6 +206,9 @@
       });
       edgeLabels(hot, cur);
       caption(hot);
+      if (selected >= 0 && !$('details').hidden && panelAt !== mode + step + ':' + selected) {
+        details(selected);
+      }
       $('counter').textContent = 'step ' + step + ' of ' + passes[mode].length;
       document.body.setAttribute('data-mode', mode);
     }
@@ -219,6 +228,29 @@
         const s = mode === 'backward' ? '← ' + E[e][4] : N[E[e][0]].d + ' →';
         text(layers.labels, at.x, at.y - 4, 'edgetext', s, 'middle');
       }
+    }
+
+    // ------------------------------------------------------------------ sums where paths meet
+    // A term of a sum: a negative one in brackets with a true minus, "0.5966 + (−0.2983)".
+    function term(s) { return s.charAt(0) === '-' ? '(−' + s.slice(1) + ')' : s; }
+    // The parts value i has received up to edge e (all of them sent so far without e).
+    function received(i, upTo) {
+      const out = [];
+      for (const e of parts[i]) {
+        if (!S.visited[E[e][1]]) break;
+        out.push(e);
+        if (e === upTo) break;
+      }
+      return out;
+    }
+    // "x.grad = 0.5966 + (−0.2983) = 0.2983 ✓ final": every part received and their sum.
+    function sum(i, got) {
+      const final = S.complete[i] && got.length === parts[i].length;
+      const terms = got.map((e) => term(E[e][4]));
+      if (terms.length > 8) terms.splice(3, terms.length - 5, '… ' + (terms.length - 5) + ' more');
+      const total = got.length ? E[got[got.length - 1]][5] : '';
+      const head = N[i].n + '.grad' + (final ? ' = ' : ' so far = ');
+      return head + (got.length > 1 ? terms.join(' + ') + ' = ' : '') + total + (final ? ' ✓ final' : '');
     }
 
     // ------------------------------------------------------------------ captions
@@ -259,9 +291,12 @@
         const [s, , formula, local, flow, sofar] = E[e];
         const p = N[s].n;
         const d = '∂' + n.n + '/∂' + p + ' = ' + formula + (same(formula, local) ? '' : ' = ' + local);
-        const now = S.complete[s] ? 'now ' + N[s].g + ' ✓ final' : 'so far ' + sofar;
+        // Where a second part arrives (two paths meet), the sum so far, term by term.
+        const got = received(s, e), last = got.length === parts[s].length && S.complete[s];
+        const now = got.length > 1 ? sum(s, got)
+          : p + '.grad ' + (last ? 'now ' + N[s].g + ' ✓ final' : 'so far ' + sofar);
         line(c, 'line', '→ ' + p + ':  ' + d + ';  ' + n.g + ' × ' + local + ' = ' + flow +
-          ';  ' + p + '.grad ' + now);
+          ';  ' + now);
       }
       if (hot.length > shown.length) line(c, 'line sub', '… and ' + (hot.length - shown.length) +
         ' more inputs (click ' + n.n + ' for all of them)');
@@ -424,6 +459,7 @@
       else if (g.node !== undefined) select(g.node);
     }, { signal });
 
+    let panelAt = '';  // the step the open panel shows, to refresh it when the step changes
     function select(i) {
       selected = i;
       details(i);
@@ -455,6 +491,7 @@
 
     function details(i) {
       const p = $('details'), n = N[i];
+      panelAt = mode + step + ':' + i;
       p.replaceChildren();
       p.hidden = false;
       const close = para(p, 'button', '✕ close', 'close');
@@ -488,12 +525,35 @@
         const list = [...users].slice(0, 30).map(([u, c]) => c > 1 ? u + ' ×' + c : u);
         para(p, 'div', list.join(', ') + (users.size > 30 ? ', … (' + users.size + ' in all)' : ''));
       }
+      if (mode === 'backward') receivedParts(p, i);
       para(p, 'h3', 'The chain rule, path by path');
       const x = D.explained[String(i)];
       if (x) para(p, 'pre', x);
-      else para(p, 'div', n.l
-        ? 'Not precomputed for this value: the page carries the derivation of the labelled values nearest the root only (explain(root, value) in Python gives it).'
-        : 'An unlabelled value: give it a label to see its derivation here, or use explain(root, value) in Python.', 'sub');
+      else para(p, 'div', 'Not precomputed for this value: the page carries the derivation of ' +
+        'the values nearest the root only (explain(root, value) in Python gives it).', 'sub');
+    }
+
+    // Each part of i's gradient (one per use of i), which have arrived by this step, the sum.
+    function receivedParts(p, i) {
+      para(p, 'h3', 'Its gradient: one part from each use, added up');
+      if (i === D.root) {
+        para(p, 'div', N[i].n + '.grad = 1: the root, seeded with ∂' + N[i].n + '/∂' + N[i].n + ' = 1');
+        return;
+      }
+      const t = document.createElement('table'), head = document.createElement('tr');
+      ['from', 'step', 'sends back', ''].forEach((s) => cell(head, s, 'th'));
+      t.appendChild(head);
+      for (const e of parts[i].slice(0, 60)) {
+        const [, u, , local, flow] = E[e], tr = document.createElement('tr');
+        cell(tr, 'from ' + N[u].n);
+        cell(tr, String(stepOf[u] + 1));
+        cell(tr, N[u].g + ' × ' + local + ' = ' + flow);
+        cell(tr, S.visited[u] ? '✓ received' : 'not yet');
+        t.appendChild(tr);
+      }
+      p.appendChild(t);
+      const got = received(i, -1);
+      para(p, 'div', got.length ? sum(i, got) : N[i].n + '.grad: nothing received yet', 'num sum');
     }
 
     // ------------------------------------------------------------------ find
@@ -546,6 +606,18 @@
     const watcher = new ResizeObserver(() => { if (view) keepInView([selected >= 0 ? selected : S.current]); });
     watcher.observe(stage);
 
+    // The legend folds away (it starts folded on a narrow screen, where it would cover the graph).
+    const toggle = $('legendtoggle');
+    if (toggle) {
+      const show = (open) => {
+        $('legend').classList.toggle('closed', !open);
+        toggle.setAttribute('aria-expanded', String(open));
+        toggle.textContent = open ? 'legend ▾' : 'legend ▸';
+      };
+      show(window.innerWidth >= 600);
+      toggle.addEventListener('click', () => show($('legend').classList.contains('closed')), { signal });
+      toggle.addEventListener('pointerdown', (ev) => ev.stopPropagation(), { signal });
+    }
     if (D.note) { $('note').hidden = false; $('note').textContent = D.note; }
     openView('');
     go(0);
