@@ -36,7 +36,19 @@ def test_any_label_is_escaped_everywhere(text):
     assert not re.search(r"(?<!\\)<", md) and "\x1b" not in md
     data = to_json(autograd.graph.graph_data(y))
     assert "<" not in data and ">" not in data and "&" not in data
-    assert json.loads(data)["nodes"][0]["label"] == text
+    # JSON carries a string as UTF-16 code units: a lone high surrogate followed by a lone low
+    # one ("\ud800\udfff") is read back as the one character they spell together.
+    assert json.loads(data)["nodes"][0]["label"] == utf16_reading(text)
+
+
+def utf16_reading(text: str) -> str:
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+
+
+def test_two_lone_surrogates_that_spell_a_pair_travel_as_json_reads_them():
+    y, _ = labelled_graph("\ud800\udfff")
+    data = to_json(autograd.graph.graph_data(y))
+    assert json.loads(data)["nodes"][0]["label"] == "\U000103ff"
 
 
 @pytest.mark.parametrize("text", ["</script><script>alert(1)</script>", "\ud800{{DATA}}",
