@@ -592,10 +592,10 @@ def print_jax_and_scaling(report: dict) -> None:
             if name in steps:
                 print(f"  {name} / jax f64: {steps[name]['median_ms'] / jax64:.2f}x")
     print("scaling, ms per step of MLP(2, [w, w, 1]) on moons:")
-    print(f"{'w':>4}{'batch':>7}{'eager':>10}{'native':>10}{'pytorch':>10}{'jax f64':>10}"
+    print(f"{'w':>4}{'batch':>7}{'eager':>14}{'native':>14}{'pytorch':>14}{'jax f64':>14}"
           f"{'native compile s':>18}")
     for c in report["scaling"]:
-        cells = [f"{c[k]:>10.3f}" if isinstance(c[k], float) else f"{'n/a':>10}"
+        cells = [f"{c[k]:>14.3f}" if isinstance(c[k], float) else f"{c[k]:>14}"
                  for k in ("eager", "native", "pytorch", "jax f64")]
         print(f"{c['width']:>4}{c['batch']:>7}{''.join(cells)}{c['native_compile_s']:>18.2f}")
 
