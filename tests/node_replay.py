@@ -16,10 +16,11 @@ NODE = shutil.which("node")
 
 require_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
 
-# Reads {programs: [{source, cases: [{leaves, seed}], steps?, lr?, params?}]} from the file named
-# by its argument; writes per case {ef, eb, V, G}, or after `steps` SGD steps on V[params] the
-# final V. Every number is its IEEE double's 16 hexadecimal digits (little-endian bytes).
-RUNNER = r"""
+# PRELUDE reads the JSON job from the file named by the script's argument, and has the
+# conversions: every number crosses as its IEEE double's 16 hexadecimal digits (little-endian).
+# RUNNER's job is {programs: [{source, cases: [{leaves, seed}], steps?, lr?, params?}]}; it writes
+# per case {ef, eb, V, G}, or after `steps` SGD steps on V[params] the final V.
+PRELUDE = r"""
 const fs = require('fs');
 const buf = new DataView(new ArrayBuffer(8));
 function fromHex(s) {
@@ -33,6 +34,9 @@ function toHex(x) {
   return s;
 }
 const job = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+"""
+
+RUNNER = PRELUDE + r"""
 const out = [];
 for (const p of job.programs) {
   const r = new Function(p.source)();
@@ -73,15 +77,20 @@ def bits(x: float) -> str:
     return "nan" if x != x else hexf(x)
 
 
+def run_script(script: str, job: dict):
+    """Run a Node script on a JSON job (the file named by its argument); its printed JSON."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path, data = Path(tmp) / "run.js", Path(tmp) / "job.json"
+        path.write_text(script)
+        data.write_text(json.dumps(job))
+        done = subprocess.run([NODE, str(path), str(data)], capture_output=True, text=True,
+                              timeout=600, check=True)
+    return json.loads(done.stdout)
+
+
 def run(programs: list[dict]) -> list[list[dict]]:
     """Run each program's cases in one Node process; values come back as floats."""
-    with tempfile.TemporaryDirectory() as tmp:
-        script, data = Path(tmp) / "run.js", Path(tmp) / "job.json"
-        script.write_text(RUNNER)
-        data.write_text(json.dumps({"programs": programs}))
-        done = subprocess.run([NODE, str(script), str(data)], capture_output=True, text=True,
-                              timeout=600, check=True)
-    results = json.loads(done.stdout)
+    results = run_script(RUNNER, {"programs": programs})
     for per_program in results:
         for case in per_program:
             case["V"] = [unhex(h) for h in case["V"]]

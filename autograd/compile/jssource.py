@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
 from ..engine import Value, topological_order
 from ..ops import OPS, Op
@@ -45,20 +46,29 @@ class JavaScriptUnsupported(ValueError):
 @dataclass(frozen=True)
 class JavaScript:
     """A graph as JavaScript: ``source`` is a function body whose call returns
-    ``{forward(V), backward(V, G, seed)}``.
+    ``{forward(V), backward(V, G, seed), map(V, X, rows, Y), batch(V, G, X, rows, Y, seed, GW)}``.
 
     ``V`` and ``G`` are ``Float64Array``s of ``size`` numbers. Before ``forward(V)`` put the
     leaves' values in ``V[0 .. len(leaves) - 1]`` (in the order of ``leaves``; constants too);
     it fills the rest, the root last (``V[size - 1]``). ``backward(V, G, seed)`` clears ``G``
     and leaves in ``G[k]`` the gradient of the root (times ``seed``) with respect to
-    ``leaves[k]`` (0 for constants). Both return 0, or 1 where Python would have raised or
-    could differ: redo that step in Python.
+    ``leaves[k]`` (0 for constants).
+
+    Many rows (with ``inputs``): ``X`` holds ``rows`` rows of one number per input, row after
+    row; ``map`` writes each row's root value into ``Y[r]``; ``batch`` also runs backward per
+    row and adds each row's ``G[k]`` into ``GW[k]`` (``len(leaves)`` numbers: start it at the
+    leaves' ``.grad`` and it ends as a ``backward()`` per row would leave them; the inputs'
+    entries mean nothing). ``inputs`` are the inputs' places in ``leaves``.
+
+    Each returns 0, or 1 where Python would have raised or could differ: redo that step (or
+    those rows) in Python.
     """
 
     source: str
     leaves: list[Value]
     size: int
     exact: bool
+    inputs: list[int]
 
 
 # Correctly rounded in JavaScript as in C (IEEE 754 requires it of sqrt).
@@ -294,7 +304,8 @@ class _Source:
         self.parts.append(_function(f"function {fname}({params})", t, text, _returns))
         self.fcalls[key] = fname
 
-    def code(self, fprog: list[int], bprog: list[int], size: int, root: int) -> str:
+    def code(self, fprog: list[int], bprog: list[int], size: int, root: int,
+             inputs: list[int]) -> str:
         lines = [_PRELUDE]
         for f in sorted(self.math_used):
             js = _EXACT_MATH.get(f, f"Math.{f}")
@@ -303,22 +314,42 @@ class _Source:
             lines += part
         lines += [f"const FP = new Int32Array([{','.join(map(str, fprog))}]);",
                   f"const BP = new Int32Array([{','.join(map(str, bprog))}]);",
-                  "function forward(V) {", "  E = 0;", "  const P = FP, end = P.length;",
+                  f"const IN = new Int32Array([{','.join(map(str, inputs))}]);",
+                  "function walkForward(V) {", "  const P = FP, end = P.length;",
                   "  for (let pc = 0; pc < end;) {", "    switch (P[pc]) {"]
         lines += [f"      case {k}: V[P[pc + 1]] = f{k}(V, P, pc + 2); pc += {2 + n}; break;"
                   for k, n in enumerate(self.sizes)]
-        lines += ["      default: throw new Error('bad record');", "    }", "  }",
-                  "  return E;", "}",
-                  "function backward(V, G, seed) {", "  E = 0;", "  G.fill(0);",
+        lines += ["      default: throw new Error('bad record');", "    }", "  }", "}",
+                  "function walkBackward(V, G, seed) {", "  G.fill(0);",
                   f"  G[{root}] = seed;", "  const fin = finite(V);",
                   "  const P = BP, end = P.length;",
                   "  for (let pc = 0; pc < end;) {", "    switch (P[pc]) {"]
         lines += [f"      case {k}: b{k}(V, G, P, pc + 2, P[pc + 1], fin); pc += {2 + n}; break;"
                   for k, n in enumerate(self.sizes)]
-        lines += ["      default: throw new Error('bad record');", "    }", "  }",
-                  "  return E;", "}",
-                  f"return {{forward, backward, size: {size}}};"]
+        lines += ["      default: throw new Error('bad record');", "    }", "  }", "}",
+                  _ROWS.replace("ROOT", str(root)),
+                  f"return {{forward, backward, map, batch, size: {size}}};"]
         return "\n".join(lines) + "\n"
+
+
+_ROWS = """function forward(V) { E = 0; walkForward(V); return E; }
+function backward(V, G, seed) { E = 0; walkBackward(V, G, seed); return E; }
+// One row after another, in the order a forward (and backward) per row would run them.
+function rowsOf(V, G, X, rows, Y, seed, GW) {
+  E = 0;
+  const ni = IN.length;
+  for (let r = 0; r < rows && !E; r++) {
+    for (let j = 0; j < ni; j++) V[IN[j]] = X[r * ni + j];
+    walkForward(V);
+    Y[r] = V[ROOT];
+    if (G === null) continue;
+    walkBackward(V, G, seed);
+    for (let k = 0; k < GW.length; k++) GW[k] += G[k];
+  }
+  return E;
+}
+function map(V, X, rows, Y) { return rowsOf(V, null, X, rows, Y, 0, null); }
+function batch(V, G, X, rows, Y, seed, GW) { return rowsOf(V, G, X, rows, Y, seed, GW); }"""
 
 
 def _returns(outs: list[str]) -> list[str]:
@@ -344,8 +375,11 @@ def _skip(t: Template, text: _Text) -> list[str]:
     return lines + [f"  if (g === 0 && (fin || 0 * ({total}) === 0)) return;"]
 
 
-def javascript(root: Value, *, exact: bool = True) -> JavaScript:
+def javascript(root: Value, *, inputs: Sequence[Value] | None = None,
+               exact: bool = True) -> JavaScript:
     """The forward and backward of the graph behind ``root`` as JavaScript (see ``JavaScript``).
+
+    ``inputs``: leaves that take a new value per row, for ``map`` and ``batch``.
 
     ``exact=True`` refuses ops whose JavaScript may differ from eager in the last bit (those
     that need ``Math.exp``, ``log``, ``tanh``, ``sin``, ``cos``, ``log1p`` or a general
@@ -373,4 +407,20 @@ def javascript(root: Value, *, exact: bool = True) -> JavaScript:
             k = src.kind(node.operation, len(node.parents))
             bprog += [k, slot[node], *(slot[p] for p in node.parents)]
     size = len(order)
-    return JavaScript(src.code(fprog, bprog, size, slot[root]), leaves, size, exact)
+    places = _input_places(inputs, leaves)
+    return JavaScript(src.code(fprog, bprog, size, slot[root], places), leaves, size, exact,
+                      places)
+
+
+def _input_places(inputs, leaves: list[Value]) -> list[int]:
+    """Each input's place among the leaves; a ValueError for anything that is not a leaf of the
+    graph, or for a leaf listed twice."""
+    place = {id(leaf): k for k, leaf in enumerate(leaves)}
+    places = []
+    for x in inputs or ():
+        if not isinstance(x, Value) or id(x) not in place:
+            raise ValueError(f"javascript: each input must be a leaf of the graph, got {x!r}")
+        places.append(place[id(x)])
+    if len(set(places)) != len(places):
+        raise ValueError("javascript: an input is listed twice")
+    return places
