@@ -394,6 +394,7 @@ def javascript(root: Value, *, inputs: Sequence[Value] | None = None,
     leaves = [n for n in order if n.operation is None]
     ops = [n for n in order if n.operation is not None]
     slot = {node: k for k, node in enumerate(leaves + ops)}  # leaves first, the root last
+    places = _input_places(inputs, leaves)
     needs = needs_grad(order)
     src = _Source(exact)
     fprog: list[int] = []
@@ -407,7 +408,6 @@ def javascript(root: Value, *, inputs: Sequence[Value] | None = None,
             k = src.kind(node.operation, len(node.parents))
             bprog += [k, slot[node], *(slot[p] for p in node.parents)]
     size = len(order)
-    places = _input_places(inputs, leaves)
     return JavaScript(src.code(fprog, bprog, size, slot[root], places), leaves, size, exact,
                       places)
 
