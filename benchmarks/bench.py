@@ -117,7 +117,7 @@ def native_compile_times(X, y, fresh_model: Callable[[], nn.MLP]) -> dict:
     return {"cold_s": cold, "cached_s": warm}
 
 
-def torch_row(X, y, weights) -> Callable[[], float] | None:
+def torch_row(X, y, weights, sizes=SIZES) -> Callable[[], float] | None:
     """PyTorch, vectorized: one matrix product per layer, float64, one thread."""
     try:
         import torch
@@ -126,7 +126,7 @@ def torch_row(X, y, weights) -> Callable[[], float] | None:
     torch.set_num_threads(1)
     it = iter(weights)
     params = []
-    for nin, nout in zip(SIZES, SIZES[1:]):
+    for nin, nout in zip(sizes, sizes[1:]):
         rows = [[next(it) for _ in range(nin + 1)] for _ in range(nout)]
         params.append(torch.tensor([r[:-1] for r in rows], dtype=torch.float64,
                                    requires_grad=True))
@@ -365,7 +365,8 @@ def time_rows(rows: dict[str, Callable[[], float]], quick: bool) -> dict[str, di
     slow, fast = (1, 1 if quick else 2), (3, 10 if quick else 40)
     counts = {name: slow for name in rows}
     counts.update({"eager": (2, 3 if quick else 6), "micrograd's graph": slow})
-    for name in ("python replay", "native replay", "hand-written", "pytorch"):
+    for name in ("python replay", "native replay", "hand-written", "pytorch", "jax f64",
+                 "jax f32"):
         counts[name] = fast
     results = timed_rounds(rows, counts, rounds)
     base = results["micrograd"]["median_ms"]
@@ -419,6 +420,186 @@ def print_report(report: dict) -> None:
         print(f"  [{'x' if ok else ' '}] {name}")
 
 
+# ------------------------------------------------------------------ JAX and the scaling table
+#
+# JAX is set to one thread the way its issue tracker documents (jax-ml/jax#743, #1539): XLA's
+# flags, in the environment before jax is first imported. They are set here, not in the shell,
+# so `make bench` needs nothing else; a run that imported jax earlier keeps its own flags. The
+# step's CPU time over its wall time is reported beside it (1.0: one thread busy).
+
+JAX_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+SCALING_WIDTHS = [4, 16, 64]
+SCALING_BATCHES = [100, 1000]
+
+
+def import_jax():
+    """jax with float64 enabled, on the CPU, one thread; None where it is not installed."""
+    if "jax" not in sys.modules:
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {JAX_FLAGS}".strip()
+        os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    try:
+        import jax
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+    return jax
+
+
+def jax_layers(weights, sizes, dtype) -> list:
+    """(W, b) per layer from weights in micrograd's order (w..., b per neuron)."""
+    import jax.numpy as jnp
+    it = iter(weights)
+    layers = []
+    for nin, nout in zip(sizes, sizes[1:]):
+        rows = [[next(it) for _ in range(nin + 1)] for _ in range(nout)]
+        layers.append((jnp.asarray([r[:-1] for r in rows], dtype=dtype),
+                       jnp.asarray([r[-1] for r in rows], dtype=dtype)))
+    return layers
+
+
+def jax_program(dtype):
+    """The demo step as one jitted XLA program: forward, backward and the SGD update, over
+    the whole batch at once; and the loss with its gradients, for the check."""
+    import jax
+    import jax.numpy as jnp
+
+    def loss_fn(layers, X, signs):
+        h = X
+        for k, (W, b) in enumerate(layers):
+            h = h @ W.T + b
+            if k + 1 < len(layers):
+                h = jax.nn.relu(h)  # relu's slope at 0 is 0, as here (jnp.maximum splits it)
+        data = jnp.mean(jax.nn.relu(1.0 - signs * h[:, 0]))
+        reg = sum(jnp.sum(W * W) + jnp.sum(b * b) for W, b in layers)
+        return data + jnp.asarray(ALPHA, dtype) * reg
+
+    value_and_grad = jax.jit(jax.value_and_grad(loss_fn))
+
+    @jax.jit
+    def step(layers, X, signs):
+        loss, grads = jax.value_and_grad(loss_fn)(layers, X, signs)
+        lr = jnp.asarray(LR, dtype)
+        return [(W - lr * gW, b - lr * gb) for (W, b), (gW, gb) in zip(layers, grads)], loss
+    return step, value_and_grad
+
+
+def jax_row(X, y, weights, dtype_name: str, sizes=SIZES) -> Callable[[], float] | None:
+    """JAX ``jit`` of the whole step, vectorized over the batch, in ``dtype_name``."""
+    jax = import_jax()
+    if jax is None:
+        return None
+    import jax.numpy as jnp
+    dtype = getattr(jnp, dtype_name)
+    step_fn, _ = jax_program(dtype)
+    state = {"layers": jax_layers(weights, sizes, dtype)}
+    Xj = jnp.asarray(X, dtype=dtype)
+    signs = jnp.asarray([1.0 if t else -1.0 for t in y], dtype=dtype)
+
+    def step() -> float:
+        state["layers"], loss = step_fn(state["layers"], Xj, signs)
+        return float(loss)  # waits for the result, as PyTorch's loss.item() does
+    return step
+
+
+def check_jax_gradients(X, y, model: nn.MLP) -> dict:
+    """JAX float64's loss and every gradient against this engine's eager step, before timing."""
+    jax = import_jax()
+    import jax.numpy as jnp
+    params = model.parameters()
+    loss = losses.hinge([model(x) for x in X], y) + losses.l2(params, ALPHA)
+    model.zero_grad()
+    loss.backward()
+    _, value_and_grad = jax_program(jnp.float64)
+    signs = jnp.asarray([1.0 if t else -1.0 for t in y], dtype=jnp.float64)
+    value, grads = value_and_grad(jax_layers([p.data for p in params], SIZES, jnp.float64),
+                                  jnp.asarray(X, dtype=jnp.float64), signs)
+    theirs = [float(v) for gW, gb in grads for row, b in zip(gW.tolist(), gb.tolist())
+              for v in (*row, b)]
+    ours = [p.grad for p in params]
+    worst = max(abs(a - b) / max(abs(a), abs(b), 1e-300) for a, b in zip(ours, theirs))
+    if abs(float(value) - loss.data) > 1e-12 * abs(loss.data) or worst > 1e-9:
+        raise AssertionError(f"jax: loss {float(value)!r} vs eager {loss.data!r}, gradients "
+                             f"apart by {worst:.2e} (relative): not the same step")
+    model.zero_grad()
+    return {"loss": loss.data, "gradients": len(ours), "max_rel_gradient_diff": worst,
+            "jax": jax.__version__}
+
+
+def add_jax_rows(rows: dict, X, y, weights) -> dict | None:
+    """The JAX rows (float64 and float32) after checking float64 against eager; None if JAX
+    is not installed. Their first loss is checked as every row's is (float32 to 1e-5)."""
+    if import_jax() is None:
+        return None
+    check = check_jax_gradients(X, y, nn.MLP(2, SIZES[1:], seed=SEED))
+    for name, dtype, tol in (("jax f64", "float64", 1e-9), ("jax f32", "float32", 1e-5)):
+        step = jax_row(X, y, weights, dtype)
+        first = step()
+        if abs(first - check["loss"]) > tol * abs(check["loss"]):
+            raise AssertionError(f"{name} computes loss {first!r}, eager {check['loss']!r}")
+        rows[name] = step
+    return check
+
+
+def cpu_share(step: Callable[[], float], n: int = 200) -> float:
+    """Process CPU time over wall time across ``n`` steps (about 1.0 for one busy thread)."""
+    c, t = time.process_time(), time.perf_counter()
+    for _ in range(n):
+        step()
+    return (time.process_time() - c) / (time.perf_counter() - t)
+
+
+def scaling_table(quick: bool) -> list[dict]:
+    """ms per step of MLP(2, [w, w, 1]) on moons of each batch size: eager, native, PyTorch
+    and JAX float64 (interleaved rounds per cell; "not installed" where a peer is missing)."""
+    widths, batches = (SCALING_WIDTHS[:2], SCALING_BATCHES[:1]) if quick else (
+        SCALING_WIDTHS, SCALING_BATCHES)
+    table = []
+    for batch in batches:
+        X, y = nn.datasets.make_moons(batch, noise=0.1, seed=SEED)
+        for width in widths:
+            sizes = [2, width, width, 1]
+            weights = [p.data for p in nn.MLP(2, sizes[1:], seed=SEED).parameters()]
+            rows = {"eager": eager_row(X, y, nn.MLP(2, sizes[1:], seed=SEED))}
+            t = time.perf_counter()
+            rows["native"], _ = compiled_row(X, y, nn.MLP(2, sizes[1:], seed=SEED), "native")
+            native_compile = time.perf_counter() - t
+            peers = {"pytorch": torch_row(X, y, weights, sizes),
+                     "jax f64": jax_row(X, y, weights, "float64", sizes)}
+            rows.update({k: v for k, v in peers.items() if v is not None})
+            big = width * width * batch > 100_000
+            counts = {"eager": (1, 1) if big else (1, 3)}
+            counts.update({k: (1, 3) if big and k == "native" else (3, 10 if quick else 20)
+                           for k in rows if k != "eager"})
+            result = timed_rounds(rows, counts, 2 if quick else 3)
+            cell = {"width": width, "batch": batch, "native_compile_s": native_compile}
+            for name in ("eager", "native", "pytorch", "jax f64"):
+                cell[name] = result[name]["median_ms"] if name in result else "not installed"
+            table.append(cell)
+    return table
+
+
+def print_jax_and_scaling(report: dict) -> None:
+    steps = report["steps"]
+    if "jax f64" not in steps:
+        print("jax: not installed (pip install jax, or `make bench`)")
+    else:
+        jax64 = steps["jax f64"]["median_ms"]
+        chk = report["jax_check"]
+        print(f"jax {chk['jax']} one thread (CPU/wall {report['jax_cpu_share']:.2f}); float64 "
+              f"loss and {chk['gradients']} gradients checked against eager (max relative "
+              f"difference {chk['max_rel_gradient_diff']:.1e})")
+        for name in ("native replay", "pytorch", "jax f32"):
+            if name in steps:
+                print(f"  {name} / jax f64: {steps[name]['median_ms'] / jax64:.2f}x")
+    print("scaling, ms per step of MLP(2, [w, w, 1]) on moons:")
+    print(f"{'w':>4}{'batch':>7}{'eager':>14}{'native':>14}{'pytorch':>14}{'jax f64':>14}"
+          f"{'native compile s':>18}")
+    for c in report["scaling"]:
+        cells = [f"{c[k]:>14.3f}" if isinstance(c[k], float) else f"{c[k]:>14}"
+                 for k in ("eager", "native", "pytorch", "jax f64")]
+        print(f"{c['width']:>4}{c['batch']:>7}{''.join(cells)}{c['native_compile_s']:>18.2f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, a shorter chain")
@@ -433,7 +614,11 @@ def main(argv: list[str] | None = None) -> int:
     X, y = nn.datasets.make_moons(100, noise=0.1, seed=SEED)
     rows, compile_times = build_rows(X, y, MValue)
     check_same_step(rows)
+    jax_check = add_jax_rows(rows, X, y, [p.data for p in nn.MLP(2, SIZES[1:],
+                                                                   seed=SEED).parameters()])
     results = time_rows(rows, args.quick)
+    jax_cpu = cpu_share(rows["jax f64"]) if "jax f64" in rows else None
+    scaling = scaling_table(args.quick)
 
     links = 20_000 if args.quick else 100_000
     ours, theirs = bytes_per_node(autograd.Value, links), bytes_per_node(MValue, links)
@@ -453,8 +638,12 @@ def main(argv: list[str] | None = None) -> int:
         "bytes_per_node": memory,
         "deep_chain": chain,
         "targets": targets_met(results, compile_times, chain, memory),
+        "jax_check": jax_check,
+        "jax_cpu_share": jax_cpu,
+        "scaling": scaling,
     }
     print_report(report)
+    print_jax_and_scaling(report)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")
     return 0

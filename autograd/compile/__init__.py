@@ -10,6 +10,8 @@ The parts, each in its own module:
   (``mode="tape"``);
 - ``csource`` and ``native``: the templates as C, compiled once and cached, and the replay that
   walks the graph as arrays in C (``backend="native"``);
+- ``jssource``: the templates as JavaScript, a self-contained function for a browser or Node
+  (``javascript(root)``, which returns source text; it is not a ``Compiled``);
 - ``replay``: what all share (the ``Compiled`` interface, which inputs need gradients, many
   rows through ``map`` and ``batch``).
 
@@ -24,11 +26,13 @@ from typing import Sequence
 
 from .codegen import CodeCompiled
 from ..engine import Value, topological_order
+from .jssource import JavaScript, JavaScriptUnsupported, javascript
 from .native import NativeCompiled, NativeUnavailable
 from .replay import Compiled
 from .tape import TapeCompiled
 
-__all__ = ["compile", "Compiled", "MAX_CODE_NODES", "NativeUnavailable", "NativeFallbackWarning"]
+__all__ = ["compile", "Compiled", "MAX_CODE_NODES", "NativeUnavailable", "NativeFallbackWarning",
+           "javascript", "JavaScript", "JavaScriptUnsupported"]
 
 MAX_CODE_NODES = 100_000
 """Above this many nodes the Python replay uses a tape rather than generated code."""
