@@ -5,9 +5,20 @@ example), oracle.py (PyTorch), rendering.py, browser.py, programs.py.
 """
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import threading
+
 import pytest
 
 import support
+
+# Pyodide: CPython compiled to WebAssembly (make test-pyodide runs the suite there, in Node).
+# It has no processes, threads or network, so a test that reaches for one is skipped there,
+# at the point where it does, with the reason; every other test runs.
+EMSCRIPTEN = sys.platform == "emscripten"
 
 
 @pytest.fixture
@@ -23,6 +34,28 @@ def oracle():
     pytest.importorskip("torch", reason="PyTorch is the oracle of this test")
     from oracle import torch_network
     return torch_network()
+
+
+def _unavailable(what: str):
+    def refuse(*args, **kwargs):
+        pytest.skip(f"{what}: WebAssembly (Pyodide) has none")
+    return refuse
+
+
+def _no_process(popen, args, *rest, **kwargs):
+    program = args if isinstance(args, (str, bytes, os.PathLike)) else args[0]
+    pytest.skip(f"starts a process ({os.path.basename(os.fsdecode(program))}): WebAssembly "
+                f"(Pyodide) has none")
+
+
+@pytest.fixture(autouse=EMSCRIPTEN)
+def _no_processes_threads_or_sockets(monkeypatch):
+    """Under Pyodide: starting a process (e.g. graphviz's ``dot``), a thread or a network
+    connection skips the test instead of failing it deep inside the library."""
+    monkeypatch.setattr(subprocess.Popen, "__init__", _no_process)
+    monkeypatch.setattr(threading.Thread, "start", _unavailable("starts a thread"))
+    for name in ("bind", "connect", "connect_ex"):
+        monkeypatch.setattr(socket.socket, name, _unavailable("opens a socket"))
 
 
 def pytest_collection_modifyitems(items):

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
+import shutil
 import struct
 import subprocess
 import sys
@@ -28,7 +30,7 @@ compile_module = sys.modules["autograd.compile"]  # the name autograd.compile is
 native_module = sys.modules["autograd.compile.native"]
 
 pytestmark = pytest.mark.skipif(
-    subprocess.run(["sh", "-c", "command -v ${CC:-cc}"], capture_output=True).returncode != 0,
+    shutil.which((shlex.split(os.environ.get("CC") or "cc") or ["cc"])[0]) is None,
     reason="no C compiler")
 
 
