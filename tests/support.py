@@ -7,12 +7,16 @@ path): ``oracle`` (PyTorch float64, which skips its importers where PyTorch is m
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from autograd import Value
 from nn import worked_example
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository
+
+# Pyodide: CPython compiled to WebAssembly (make test-pyodide runs the suite there, in Node).
+EMSCRIPTEN = sys.platform == "emscripten"
 
 
 # The worked example's published numbers (nine significant digits).

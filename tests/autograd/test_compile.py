@@ -219,6 +219,7 @@ def test_clear_errors():
 
 
 @pytest.mark.slow
+@pytest.mark.deep
 def test_million_deep_chain_compiles_and_differentiates():
     """Auto mode picks the tape past MAX_CODE_NODES; calculus: d(w^n x)/dw = n w^(n-1) x.
     The native replay walks the same graph (built once here, it is the slow part)."""
@@ -240,6 +241,7 @@ def test_million_deep_chain_compiles_and_differentiates():
         assert close(x.grad, w.data ** n, 1e-9)
 
 
+@pytest.mark.deep
 def test_generated_code_stays_flat():
     """Deep chains and very wide sums as straight-line code: no recursion in Python's compiler."""
     x = Value(0.5)

@@ -218,6 +218,7 @@ def test_gradients_sum_over_paths():
 
 
 @pytest.mark.slow
+@pytest.mark.deep
 def test_million_deep_chain_with_default_recursion_limit():
     assert sys.getrecursionlimit() <= 10_000
     x = Value(0.25)
@@ -251,6 +252,7 @@ def test_walks_over_graphs_that_share_nodes_each_see_all_of_theirs():
     assert x.grad == pytest.approx(2 * dfx + 2 * autograd.grad(g, [x])[0], rel=1e-12)
 
 
+@pytest.mark.deep
 def test_a_deep_walk_stacks_nothing_for_the_cycle_collector():
     # Each stack entry of the walk used to be an object the collector tracks; down a deep
     # chain those pile up, and the collector rescans the whole graph again and again.
@@ -471,6 +473,7 @@ def test_type_errors_name_the_op():
 
 # ------------------------------------------------------------------------------- memory
 
+@pytest.mark.deep
 def test_dropping_a_graph_leaves_nothing_for_gc():
     gc.collect()
     gc.disable()

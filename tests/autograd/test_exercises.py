@@ -25,7 +25,7 @@ from autograd.exercises.adapter import own_lines, shown_file
 from autograd.exercises.engine_side import Ours, graph_named
 from autograd.exercises.graphs import CHAIN_DEPTH, CHAIN_FACTOR, Tape
 from oracle import torch_network
-from support import ROOT
+from support import EMSCRIPTEN, ROOT
 from oracle import torch
 
 NAMES = [g.name for g in GRAPHS]
@@ -239,6 +239,7 @@ def test_a_graph_too_big_to_draw_has_no_drawing():
 
 # ------------------------------------------------------------- learner code never crashes it
 
+@pytest.mark.skipif(EMSCRIPTEN, reason="WebAssembly has no timer to stop learner code with")
 def test_code_that_never_ends_is_stopped_and_reported():
     start = time.monotonic()
     report = check(Spins, timeout=0.3)
@@ -247,6 +248,20 @@ def test_code_that_never_ends_is_stopped_and_reported():
     assert first.graph == "a + b" and first.timed_out and first.error.startswith("timed out")
     assert any("while not STOP.is_set()" in line for line in first.traceback)
     assert all(r.status == "not run" for r in report.results[1:])
+
+
+def test_without_timer_or_threads_learner_code_runs_unlimited(monkeypatch):
+    """WebAssembly (Pyodide, the static site's worker) has no interval timer and no threads:
+    the checker still runs every graph, with no time limit (the page stops a runaway worker)."""
+    monkeypatch.setattr(sys, "platform", "emscripten")
+    monkeypatch.delattr(signal, "setitimer")
+
+    def no_thread(self):
+        raise RuntimeError("can't start new thread")   # what Pyodide's threading says
+    monkeypatch.setattr(threading.Thread, "start", no_thread)
+    report = check(reference.Value)
+    assert [r.status for r in report.results] == ["pass"] * len(GRAPHS)
+    assert check(Raises).first_failure.error == "ArithmeticError: mul is not ready"
 
 
 def test_off_the_main_thread_a_runaway_call_is_abandoned():
