@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 from autograd import Value
 from nn import worked_example
 
@@ -36,3 +38,9 @@ def seed_network() -> tuple[Value, dict[str, Value]]:
     """The worked example as Values with its textbook labels: (E, name → node)."""
     net = worked_example.build()
     return net.E, net.as_dict()
+
+
+def numpy_scalar(kind: str, x):
+    """``numpy.<kind>(x)``, made inside the test, which skips where numpy is missing (Pyodide
+    has no pure wheel of it)."""
+    return getattr(pytest.importorskip("numpy"), kind)(x)

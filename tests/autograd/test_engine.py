@@ -11,6 +11,7 @@ import pytest
 import autograd
 from autograd import Constant, GradcheckError, Value
 from oracle import torch
+from support import EMSCRIPTEN, numpy_scalar
 
 
 
@@ -30,11 +31,6 @@ def test_readme_snippet_matches_pytorch():
     (ta * tb + ta).tanh().backward()
     assert a.grad == pytest.approx(ta.grad.item(), rel=1e-12)
     assert b.grad == pytest.approx(tb.grad.item(), rel=1e-12)
-
-
-def numpy_scalar(kind: str, x):
-    """``numpy.<kind>(x)``, made inside the test, which skips where numpy is missing."""
-    return getattr(pytest.importorskip("numpy"), kind)(x)
 
 
 @pytest.mark.parametrize("x", [3, 2.5, ("float64", 1.5), ("int64", 4), ("float32", 0.5)])
@@ -358,6 +354,8 @@ def test_no_grad_is_per_thread():
     assert inside == [()]
 
 
+@pytest.mark.skipif(EMSCRIPTEN, reason="asyncio.run needs WebAssembly stack switching, "
+                                       "which Node 20 lacks")
 def test_no_grad_is_per_async_task():
     async def main():
         gate = asyncio.Event()
