@@ -471,7 +471,6 @@ def test_type_errors_name_the_op():
 
 # ------------------------------------------------------------------------------- memory
 
-@pytest.mark.deep
 def test_dropping_a_graph_leaves_nothing_for_gc():
     gc.collect()
     gc.disable()
