@@ -57,7 +57,7 @@ const { loadPyodide } = await import(path.join(PYODIDE, "pyodide.mjs"));
 const pyodide = await loadPyodide({
   indexURL: PYODIDE + path.sep,
   packageCacheDir: PYODIDE + path.sep,
-  env: { HOME: "/home/pyodide", PYTHONHASHSEED: "0" },
+  env: { HOME: "/home/pyodide" },
 });
 const out = (stream) => ({ write: (bytes) => { stream.write(bytes); return bytes.length; } });
 pyodide.setStdout(out(process.stdout));
