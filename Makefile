@@ -6,11 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: test test-fast test-notorch demo bench system-deps install-graphviz clean
+.PHONY: test test-fast test-notorch test-pyodide demo bench system-deps install-graphviz clean
 
 # Lint first, so a lint failure fails the run (and CI) before the slower tests start. Then the
-# tests without PyTorch in a venv of their own (the torch tests skip there), then everything.
-test: $(STAMP) system-deps test-notorch
+# tests without PyTorch in a venv of their own (the torch tests skip there), the same tests under
+# Pyodide (a second Python, compiled to WebAssembly), then everything.
+test: $(STAMP) system-deps test-notorch test-pyodide
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
@@ -29,6 +30,26 @@ $(NOTORCH)/.installed: setup.cfg pyproject.toml $(wildcard */__init__.py)
 	$(PYTHON) -m venv $(NOTORCH)
 	$(NOTORCH)/bin/python -m pip install --quiet --upgrade pip
 	$(NOTORCH)/bin/python -m pip install --quiet -e '.[test-notorch]'
+	touch $@
+
+# The tests without PyTorch under Pyodide (CPython compiled to WebAssembly) in Node: the project's
+# own wheel and the pure-Python wheels pinned in tests/pyodide/requirements.txt are unpacked into
+# its site-packages; Pyodide itself comes from npm (package-lock.json), never from a CDN.
+# Needs node and npm. Pass pytest arguments with ARGS="...".
+PYODIDE_WHEELS := build/pyodide-wheels
+test-pyodide: $(BIN)/python node_modules/.package-lock.json $(PYODIDE_WHEELS)/.complete
+	rm -rf build/wheels build/lib
+	$(BIN)/python -m pip wheel . --no-deps --quiet -w build/wheels
+	node tests/pyodide/run.mjs $(ARGS)
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+
+$(PYODIDE_WHEELS)/.complete: tests/pyodide/requirements.txt | $(BIN)/python
+	rm -rf $(PYODIDE_WHEELS)
+	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --platform any \
+	  --python-version 3.14 --implementation py --abi none -d $(PYODIDE_WHEELS) \
+	  -r tests/pyodide/requirements.txt
 	touch $@
 
 # The demo needs only the package and its demo extra, not the test tools.

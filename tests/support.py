@@ -7,12 +7,18 @@ path): ``oracle`` (PyTorch float64, which skips its importers where PyTorch is m
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+import pytest
 
 from autograd import Value
 from nn import worked_example
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository
+
+# Pyodide: CPython compiled to WebAssembly (make test-pyodide runs the suite there, in Node).
+EMSCRIPTEN = sys.platform == "emscripten"
 
 
 # The worked example's published numbers (nine significant digits).
@@ -32,3 +38,9 @@ def seed_network() -> tuple[Value, dict[str, Value]]:
     """The worked example as Values with its textbook labels: (E, name → node)."""
     net = worked_example.build()
     return net.E, net.as_dict()
+
+
+def numpy_scalar(kind: str, x):
+    """``numpy.<kind>(x)``, made inside the test, which skips where numpy is missing (Pyodide
+    has no pure wheel of it)."""
+    return getattr(pytest.importorskip("numpy"), kind)(x)

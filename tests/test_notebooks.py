@@ -13,9 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
+
+nbformat = pytest.importorskip("nbformat", reason="the notebooks need Jupyter (nbformat, nbclient)")
+from nbclient import NotebookClient  # noqa: E402
 
 pytestmark = pytest.mark.slow   # each notebook runs in a kernel of its own
 

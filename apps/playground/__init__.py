@@ -5,14 +5,22 @@ starts the same server in the background and shows the page inline.
 """
 from __future__ import annotations
 
-from .server import Background, Playground, serve
 from .session import Session
 from .settings import CommandError, Settings
 
 __all__ = ["show", "stop", "serve", "Playground", "Background", "Session", "Settings",
            "CommandError"]
 
-_background: Background | None = None
+_SERVER = ("Background", "Playground", "serve")
+_background = None
+
+
+def __getattr__(name: str):
+    # The server needs tornado; the session does not (the static site runs it without one).
+    if name in _SERVER:
+        from . import server
+        return getattr(server, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def show(width: str | int = "100%", height: int = 760, *, host: str = "127.0.0.1",
@@ -20,6 +28,7 @@ def show(width: str | int = "100%", height: int = 760, *, host: str = "127.0.0.1
     """Start the playground server in the background (once) and show its page in an IFrame."""
     global _background
     if _background is None or not _background.alive:
+        from .server import Background
         _background = Background(host, port).start()
     from IPython.display import IFrame
     return IFrame(_background.url, width=width, height=height)

@@ -1,5 +1,6 @@
 """The demo end to end: trains to ≥ 97% on moons and writes readable files."""
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -44,6 +45,9 @@ def test_demo_command_writes_everything(tmp_path):
 
 
 def test_demo_options(tmp_path):
+    pytest.importorskip("matplotlib", reason="the demo plots with matplotlib")
+    if shutil.which("dot") is None:
+        pytest.skip("the demo draws a neuron with Graphviz's dot program")
     assert demo.main(["--out", str(tmp_path), "--dataset", "circles", "--steps", "5",
                       "--seed", "2", "--no-progress"]) == 0
     assert (tmp_path / "model.json").exists()
@@ -81,6 +85,7 @@ def test_demo_without_a_picture_library_names_the_install_command(tmp_path, monk
 
 
 def test_demo_without_dot_says_so(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib", reason="the demo asks for matplotlib before dot")
     monkeypatch.setattr(demo.shutil, "which", lambda name: None)
     with pytest.raises(FileNotFoundError, match="Graphviz's 'dot' program"):
         demo.main(["--out", str(tmp_path / "out"), "--steps", "1", "--no-progress"])

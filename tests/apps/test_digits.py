@@ -10,10 +10,15 @@ from apps import digits
 from nn import datasets
 
 from support import ROOT
-sklearn_datasets = pytest.importorskip("sklearn.datasets")
 
 
-def test_load_digits_scales_scikit_learns_images_to_unit_range():
+@pytest.fixture
+def sklearn_datasets():
+    """The images ship inside scikit-learn: a test that loads them skips where it is missing."""
+    return pytest.importorskip("sklearn.datasets", reason="the digits ship inside scikit-learn")
+
+
+def test_load_digits_scales_scikit_learns_images_to_unit_range(sklearn_datasets):
     X, y = datasets.load_digits()
     raw = sklearn_datasets.load_digits()
     assert len(X) == len(y) == 1797 and all(len(x) == 64 for x in X)
@@ -53,7 +58,7 @@ def test_split_is_a_seeded_partition():
         datasets.split(X, y[:9])
 
 
-def test_a_short_run_is_far_above_chance(capsys):
+def test_a_short_run_is_far_above_chance(capsys, sklearn_datasets):
     # The full run (500 steps) reaches about 96%; 40 steps already clear chance (10%) by far.
     assert digits.main(["--steps", "40", "--no-progress"]) == 0
     out = capsys.readouterr().out

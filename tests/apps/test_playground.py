@@ -17,8 +17,6 @@ from contextlib import contextmanager
 
 import pytest
 
-pytest.importorskip("tornado")
-
 from nn import MLP
 from apps.playground.data import Point, generate, spiral3
 from apps.playground.graphs import Batches
@@ -30,6 +28,12 @@ from support import ROOT
 from oracle import torch, require_torch
 
 STATIC = ROOT / "apps" / "playground" / "static"
+
+
+def needs_tornado() -> None:
+    """Skip the calling test where tornado, the web library the server runs on, is missing:
+    the training session and its commands need no server and are tested everywhere."""
+    pytest.importorskip("tornado", reason="the playground's server runs on tornado")
 
 
 # -- training on the engine, checked against PyTorch float64 ------------------------------------
@@ -318,6 +322,7 @@ def test_explain_a_weight_for_one_example_matches_pytorch():
 
 
 def test_example_graph_is_the_explorer_page_of_that_example():
+    needs_tornado()
     from apps.playground.server import render_graph
 
     s = Session(Settings(points=20, hidden=(2,)))
@@ -331,9 +336,24 @@ def test_example_graph_is_the_explorer_page_of_that_example():
     assert b"L1.N2.w1" in body  # the example's own weights are on the page
 
 
+def test_the_session_needs_no_web_library():
+    """The training session runs without tornado (as in the static site's worker, under
+    Pyodide); only the server needs it, and saying so is the error."""
+    code = ("import sys; sys.modules['tornado'] = None\n"
+            "from apps.playground import Session, Settings\n"
+            "Session(Settings(points=10, hidden=(2,))).step()\n"
+            "from apps.playground import serve\n")
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    last = run.stderr.strip().splitlines()[-1]
+    assert run.returncode == 1 and 'File "<string>", line 4' in run.stderr, run.stderr
+    assert last.startswith("ModuleNotFoundError") and "tornado" in last, run.stderr
+
+
 # -- the server -----------------------------------------------------------------------------------
 
 def test_a_busy_tab_skips_training_frames_but_never_a_command_result():
+    needs_tornado()
     from apps.playground.server import Playground
 
     class BusyTab:
@@ -359,6 +379,7 @@ def test_a_busy_tab_skips_training_frames_but_never_a_command_result():
 
 
 def test_points_added_while_paused_reach_the_tabs_at_once_and_frames_follow():
+    needs_tornado()
     from apps.playground.server import FRAME_INTERVAL, Playground
 
     class Tab:
@@ -428,6 +449,7 @@ async def _until(predicate, what: str, seconds: float = 60):
 
 
 def test_a_bug_in_a_training_step_pauses_the_run_with_a_message_and_training_goes_on():
+    needs_tornado()
     from apps.playground.server import Playground
 
     session = Session(Settings(points=20))
@@ -471,6 +493,7 @@ def test_a_bug_in_a_training_step_pauses_the_run_with_a_message_and_training_goe
 
 
 def test_a_bug_in_training_and_in_the_frame_after_it_still_reaches_the_tabs():
+    needs_tornado()
     from apps.playground.server import Playground
 
     session = Session(Settings(points=20))
@@ -504,6 +527,7 @@ def test_a_bug_in_training_and_in_the_frame_after_it_still_reaches_the_tabs():
 
 
 def test_a_bug_in_a_paused_frame_is_reported_and_frames_follow_again():
+    needs_tornado()
     from apps.playground.server import Playground
 
     session = Session(Settings(points=20))
@@ -544,6 +568,7 @@ def _free_port() -> int:
 def server_process(prefix: list[str] = ()):
     """``python -m nn.playground --no-browser`` on a free port (run by ``prefix``, if given);
     yields (process, url)."""
+    needs_tornado()
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen([*prefix, sys.executable, "-m", "nn.playground", "--no-browser",
                              "--port", str(_free_port())], cwd=ROOT, env=env,
@@ -574,6 +599,7 @@ def _request(url: str, body: bytes | None = None, kind: str = "application/json"
 def test_cli_sigint_while_playing_stops_and_releases_the_port(inherited):
     """Ctrl-C stops a server that is training, with a tab open and points being added. A
     shell script's background job starts with SIGINT ignored; ``kill -INT`` still stops it."""
+    needs_tornado()
     from tornado.websocket import websocket_connect
 
     async def play_then_interrupt(proc, url) -> None:
@@ -646,6 +672,7 @@ def test_bad_requests_get_4xx_and_the_server_keeps_answering():
 def test_malformed_commands_get_typed_errors_over_the_wire_and_training_goes_on():
     """A float label used to reach the one-hot encoding inside the training task and stop
     training until the server restarted."""
+    needs_tornado()
     from tornado.websocket import websocket_connect
 
     refusals = [
@@ -690,6 +717,7 @@ def test_malformed_commands_get_typed_errors_over_the_wire_and_training_goes_on(
 
 
 def test_two_tabs_share_one_run_over_websockets():
+    needs_tornado()
     from tornado.websocket import websocket_connect
 
     async def talk(url):
@@ -714,6 +742,7 @@ def test_two_tabs_share_one_run_over_websockets():
 
 def test_show_serves_in_the_background_and_stops():
     pytest.importorskip("IPython")
+    needs_tornado()
     import threading
 
     import apps.playground as playground
@@ -834,6 +863,7 @@ def test_page_trains_moons_in_headless_chromium(tmp_path):
 def test_page_shows_a_training_failure_and_clears_it_once_play_goes_on(tmp_path, monkeypatch):
     from selenium.webdriver.common.by import By
 
+    needs_tornado()
     from apps.playground.server import Background
 
     real_step = Session.step

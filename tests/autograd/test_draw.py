@@ -193,6 +193,7 @@ def chain(n: int) -> Value:
     return y
 
 
+@pytest.mark.deep
 def test_big_graph_raises_at_once_and_says_how_to_draw_a_part():
     y = chain(200_000)
     with pytest.raises(ValueError, match=r"draw\(node, depth=3\)") as err:
@@ -206,6 +207,7 @@ def test_big_graph_raises_at_once_and_says_how_to_draw_a_part():
     assert "max_nodes" in str(err.value)
 
 
+@pytest.mark.deep
 def test_deep_graph_is_drawn_without_recursion():
     src = autograd.draw(chain(20_000), max_nodes=10 ** 6).source
     assert src.count("->") == 2 * 20_000

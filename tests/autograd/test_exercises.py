@@ -16,9 +16,7 @@ import textwrap
 import threading
 import time
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from autograd import Constant, Value
 from autograd.exercises import GRAPHS, Report, band, bugs, check, lessons, reference, \
@@ -27,7 +25,7 @@ from autograd.exercises.adapter import own_lines, shown_file
 from autograd.exercises.engine_side import Ours, graph_named
 from autograd.exercises.graphs import CHAIN_DEPTH, CHAIN_FACTOR, Tape
 from oracle import torch_network
-from support import ROOT
+from support import EMSCRIPTEN, ROOT
 from oracle import torch
 
 NAMES = [g.name for g in GRAPHS]
@@ -241,6 +239,7 @@ def test_a_graph_too_big_to_draw_has_no_drawing():
 
 # ------------------------------------------------------------- learner code never crashes it
 
+@pytest.mark.skipif(EMSCRIPTEN, reason="WebAssembly has no timer to stop learner code with")
 def test_code_that_never_ends_is_stopped_and_reported():
     start = time.monotonic()
     report = check(Spins, timeout=0.3)
@@ -249,6 +248,20 @@ def test_code_that_never_ends_is_stopped_and_reported():
     assert first.graph == "a + b" and first.timed_out and first.error.startswith("timed out")
     assert any("while not STOP.is_set()" in line for line in first.traceback)
     assert all(r.status == "not run" for r in report.results[1:])
+
+
+def test_without_timer_or_threads_learner_code_runs_unlimited(monkeypatch):
+    """WebAssembly (Pyodide, the static site's worker) has no interval timer and no threads:
+    the checker still runs every graph, with no time limit (the page stops a runaway worker)."""
+    monkeypatch.setattr(sys, "platform", "emscripten")
+    monkeypatch.delattr(signal, "setitimer", raising=False)
+
+    def no_thread(self):
+        raise RuntimeError("can't start new thread")   # what Pyodide's threading says
+    monkeypatch.setattr(threading.Thread, "start", no_thread)
+    report = check(reference.Value)
+    assert [r.status for r in report.results] == ["pass"] * len(GRAPHS)
+    assert check(Raises).first_failure.error == "ArithmeticError: mul is not ready"
 
 
 def test_off_the_main_thread_a_runaway_call_is_abandoned():
@@ -619,6 +632,7 @@ def _checks(nb) -> list[tuple[str, str]]:
 
 
 def test_committed_notebook_has_blank_answers_and_says_what_is_missing():
+    nbformat = pytest.importorskip("nbformat", reason="reads a notebook (Jupyter's nbformat)")
     nb = nbformat.read(NOTEBOOK, as_version=4)
     exercises = {c.metadata["exercise"]: c.source for c in nb.cells
                  if "exercise" in c.metadata}
@@ -631,6 +645,8 @@ def test_committed_notebook_has_blank_answers_and_says_what_is_missing():
 
 
 def test_notebook_with_the_answers_filled_in_passes_every_check(monkeypatch):
+    nbformat = pytest.importorskip("nbformat", reason="runs a notebook (Jupyter)")
+    from nbclient import NotebookClient
     nb = nbformat.read(NOTEBOOK, as_version=4)
     for cell in nb.cells:
         if "exercise" in cell.metadata:

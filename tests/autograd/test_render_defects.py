@@ -110,6 +110,7 @@ def unlabelled_chain(n: int) -> tuple[Value, Value]:
     return y, x
 
 
+@pytest.mark.deep
 def test_explain_is_linear_on_a_long_unlabelled_chain():
     y, x = unlabelled_chain(100_000)
     ex = autograd.explain(y, x)

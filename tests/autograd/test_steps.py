@@ -92,6 +92,7 @@ def test_draw_step_shows_the_graph_as_it_stands(worked, oracle):
 
 
 def test_slider_widget_is_built_and_moves():
+    pytest.importorskip("ipywidgets", reason="the slider is an ipywidgets widget")
     x = Value(0.5, "x")
     y = (x * x).tanh()
     y.label = "y"

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import math
 
-import matplotlib
 import pytest
-
-matplotlib.use("Agg")
 
 import nn
 from autograd import Value
@@ -164,7 +161,13 @@ def test_six_sigmoid_layers_starve_the_first_layer_and_relu_does_not():
         assert ratios["relu"] > 0.1, ratios
 
 
-def test_plot_health_draws_one_line_per_layer():
+@pytest.fixture
+def agg():
+    """matplotlib drawing off screen (the test skips where matplotlib is missing)."""
+    pytest.importorskip("matplotlib", reason="plot_health draws with matplotlib").use("Agg")
+
+
+def test_plot_health_draws_one_line_per_layer(agg):
     model = nn.MLP(2, [4, 4, 1], "relu", seed=0)
     health = sgd_steps(model, 0.1, 3)
     fig = plot_health(health, title="relu")
@@ -180,7 +183,7 @@ def test_plot_health_draws_one_line_per_layer():
         "saturated σ/tanh (fraction of outputs)"]
 
 
-def test_plot_health_marks_a_zero_on_a_log_axis():
+def test_plot_health_marks_a_zero_on_a_log_axis(agg):
     h = Health(grad_norm={"L1": [1.0, 0.0, 0.5]}, update_ratio={"L1": [1e-3, 0.0, 1e-3]})
     ax = plot_health(h).axes[0]
     line, ticks = ax.get_lines()

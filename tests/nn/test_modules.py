@@ -157,7 +157,7 @@ def test_to_torch_of_layer_and_neuron():
 
 
 def test_numpy_rows_are_inputs():
-    import numpy as np
+    np = pytest.importorskip("numpy")
 
     model = nn.MLP(3, [4, 2], seed=0)
     row = [0.5, -1.0, 2.0]
