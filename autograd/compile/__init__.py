@@ -10,6 +10,8 @@ The parts, each in its own module:
   (``mode="tape"``);
 - ``csource`` and ``native``: the templates as C, compiled once and cached, and the replay that
   walks the graph as arrays in C (``backend="native"``);
+- ``update``: an optimizer's per-parameter rule traced and run over all its parameters in C,
+  when a native replay holds them;
 - ``replay``: what all share (the ``Compiled`` interface, which inputs need gradients, many
   rows through ``map`` and ``batch``).
 
@@ -27,8 +29,10 @@ from ..engine import Value, topological_order
 from .native import NativeCompiled, NativeUnavailable
 from .replay import Compiled
 from .tape import TapeCompiled
+from .update import Update, native_graphs, native_update
 
-__all__ = ["compile", "Compiled", "MAX_CODE_NODES", "NativeUnavailable", "NativeFallbackWarning"]
+__all__ = ["compile", "Compiled", "MAX_CODE_NODES", "NativeUnavailable", "NativeFallbackWarning",
+           "Update", "native_update", "native_graphs"]
 
 MAX_CODE_NODES = 100_000
 """Above this many nodes the Python replay uses a tape rather than generated code."""

@@ -610,3 +610,40 @@ def _build(folder: Path, key: str, code: str, cc: list[str]) -> None:
             f.write(hashlib.sha256(data).hexdigest())
         os.replace(built, folder / f"{key}.so")
         os.replace(Path(tmp) / "digest", folder / f"{key}.sha256")
+
+
+# ------------------------------------------------------------------------------ update rules
+
+class RuleSource(Source):
+    """The C for an optimizer's per-parameter rule (a traced function of ``n`` floats with
+    ``outputs`` results): the rule for one parameter, and a loop over every parameter whose
+    first ``arrays`` inputs are read from arrays, the others being the same for all."""
+
+    def __init__(self, t: Template, n: int, outputs: int, arrays: int) -> None:
+        self.fcalls, self.parts, self.math = {}, [], set()
+        self.n, self.outputs, self.arrays = n, outputs, arrays
+        self._needs(t)
+        text = _CText(lambda i: f"x[{i}]", "NAN", self.fcalls)
+        self.parts.append(_function(
+            "static inline void ag_one(const double *restrict x, double *restrict y)", t, text,
+            lambda outs: [f"    y[{j}] = {o};" for j, o in enumerate(outs)]))
+
+    def code(self) -> str:
+        lines = [_PRELUDE] + [f"AG_MATH({f})" for f in sorted(self.math)]
+        for part in self.parts:
+            lines += part
+        return "\n".join(lines) + f"""
+/* Every parameter i: inputs X[k][i] for the {self.arrays} arrays, then h (the settings);
+   outputs into Y[j][i]. */
+int ag_rule(int n, double *const *X, const double *h, double *const *Y) {{
+    double x[{self.n}], y[{self.outputs}];
+    ag_err = 0;
+    for (int k = {self.arrays}; k < {self.n}; k++) x[k] = h[k - {self.arrays}];
+    for (int i = 0; i < n; i++) {{
+        for (int k = 0; k < {self.arrays}; k++) x[k] = X[k][i];
+        ag_one(x, y);
+        for (int j = 0; j < {self.outputs}; j++) Y[j][i] = y[j];
+    }}
+    return ag_err;
+}}
+"""

@@ -128,10 +128,12 @@ class _Sym:
 _DOMAIN_ERRORS = (ValueError, ArithmeticError)  # what an op raises for inputs outside its domain
 
 
-def _explore(fn: Callable, n: int, partials: bool, allow_fail: bool = False):
+def _explore(fn: Callable, n: int, partials: bool, allow_fail: bool = False,
+             outputs: int = 0):
     """Run ``fn`` on stand-ins along every branch; returns the paths or None if untraceable.
 
-    Partials get the output and the upstream gradient as stand-ins too, and return a tuple.
+    Partials get the output and the upstream gradient as stand-ins too, and return a tuple;
+    so does a function of ``outputs`` results (an optimizer's rule).
 
     With ``allow_fail`` a path on which ``fn`` raises a domain error (log of a non-positive
     number) is kept, with None for its outputs: the replay reports an error there.
@@ -147,8 +149,8 @@ def _explore(fn: Callable, n: int, partials: bool, allow_fail: bool = False):
                 result = fn(*args, _Sym(("out",), tracer), g=_Sym(("g",), tracer))
             else:
                 result = fn(*args)
-            outs = list(result) if partials else [result]
-            if partials and len(outs) != n:
+            outs = list(result) if partials or outputs else [result]
+            if len(outs) != (n if partials else outputs or 1):
                 return None
             exprs = [_expr(r) for r in outs]
         except _DOMAIN_ERRORS:
@@ -470,7 +472,8 @@ _POOL = [0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.5, 3.7, 1e-3, 0.3, -0.0, 1e-300, 1e3
 _GRADIENTS = [1.0, 0.0, 1e-300, 1e300, -2.5, -0.0, math.inf]
 
 
-def _validate(fn: Callable, t: Template, n: int, out_of: Callable | None) -> bool:
+def _validate(fn: Callable, t: Template, n: int, out_of: Callable | None,
+              single: bool = True) -> bool:
     """Check the traced code against the function itself on sample inputs (and upstream
     gradients, for partials), bit for bit."""
     partials = out_of is not None
@@ -488,7 +491,7 @@ def _validate(fn: Callable, t: Template, n: int, out_of: Callable | None) -> boo
             args = xs + ([out_of(*xs)] if partials else [])
         except Exception:  # noqa: BLE001 - a sample outside the op's domain is skipped
             continue
-        want = _outcome(fn, args, {"g": g}) if partials else _outcome(fn, args, {}, single=True)
+        want = _outcome(fn, args, {"g": g}) if partials else _outcome(fn, args, {}, single)
         got = _outcome(probe, args + [g] if partials else args, {})
         checked += 1
         if want is None or got is None:  # both must fail, or neither
@@ -570,3 +573,22 @@ def _trace(op: Op, n: int, kind: str, target: str) -> Template | None:
                  py_lines(stmts), [_py_operand(o) for o in outs])
     ok = _validate(op.partials, t, n, op.forward) if partials else _validate(op.forward, t, n, None)
     return t if ok else None
+
+
+_RULES: dict[Callable, Template | None] = {}
+
+
+def rule_template(fn: Callable, n: int, outputs: int) -> Template | None:
+    """A function of ``n`` floats returning a tuple of ``outputs`` floats (an optimizer's
+    per-parameter rule), traced for C as an op's forward is, and checked bit for bit against
+    ``fn`` itself; None where it cannot be traced."""
+    if fn not in _RULES:
+        with _math_followed():
+            paths = _explore(fn, n, False, allow_fail=True, outputs=outputs)
+        t = None
+        if paths is not None:
+            stmts, outs = _assemble(paths)
+            t = Template(stmts, outs, None, py_lines(stmts), [_py_operand(o) for o in outs])
+            t = t if _validate(fn, t, n, None, single=False) else None
+        _RULES[fn] = t
+    return _RULES[fn]
