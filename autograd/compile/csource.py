@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Sequence
 
 from ..ops import OPS, Op
-from .trace import MATH_FUNCTIONS, MATH_PREDICATES, Template, template
+from .trace import MATH_FUNCTIONS, MATH_PREDICATES, LoopForm, Template, loop_form, template
 
+UNROLLED = 16  # sum and dot over up to this many terms also get a straight-line function
 CFLAGS = ["-O2", "-fno-fast-math", "-ffp-contract=off", "-fPIC", "-shared"]
 CACHE_ENV = "AUTOGRAD_SCALAR_CACHE"
 
@@ -121,6 +122,13 @@ def _c_number(x) -> str:
     return f"({x!r})" if math.copysign(1.0, x) < 0 else repr(x)
 
 
+class _Exprs:
+    """Expressions in the shape ``Source._needs`` reads (a template's outputs)."""
+
+    def __init__(self, outs: list) -> None:
+        self.outs, self.stmts = outs, []
+
+
 def _uses_results(t: Template) -> int:
     return len(t.outs) if any(s[0] == "if" for s in t.stmts) else 0
 
@@ -195,11 +203,26 @@ typedef int (*ag_bcb)(int);
 #define AG_COLD
 #define AG_OP static inline
 #endif
+/* The loops of sum and dot, unrolled by four: each step stays in its order, the loads of the
+   next steps can start early (what the one function per size got from being straight-line). */
+#if defined(__clang__)
+#define AG_UNROLL _Pragma("unroll 4")
+#elif defined(__GNUC__)
+#define AG_UNROLL _Pragma("GCC unroll 4")
+#else
+#define AG_UNROLL
+#endif
 
 static double ag_div(double a, double b) { if (b == 0.0) ag_err = 1; return a / b; }
 /* A template's power is IEEE's (the table's partials use pow's own IEEE form, and so does the
    Python replay), which is libm's pow: ±inf on overflow, no flag. */
 #define ag_pow pow
+/* Whether an n-ary node's inputs and output are all finite (0·v is NaN otherwise). */
+static AG_COLD int ag_finite_at(const double *V, const int *a, int n, int o) {
+    double s = 0.0 * V[o];
+    for (int i = 0; i < n; i++) s += 0.0 * V[a[i]];
+    return s == 0.0;
+}
 /* Python's math functions raise where libm returns NaN from a number, or infinity from a
    finite one: flag the same cases. */
 #define AG_MATH(f) static double m_##f(double x) { double r = f(x); \
@@ -288,22 +311,38 @@ int ag_batch(const ag_graph *g, const double *L, int rows, int ni, const int *is
 
 
 class Source:
-    """The C functions for a set of (op, number of inputs): every fixed-arity op of the table
-    plus the n-ary sizes a graph uses, in a fixed order, so that graphs made of the same ops
-    share one library."""
+    """The C functions for a set of (op, number of inputs): every fixed-arity op of the table,
+    one loop per n-ary op that has a loop form (sum, dot: any number of inputs), and one
+    function per size of any other n-ary op a graph uses, in a fixed order, so that graphs
+    made of the same ops share one library whatever their widths and batch sizes."""
 
     def __init__(self, nary: list[tuple[Op, int]]) -> None:
         self.fcalls: dict[tuple[str, int], str] = {}  # value-argument forwards for F_ calls
         self.parts: list[list[str]] = []
         self.math: set[str] = set()
+        keys: list[tuple[Op, int | None]]
         keys = [(op, op.arity) for op in OPS.values() if op.arity is not None]
-        keys += sorted(nary, key=lambda k: (k[0].name, k[1]))
-        # Keyed by (id(op), n): ops need not be hashable.
+        loops = {id(op): op for op, _ in nary if loop_form(op) is not None}
+        keys += sorted(((op, None) for op in loops.values()), key=lambda k: k[0].name)
+        # The small sizes of a looped op straight-line as well, all of them whichever the graph
+        # uses (so the library still depends on the ops alone): a short loop costs more than
+        # its few steps written out.
+        small = [(op, form.groups * m + form.tails) for op in loops.values()
+                 for form in [loop_form(op)] for m in range(1, UNROLLED + 1)]
+        keys += sorted(small + [(op, n) for op, n in nary if id(op) not in loops],
+                       key=lambda k: (k[0].name, k[1]))
+        sized = {(id(op), n) for op, n in keys}
+        # Keyed by (id(op), n), a loop by (id(op), None): ops need not be hashable.
         self.fkinds = {(id(op), n): self._add(op, n, "forward", i)
                        for i, (op, n) in enumerate(keys)}
         self.bkinds = {(id(op), n): self._add(op, n, "partials", i)
                        for i, (op, n) in enumerate(keys)}
-        self.sizes = [n for _, n in keys]  # per kind, its number of inputs
+        for op, n in nary:
+            if id(op) in loops and (id(op), n) not in sized:
+                self.fkinds[(id(op), n)] = self.fkinds[(id(op), None)]
+                self.bkinds[(id(op), n)] = self.bkinds[(id(op), None)]
+        self.sizes = [n for _, n in keys]  # per kind, its number of inputs (None: a loop)
+        self.loops = {k for k, (_, n) in enumerate(keys) if n is None}
 
     def forward_kind(self, op: Op, n: int) -> int:
         """The C function number for ``op``'s forward with ``n`` inputs, -1 to call back."""
@@ -312,8 +351,10 @@ class Source:
     def backward_kind(self, op: Op, n: int) -> int:
         return self.bkinds.get((id(op), n), -1)
 
-    def _add(self, op: Op, n: int, kind: str, k: int) -> int:
+    def _add(self, op: Op, n: int | None, kind: str, k: int) -> int:
         """Write the C function for a template; -1 when the op is called back in Python."""
+        if n is None:
+            return self._add_loop(loop_form(op), kind, k)
         t = template(op, n, kind, "c")
         if t is None:
             return -1
@@ -330,6 +371,49 @@ class Source:
                 fn = check + _function(f"AG_OP void b{k}(const double *restrict V, "
                                        f"double *restrict G, const int *restrict a, int o, "
                                        f"int fin)", t, text, _accumulates, start)
+        except _NoC:
+            return -1
+        self.parts.append(fn)
+        return k
+
+    def _add_loop(self, form: LoopForm, kind: str, k: int) -> int:
+        """The C loop of an n-ary op's loop form (see ``trace.LoopForm``): the number of
+        inputs n comes with each record, m = (n - tails) / groups."""
+        grp, tails = form.groups, form.tails
+
+        def inp(what: tuple) -> str:
+            at = f"{what[1]} * m + j" if what[0] == "grp" else f"{grp} * m + {what[1]}"
+            return f"V[a[{at.replace('0 * m + ', '').replace('1 * m', 'm')}]]"
+        try:
+            if kind == "forward":
+                text = _CText(inp, "NAN", self.fcalls)
+                self._needs(_Exprs([form.init, *form.block]))
+                body = [f"        const double t{s} = {text.expr(e)};"
+                        for s, e in enumerate(form.block)]
+                fn = [f"static double f{k}(const double *restrict V, const int *restrict a, "
+                      f"int n) {{", f"    const int m = (n - {tails}) / {grp};",
+                      f"    double tc = {text.expr(form.init)};",
+                      "    AG_UNROLL", "    for (int j = 0; j < m; j++) {", *body,
+                      f"        tc = t{len(form.block) - 1};", "    }", "    return tc;", "}"]
+            else:
+                text = _CText(inp, "V[o]", self.fcalls)
+                self._needs(_Exprs([*form.per_group, *form.per_tail]))
+                fn = [f"AG_OP void b{k}(const double *restrict V, double *restrict G, "
+                      f"const int *restrict a, int o, int fin, int n) {{",
+                      "    const double g = G[o];"]
+                if form.selects is not None:
+                    # Skipped at g = 0 where every value it reads is finite: then every
+                    # product it adds is ±0 (see _skip).
+                    fn.append("    if (g == 0.0 && (fin || ag_finite_at(V, a, n, o))) return;")
+                fn.append(f"    const int m = (n - {tails}) / {grp};")
+                for g, e in enumerate(form.per_group):
+                    at = inp(("grp", g)).replace("V[", "G[", 1)
+                    fn += ["    AG_UNROLL",
+                           f"    for (int j = 0; j < m; j++) {at} += {text.expr(e)};"]
+                for t, e in enumerate(form.per_tail):
+                    fn.append(f"    {inp(('tail', t)).replace('V[', 'G[', 1)} += "
+                              f"{text.expr(e)};")
+                fn.append("}")
         except _NoC:
             return -1
         self.parts.append(fn)
@@ -372,15 +456,16 @@ class Source:
             lines += part
         lines += _walk("static void ag_walk_forward(const int *pc, const int *end, double *V, "
                        "ag_fcb cb)", "V[pc[1]] = f{0}(V, pc + 2);", "V[pc[1]] = cb(pc[3]);",
-                       self.fkinds.values(), self.sizes)
+                       self.fkinds.values(), self.sizes, "V[pc[1]] = f{0}(V, pc + 3, pc[2]);")
         lines += _walk("static void ag_walk_backward(const int *pc, const int *end, "
                        "const double *V, double *G, int fin, ag_bcb cb)",
                        "b{0}(V, G, pc + 2, pc[1], fin);",
-                       "if (cb(pc[3])) ag_err = 1;", self.bkinds.values(), self.sizes)
+                       "if (cb(pc[3])) ag_err = 1;", self.bkinds.values(), self.sizes,
+                       "b{0}(V, G, pc + 3, pc[1], fin, pc[2]);")
         return "\n".join(lines) + _RUNTIME
 
 
-def _walk(head: str, case: str, default: str, kinds, sizes: list[int]) -> list[str]:
+def _walk(head: str, case: str, default: str, kinds, sizes: list, loop: str) -> list[str]:
     """A walk over a program's records, one piece of code per kind.
 
     Each piece steps over its record by its kind's fixed size: read from the record instead,
@@ -389,6 +474,7 @@ def _walk(head: str, case: str, default: str, kinds, sizes: list[int]) -> list[s
     (GCC, Clang), each piece jumps straight to the next record's piece: a jump per piece is
     predicted from that piece's history, where a switch's one shared jump mispredicts after
     every data-dependent branch (a skipped node, a relu's sign); elsewhere it is a switch.
+    A loop kind (size None) reads its number of inputs from its record, ``loop`` its code.
     """
     known = sorted(set(kinds) - {-1})
     table = ", ".join(["&&Lcb"] + [f"&&L{k}" if k in known else "&&Lcb"
@@ -397,10 +483,12 @@ def _walk(head: str, case: str, default: str, kinds, sizes: list[int]) -> list[s
              f"    static const void *const next[] = {{{table}}};",
              "#define AG_NEXT if (pc >= end) return; goto *next[pc[0] + 1]",
              "    AG_NEXT;"]
-    lines += [f"L{k}: {case.format(k)} pc += {2 + sizes[k]}; AG_NEXT;" for k in known]
+    step = {k: (f"{case.format(k)} pc += {2 + sizes[k]};" if sizes[k] is not None else
+                f"{loop.format(k)} pc += 3 + pc[2];") for k in known}
+    lines += [f"L{k}: {step[k]} AG_NEXT;" for k in known]
     lines += [f"Lcb: {default} pc += 4 + pc[2]; AG_NEXT;", "#undef AG_NEXT", "#else",
               "    while (pc < end) {", "        switch (pc[0]) {"]
-    lines += [f"        case {k}: {case.format(k)} pc += {2 + sizes[k]}; break;" for k in known]
+    lines += [f"        case {k}: {step[k]} break;" for k in known]
     lines += [f"        default: {default} pc += 4 + pc[2]; break;", "        }", "    }",
               "#endif", "}"]
     return lines

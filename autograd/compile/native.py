@@ -70,17 +70,21 @@ class _Tables:
         self.calls = {k: (op, list(map(slot, ps)), i) for k, (i, op, ps) in enumerate(nodes)
                       if kinds[k][0] < 0 or (kinds[k][1] < 0 and needs[i])}
         records = [(i, k, list(map(slot, ps))) for k, (i, _, ps) in enumerate(nodes)]
+        loops = src.loops
         self.fprog = array("i", chain.from_iterable(
-            _record(kinds[k][0], i, k, ps) for i, k, ps in records))
+            _record(kinds[k][0], i, k, ps, loops) for i, k, ps in records))
         self.bprog = array("i", chain.from_iterable(
-            _record(kinds[k][1], i, k, ps) for i, k, ps in reversed(records) if needs[i]))
+            _record(kinds[k][1], i, k, ps, loops) for i, k, ps in reversed(records) if needs[i]))
 
 
-def _record(kind: int, out: int, k: int, inputs: list[int]) -> tuple[int, ...]:
+def _record(kind: int, out: int, k: int, inputs: list[int], loops) -> tuple[int, ...]:
     """A node's record: its C code's kind, output slot and input slots (the kind fixes their
-    number), or for a node called back in Python also that number and the op node number."""
+    number), or for a loop kind (sum, dot) also that number, or for a node called back in
+    Python that number and the op node number."""
     if kind < 0:
         return (kind, out, len(inputs), k, *inputs)
+    if kind in loops:
+        return (kind, out, len(inputs), *inputs)
     return (kind, out, *inputs)
 
 

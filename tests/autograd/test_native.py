@@ -760,3 +760,79 @@ def test_a_leaf_mover_library_without_its_functions_means_no_helpers(monkeypatch
         assert graph.mode == "native" and x.grad == 6.0
     finally:
         leafio.helpers.cache_clear()
+
+
+# ------------------------------------------------------------------- sum and dot as loops
+
+csource_module = sys.modules["autograd.compile.csource"]
+
+
+def test_sum_and_dot_have_loop_forms_and_the_library_does_not_depend_on_their_sizes():
+    from autograd.compile.trace import loop_form
+    from autograd.ops import OPS
+    assert loop_form(OPS["sum"]) is not None and loop_form(OPS["dot"]) is not None
+    S, D = OPS["sum"], OPS["dot"]
+    small = csource_module.Source([(S, 3), (D, 5)]).code()
+    assert csource_module.Source([(S, 4417), (D, 129), (D, 5)]).code() == small
+
+
+def _wide(pick, values):
+    """A wide dot and sum over a few leaves used many times over (so that the order of the
+    additions into one gradient matters), behind relus that may be off."""
+    leaves = [Value(v) for v in values]
+    ws = [leaves[k] for k in pick[: len(pick) // 2]]
+    xs = [leaves[k] for k in pick[len(pick) // 2: 2 * (len(pick) // 2)]]
+    d = autograd.dot(ws, xs, leaves[pick[-1]])
+    s = autograd.sum([leaves[k] * leaves[(k + 1) % len(leaves)] for k in pick])
+    return leaves, (d.relu() + s * d + autograd.sum([d, s, leaves[0]]).relu())
+
+
+EDGE = [0.0, -0.0, 1.5, -2.25, 1e300, -1e-300, 3.0, 0.1, math.inf, -math.inf, math.nan]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(0, 5), min_size=3, max_size=90),
+       st.lists(st.floats(-4, 4) | st.sampled_from(EDGE), min_size=6, max_size=6))
+def test_wide_sums_and_dots_replayed_as_loops_equal_eager_bit_for_bit(pick, values):
+    leaves, root = _wide(pick, values)
+    graph = autograd.compile(root, backend="native")
+    got = [graph.forward()]
+    graph.backward()
+    got += [x.grad for x in leaves]
+    leaves, root = _wide(pick, values)
+    root.backward()
+    want = [root.data] + [x.grad for x in leaves]
+    assert list(map(_bits, got)) == list(map(_bits, want))
+
+
+def test_a_wide_dot_over_repeated_leaves_adds_in_eagers_order():
+    """40 weights and 40 inputs drawn from 5 leaves: each gradient is a sum of 16 products,
+    whose bits depend on the order in which they are added."""
+    import random
+    rng = random.Random(7)
+    pick = [rng.randrange(5) for _ in range(81)]
+    values = [rng.uniform(-3, 3) for _ in range(6)]
+    test_wide_sums_and_dots_replayed_as_loops_equal_eager_bit_for_bit.hypothesis.inner_test(
+        pick, values)
+
+
+def _bits(x: float) -> bytes:
+    """The float's bits, every NaN alike (a NaN's payload is not specified)."""
+    return b"nan" if math.isnan(x) else struct.pack("<d", x)
+
+
+def test_a_new_batch_size_or_width_builds_no_new_library(monkeypatch, tmp_path):
+    monkeypatch.setenv("AUTOGRAD_SCALAR_CACHE", str(tmp_path))
+    builds = []
+    real = csource_module._build
+    monkeypatch.setattr(csource_module, "_build", lambda *a: builds.append(1) or real(*a))
+    for n, width in [(30, 20), (47, 20), (30, 33), (200, 24)]:
+        X, y = nn.datasets.make_moons(n, noise=0.1, seed=1)
+        model = nn.MLP(2, [width, width, 1], seed=1)
+        loss = losses.hinge([model(x) for x in X], y) + losses.l2(model.parameters(), 1e-4)
+        graph = autograd.compile(loss, backend="native")
+        assert graph.forward() == loss.data
+        if n == 30 and width == 20:
+            first = len(builds)
+            assert first >= 1
+    assert len(builds) == first
