@@ -223,6 +223,23 @@ static AG_COLD int ag_finite_at(const double *V, const int *a, int n, int o) {
     for (int i = 0; i < n; i++) s += 0.0 * V[a[i]];
     return s == 0.0;
 }
+/* Rows side by side: AG_R rows at once, lane r of slot s at s * AG_R + r. */
+#define AG_R 4
+/* Whether every value of every lane is finite, found at the first node that asks: *fin is
+   -1 until then (VR and its size in ag_fin_at). */
+static _Thread_local const double *ag_fin_V;
+static _Thread_local int ag_fin_n;
+static int ag_finite(const double *V, int n);
+static AG_COLD int ag_fin_lanes(int *fin) {
+    if (*fin < 0) *fin = ag_finite(ag_fin_V, ag_fin_n);
+    return *fin;
+}
+/* Whether a node's upstream gradient is 0 in every lane. */
+static inline int ag_zero_lanes(const double *g) {
+    int z = 1;
+    for (int r = 0; r < AG_R; r++) z &= g[r] == 0.0;
+    return z;
+}
 /* Python's math functions raise where libm returns NaN from a number, or infinity from a
    finite one: flag the same cases. */
 #define AG_MATH(f) static double m_##f(double x) { double r = f(x); \
@@ -310,6 +327,54 @@ int ag_batch(const ag_graph *g, const double *L, int rows, int ni, const int *is
 """
 
 
+_ROWS = r"""
+/* Many rows, AG_R at a time side by side (VR and GR hold n * AG_R numbers): every other leaf
+   in every lane, the rows' inputs one row per lane (the last rows, if fewer than AG_R, copied
+   into the spare lanes, which are then ignored). With GW, backward too, and each row's
+   gradients of the wslot leaves added into GW row after row, in the order ag_batch adds
+   them. V gets the last row's values. */
+int ag_rows(const ag_graph *g, const double *L, int rows, int ni, const int *islot,
+            const double *X, double *Y, double seed, int nw, const int *wslot, double *GW,
+            double *VR, double *GR) {
+    const int n = g->n;
+    ag_err = 0;
+    /* Each node's lanes of GR go back to 0 once its partials are added (and the leaves' once
+       added into GW), so GR is cleared once per call, not once per AG_R rows. */
+    if (GW != NULL) memset(GR, 0, sizeof(double) * (size_t)n * AG_R);
+    ag_fin_V = VR;
+    ag_fin_n = n * AG_R;
+    for (int k = 0; k < g->nl; k++)
+        for (int r = 0; r < AG_R; r++) VR[(size_t)g->lslot[k] * AG_R + r] = L[k];
+    int live = 0;
+    for (int r0 = 0; r0 < rows && !ag_err; r0 += AG_R) {
+        live = rows - r0 < AG_R ? rows - r0 : AG_R;
+        for (int r = 0; r < AG_R; r++) {
+            const double *x = X + (size_t)(r0 + (r < live ? r : live - 1)) * ni;
+            for (int j = 0; j < ni; j++) VR[(size_t)islot[j] * AG_R + r] = x[j];
+        }
+        ag_walk_forward_rows(g->fprog, g->fprog + g->nf, VR);
+        for (int r = 0; r < live; r++) Y[r0 + r] = VR[(size_t)g->root * AG_R + r];
+        if (GW == NULL) continue;
+        for (int r = 0; r < AG_R; r++) GR[(size_t)g->root * AG_R + r] = seed;
+        int fin = -1;
+        ag_walk_backward_rows(g->bprog, g->bprog + g->nb, VR, GR, &fin);
+        for (int j = 0; j < nw; j++) {  /* rows in order for each leaf */
+            double *lanes = GR + (size_t)wslot[j] * AG_R;
+            double sum = GW[j];
+            for (int r = 0; r < live; r++) sum += lanes[r];
+            GW[j] = sum;
+            for (int r = 0; r < AG_R; r++) lanes[r] = 0.0;
+        }
+    }
+    if (live > 0)
+        for (int s = 0; s < n; s++) g->V[s] = VR[(size_t)s * AG_R + live - 1];
+    return ag_err;
+}
+
+int ag_lanes(void) { return AG_R; }
+"""
+
+
 class Source:
     """The C functions for a set of (op, number of inputs): every fixed-arity op of the table,
     one loop per n-ary op that has a loop form (sum, dot: any number of inputs), and one
@@ -343,6 +408,12 @@ class Source:
                 self.bkinds[(id(op), n)] = self.bkinds[(id(op), None)]
         self.sizes = [n for _, n in keys]  # per kind, its number of inputs (None: a loop)
         self.loops = {k for k, (_, n) in enumerate(keys) if n is None}
+        # The same functions for AG_R rows side by side (see _RUNTIME's ag_rows).
+        self.lanes: list[list[str]] = []
+        for k, (op, n) in enumerate(keys):
+            for kind, kinds in (("forward", self.fkinds), ("partials", self.bkinds)):
+                if kinds[(id(op), n)] == k:
+                    self._add_lanes(op, n, kind, k)
 
     def forward_kind(self, op: Op, n: int) -> int:
         """The C function number for ``op``'s forward with ``n`` inputs, -1 to call back."""
@@ -419,6 +490,80 @@ class Source:
         self.parts.append(fn)
         return k
 
+    def _add_lanes(self, op: Op, n: int | None, kind: str, k: int) -> None:
+        """Function k for AG_R rows side by side: lane r of slot s is V[s * AG_R + r]. Each
+        lane does exactly the steps of the function for one row; lanes are independent, so the
+        compiler may run them as one vector, and a chain of additions (a dot) in one lane
+        does not wait for the same chain in another."""
+        lane = "V[a[{}] * AG_R + r]"
+        if n is None:
+            self.lanes.append(self._loop_lanes(loop_form(op), kind, k))
+            return
+        t = template(op, n, kind, "c")
+        n_res = _uses_results(t)
+        res = [f"        double {', '.join(f'r{j} = NAN' for j in range(n_res))};"] if n_res else []
+        if kind == "forward":
+            text = _CText(lane.format, "NAN", self.fcalls)
+            body = text.block(t.stmts, "        ", "ag_err = 1;")
+            self.lanes.append([
+                f"static void F{k}(double *restrict V, const int *restrict a, int o) {{",
+                "    double y[AG_R];", "    for (int r = 0; r < AG_R; r++) {", *res, *body,
+                f"        y[r] = {text.expr(t.outs[0])};", "    }",
+                "    for (int r = 0; r < AG_R; r++) V[o * AG_R + r] = y[r];", "}"])
+            return
+        text = _CText(lane.format, "V[o * AG_R + r]", self.fcalls)
+        body = text.block(t.stmts, "        ", "ag_err = 1;")
+        outs = [f"        d[{i}][r] = {text.expr(e)};" for i, e in enumerate(t.outs)]
+        adds = [f"    for (int r = 0; r < AG_R; r++) G[a[{i}] * AG_R + r] += d[{i}][r];"
+                for i in range(len(t.outs))]
+        self.lanes.append([
+            f"AG_OP void B{k}(const double *restrict V, double *restrict G, "
+            f"const int *restrict a, int o, int *fin) {{",
+            *(["    if (ag_zero_lanes(G + o * AG_R) && ag_fin_lanes(fin)) return;"]
+              if t.selects is not None else []),
+            f"    double d[{len(t.outs)}][AG_R];", "    for (int r = 0; r < AG_R; r++) {",
+            "        const double g = G[o * AG_R + r];", *res, *body, *outs, "    }",
+            "    for (int r = 0; r < AG_R; r++) G[o * AG_R + r] = 0.0;", *adds, "}"])
+
+    def _loop_lanes(self, form: LoopForm, kind: str, k: int) -> list[str]:
+        grp, tails = form.groups, form.tails
+
+        def inp(what: tuple) -> str:
+            at = f"{what[1]} * m + j" if what[0] == "grp" else f"{grp} * m + {what[1]}"
+            return f"V[a[{at}] * AG_R + r]"
+        if kind == "forward":
+            text = _CText(inp, "NAN", self.fcalls)
+            body = [f"            const double t{s} = {text.expr(e)};"
+                    for s, e in enumerate(form.block)]
+            return [f"static void F{k}(double *restrict V, const int *restrict a, int o, "
+                    f"int n) {{", f"    const int m = (n - {tails}) / {grp};",
+                    "    double tcs[AG_R];",
+                    f"    for (int r = 0; r < AG_R; r++) tcs[r] = {text.expr(form.init)};",
+                    "    for (int j = 0; j < m; j++) {",
+                    "        for (int r = 0; r < AG_R; r++) {",
+                    "            const double tc = tcs[r];", *body,
+                    f"            tcs[r] = t{len(form.block) - 1};", "        }", "    }",
+                    "    for (int r = 0; r < AG_R; r++) V[o * AG_R + r] = tcs[r];", "}"]
+        text = _CText(inp, "V[o * AG_R + r]", self.fcalls)
+        fn = [f"AG_OP void B{k}(const double *restrict V, double *restrict G, "
+              f"const int *restrict a, int o, int *fin, int n) {{",
+              "    double gs[AG_R];",
+              "    for (int r = 0; r < AG_R; r++) { gs[r] = G[o * AG_R + r]; "
+              "G[o * AG_R + r] = 0.0; }"]
+        if form.selects is not None:
+            fn.append("    if (ag_zero_lanes(gs) && ag_fin_lanes(fin)) return;")
+        fn.append(f"    const int m = (n - {tails}) / {grp};")
+        for g, e in enumerate(form.per_group):
+            at = inp(("grp", g)).replace("V[", "G[", 1)
+            fn += ["    for (int j = 0; j < m; j++)",
+                   f"        for (int r = 0; r < AG_R; r++) {{ const double g = gs[r]; "
+                   f"{at} += {text.expr(e)}; }}"]
+        for t, e in enumerate(form.per_tail):
+            at = inp(("tail", t)).replace("V[", "G[", 1)
+            fn.append(f"    for (int r = 0; r < AG_R; r++) {{ const double g = gs[r]; "
+                      f"{at} += {text.expr(e)}; }}")
+        return fn + ["}"]
+
     def _needs(self, t: Template) -> None:
         """Math wrappers and value-argument forwards that ``t`` calls, written first."""
         stack: list = [t.outs, t.stmts]
@@ -462,7 +607,16 @@ class Source:
                        "b{0}(V, G, pc + 2, pc[1], fin);",
                        "if (cb(pc[3])) ag_err = 1;", self.bkinds.values(), self.sizes,
                        "b{0}(V, G, pc + 3, pc[1], fin, pc[2]);")
-        return "\n".join(lines) + _RUNTIME
+        for part in self.lanes:
+            lines += part
+        lines += _walk("static void ag_walk_forward_rows(const int *pc, const int *end, "
+                       "double *V)", "F{0}(V, pc + 2, pc[1]);", "ag_err = 1;",
+                       self.fkinds.values(), self.sizes, "F{0}(V, pc + 3, pc[1], pc[2]);")
+        lines += _walk("static void ag_walk_backward_rows(const int *pc, const int *end, "
+                       "const double *V, double *G, int *fin)", "B{0}(V, G, pc + 2, pc[1], fin);",
+                       "ag_err = 1;", self.bkinds.values(), self.sizes,
+                       "B{0}(V, G, pc + 3, pc[1], fin, pc[2]);")
+        return "\n".join(lines) + _RUNTIME + _ROWS
 
 
 def _walk(head: str, case: str, default: str, kinds, sizes: list, loop: str) -> list[str]:

@@ -148,6 +148,9 @@ class NativeCompiled(Compiled):
                              _ptr(self._lslot), _ptr(self._V, _DBL), _ptr(self._G, _DBL),
                              *self._cbs)
         self._ref = ctypes.byref(self._graph)
+        # Rows side by side (map, batch) where every node has C code; buffers made at first use.
+        self._lanes = 0 if tables.calls else self._c_lanes()
+        self._VR: array | None = None
         self._gradient_buffers(needs)
         self._tape: TapeCompiled | None = None
         # The leaves' data for C: the parameters read through their slots by C code where it
@@ -184,7 +187,9 @@ class NativeCompiled(Compiled):
         p, d, i = ctypes.c_void_p, ctypes.c_double, ctypes.c_int
         for name, args in [("ag_forward", [p, p]), ("ag_backward", [p, d, i, p, p]),
                            ("ag_map", [p, p, i, i, p, p, p]),
-                           ("ag_batch", [p, p, i, i, p, p, p, d, i, p, p])]:
+                           ("ag_batch", [p, p, i, i, p, p, p, d, i, p, p]),
+                           ("ag_rows", [p, p, i, i, p, p, p, d, i, p, p, p, p]),
+                           ("ag_lanes", [])]:
             fn = function(lib, name)
             fn.argtypes, fn.restype = args, ctypes.c_int
             setattr(self, "_c" + name[2:], fn)
@@ -236,9 +241,15 @@ class NativeCompiled(Compiled):
         self._sync(data_edits())
         self._errors.clear()
         self._read = None  # V now holds the last row's values
-        if self._c_map(self._ref, self._L, n, len(self.inputs),
-                       self._islot.buffer_info()[0], X.buffer_info()[0],
-                       Y.buffer_info()[0]) or self._errors:
+        if self._lanes:
+            failed = self._c_rows(self._ref, self._L, n, len(self.inputs),
+                                  self._islot.buffer_info()[0], X.buffer_info()[0],
+                                  Y.buffer_info()[0], 0.0, 0, None, None, *self._rows_buffers())
+        else:
+            failed = self._c_map(self._ref, self._L, n, len(self.inputs),
+                                 self._islot.buffer_info()[0], X.buffer_info()[0],
+                                 Y.buffer_info()[0])
+        if failed or self._errors:
             return super().map(rows)
         return Y.tolist()[:n]
 
@@ -250,16 +261,23 @@ class NativeCompiled(Compiled):
         self._sync(data_edits())
         self._errors.clear()
         self._read = None
-        if self._c_batch(self._ref, self._L, n, len(self.inputs),
-                         self._islot.buffer_info()[0], X.buffer_info()[0], Y.buffer_info()[0],
-                         seed, len(self._params), self._pslot.buffer_info()[0],
-                         GW.buffer_info()[0]) or self._errors:
+        run = self._c_rows if self._lanes else self._c_batch
+        extra = self._rows_buffers() if self._lanes else ()
+        if run(self._ref, self._L, n, len(self.inputs), self._islot.buffer_info()[0],
+               X.buffer_info()[0], Y.buffer_info()[0], seed, len(self._params),
+               self._pslot.buffer_info()[0], GW.buffer_info()[0], *extra) or self._errors:
             return super().batch(rows, gradient)
         if self._read_slot is None or self._io.ag_write_slot(
                 self._params, _GRAD, GW.buffer_info()[0], 0.0) < 0:
             for leaf, g in zip(self._params, GW):
                 leaf.grad = g
         return Y.tolist()[:n]
+
+    def _rows_buffers(self) -> tuple[int, int]:
+        """Values and gradients of every node in every lane, for ag_rows."""
+        if self._VR is None:
+            self._VR, self._GR = _zeros(len(self) * self._lanes), _zeros(len(self) * self._lanes)
+        return self._VR.buffer_info()[0], self._GR.buffer_info()[0]
 
     def _param_grads(self) -> array:
         """The parameters' grads as floats, for batch() to add into."""

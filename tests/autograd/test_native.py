@@ -836,3 +836,48 @@ def test_a_new_batch_size_or_width_builds_no_new_library(monkeypatch, tmp_path):
             first = len(builds)
             assert first >= 1
     assert len(builds) == first
+
+
+# ------------------------------------------------------------------- rows side by side
+
+def _mlp_rows(seed, n):
+    """One example's graph of an MLP with a wide layer (a dot over 40 inputs, a loop in C)
+    and repeated weights, and n rows of inputs including edge values."""
+    import random
+    rng = random.Random(seed)
+    xs = [Value(0.0), Value(0.0), Value(1.0)]
+    model = nn.MLP(2, [40, 3, 1], seed=seed)
+    out = model(xs[:2])
+    loss = (1.0 - xs[2] * out).relu() + (out * out).tanh()
+    pool = [0.0, -0.0, 1e300, -1e-300, math.inf, 2.5, -3.0]
+    rows = [[rng.choice(pool) if rng.random() < 0.1 else rng.uniform(-3, 3),
+             rng.uniform(-3, 3), rng.choice([1.0, -1.0])] for _ in range(n)]
+    return loss, xs, model.parameters(), rows
+
+
+@pytest.mark.parametrize("n", [1, 3, 4, 5, 9, 30])
+def test_rows_side_by_side_equal_eager_row_after_row_bit_for_bit(n, monkeypatch):
+    lanes = []
+    real = native_module.NativeCompiled._rows_buffers
+    monkeypatch.setattr(native_module.NativeCompiled, "_rows_buffers",
+                        lambda self: lanes.append(self._lanes) or real(self))
+    loss, xs, params, rows = _mlp_rows(n, n)
+    graph = autograd.compile(loss, backend="native", inputs=xs)
+    got_map = graph.map(rows)
+    got = graph.batch(rows, gradient=0.25)
+    got_grads = [p.grad for p in params]
+    assert lanes and min(lanes) > 1  # the rows did go side by side
+    want, want_grads = [], [0.0] * len(params)
+    loss, xs, params, _ = _mlp_rows(n, n)
+    for row in rows:
+        for x, v in zip(xs, row):
+            x.data = v
+        for p in params:
+            p.grad = 0.0
+        fresh = autograd.compile(loss, backend="python")
+        want.append(fresh.forward())
+        fresh.backward(0.25)
+        want_grads = [a + p.grad for a, p in zip(want_grads, params)]
+    assert list(map(_bits, got_map)) == list(map(_bits, want))
+    assert list(map(_bits, got)) == list(map(_bits, want))
+    assert list(map(_bits, got_grads)) == list(map(_bits, want_grads))
