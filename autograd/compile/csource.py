@@ -409,10 +409,17 @@ class Source:
         self.sizes = [n for _, n in keys]  # per kind, its number of inputs (None: a loop)
         self.loops = {k for k, (_, n) in enumerate(keys) if n is None}
         # The same functions for AG_R rows side by side (see _RUNTIME's ag_rows).
+        # A looped op's small sizes run its loop there (each lane is a chain of its own, so
+        # the loop costs little, and its straight-line copies would double the compile time).
         self.lanes: list[list[str]] = []
+        self.lane_alias: dict[str, dict[int, tuple[int, int]]] = {"forward": {}, "partials": {}}
         for k, (op, n) in enumerate(keys):
             for kind, kinds in (("forward", self.fkinds), ("partials", self.bkinds)):
-                if kinds[(id(op), n)] == k:
+                if kinds[(id(op), n)] != k:
+                    continue
+                if n is not None and id(op) in loops and kinds[(id(op), None)] >= 0:
+                    self.lane_alias[kind][k] = (kinds[(id(op), None)], n)
+                else:
                     self._add_lanes(op, n, kind, k)
 
     def forward_kind(self, op: Op, n: int) -> int:
@@ -611,15 +618,17 @@ class Source:
             lines += part
         lines += _walk("static void ag_walk_forward_rows(const int *pc, const int *end, "
                        "double *V)", "F{0}(V, pc + 2, pc[1]);", "ag_err = 1;",
-                       self.fkinds.values(), self.sizes, "F{0}(V, pc + 3, pc[1], pc[2]);")
+                       self.fkinds.values(), self.sizes, "F{0}(V, pc + 3, pc[1], pc[2]);",
+                       self.lane_alias["forward"])
         lines += _walk("static void ag_walk_backward_rows(const int *pc, const int *end, "
                        "const double *V, double *G, int *fin)", "B{0}(V, G, pc + 2, pc[1], fin);",
                        "ag_err = 1;", self.bkinds.values(), self.sizes,
-                       "B{0}(V, G, pc + 3, pc[1], fin, pc[2]);")
+                       "B{0}(V, G, pc + 3, pc[1], fin, pc[2]);", self.lane_alias["partials"])
         return "\n".join(lines) + _RUNTIME + _ROWS
 
 
-def _walk(head: str, case: str, default: str, kinds, sizes: list, loop: str) -> list[str]:
+def _walk(head: str, case: str, default: str, kinds, sizes: list, loop: str,
+          alias: dict | None = None) -> list[str]:
     """A walk over a program's records, one piece of code per kind.
 
     Each piece steps over its record by its kind's fixed size: read from the record instead,
@@ -628,8 +637,10 @@ def _walk(head: str, case: str, default: str, kinds, sizes: list, loop: str) -> 
     (GCC, Clang), each piece jumps straight to the next record's piece: a jump per piece is
     predicted from that piece's history, where a switch's one shared jump mispredicts after
     every data-dependent branch (a skipped node, a relu's sign); elsewhere it is a switch.
-    A loop kind (size None) reads its number of inputs from its record, ``loop`` its code.
+    A loop kind (size None) reads its number of inputs from its record, ``loop`` its code;
+    ``alias`` maps a kind to (a loop kind, its fixed size): its records run that loop.
     """
+    alias = alias or {}
     known = sorted(set(kinds) - {-1})
     table = ", ".join(["&&Lcb"] + [f"&&L{k}" if k in known else "&&Lcb"
                                    for k in range(max(known, default=-1) + 1)])
@@ -639,6 +650,10 @@ def _walk(head: str, case: str, default: str, kinds, sizes: list, loop: str) -> 
              "    AG_NEXT;"]
     step = {k: (f"{case.format(k)} pc += {2 + sizes[k]};" if sizes[k] is not None else
                 f"{loop.format(k)} pc += 3 + pc[2];") for k in known}
+    for k, (kl, n) in alias.items():
+        # The loop's code with its input count fixed, over a record of fixed size.
+        step[k] = (f"{loop.format(kl).replace('pc + 3', 'pc + 2').replace('pc[2]', str(n))} "
+                   f"pc += {2 + n};")
     lines += [f"L{k}: {step[k]} AG_NEXT;" for k in known]
     lines += [f"Lcb: {default} pc += 4 + pc[2]; AG_NEXT;", "#undef AG_NEXT", "#else",
               "    while (pc < end) {", "        switch (pc[0]) {"]
