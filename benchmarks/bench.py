@@ -462,9 +462,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
 
 # ------------------------------------------------------- the whole step in C (issue 26, native)
 #
@@ -624,3 +621,7 @@ def print_whole_step(report: dict) -> None:
           f"libraries), {c['cached_s']:.2f} s cached; x 1,000 {c['batch_1000_s']:.2f} s "
           f"({c['batch_1000_builds']} built); [32,32,1] {c['width_32_s']:.2f} s "
           f"({c['width_32_builds']} built)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

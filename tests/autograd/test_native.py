@@ -18,6 +18,7 @@ import autograd
 import nn
 from autograd import Value
 from autograd.compile import leafio
+from autograd.graph import topological_order
 from autograd.compile.csource import cache_dir
 from nn import losses
 from programs import close, eager, instruction, points, program
@@ -881,3 +882,30 @@ def test_rows_side_by_side_equal_eager_row_after_row_bit_for_bit(n, monkeypatch)
     assert list(map(_bits, got_map)) == list(map(_bits, want))
     assert list(map(_bits, got)) == list(map(_bits, want))
     assert list(map(_bits, got_grads)) == list(map(_bits, want_grads))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(instruction, min_size=1, max_size=20), points,
+       st.lists(points, min_size=1, max_size=7))
+def test_random_graphs_rows_side_by_side_and_the_update_in_c_agree_with_python(instrs, first,
+                                                                                rows):
+    """The native fuzz through map/batch (four rows at once, relus and abs flipping from row
+    to row) and an SGD step in C, against the Python replay row by row and the Python step."""
+    build = program(instrs, mix="adds")
+    runs = []
+    for backend in ("native", "python"):
+        xs = [Value(d) for d in first]
+        root = build(xs)
+        used = set(topological_order(root))
+        inputs = [x for x in xs[:2] if x in used]
+        if not inputs:
+            return
+        graph = autograd.compile(root, backend=backend, inputs=inputs)
+        opt = nn.optim.SGD(xs[2:], lr=0.01, momentum=0.5)
+        values = graph.map([r[:len(inputs)] for r in rows])
+        values += graph.batch([r[:len(inputs)] for r in rows], gradient=0.5)
+        grad = xs[2].grad
+        opt.step()
+        runs.append((values, grad, xs[2].data))
+    (v1, g1, p1), (v2, g2, p2) = runs
+    assert all(map(close, v1, v2)) and close(g1, g2) and close(p1, p2), runs
