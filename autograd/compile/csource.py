@@ -361,7 +361,11 @@ int ag_rows(const ag_graph *g, const double *L, int rows, int ni, const int *isl
         for (int j = 0; j < nw; j++) {  /* rows in order for each leaf */
             double *lanes = GR + (size_t)wslot[j] * AG_R;
             double sum = GW[j];
-            for (int r = 0; r < live; r++) sum += lanes[r];
+            if (live == AG_R) {  /* a fixed count: the additions written out */
+                for (int r = 0; r < AG_R; r++) sum += lanes[r];
+            } else {
+                for (int r = 0; r < live; r++) sum += lanes[r];
+            }
             GW[j] = sum;
             for (int r = 0; r < AG_R; r++) lanes[r] = 0.0;
         }
