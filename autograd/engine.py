@@ -389,6 +389,7 @@ def data_written() -> int:
     return _EDITS[0]
 
 
-# The slot that holds a Value's number: compiled code reads and writes many at once through it
-# (a C loop over 4,000 parameters instead of 4,000 calls of the property, see docs/compile.md).
+# The slot that holds a Value's number: compiled code reads and writes many at once through it.
+# Measured on the demo step (337 parameters): the SGD update through the property 52 µs, in C
+# through the slot 7 µs (docs/performance.md).
 DATA_SLOT = Value.__dict__["_data"]
