@@ -164,6 +164,9 @@ class NativeCompiled(Compiled):
         self._io = helpers()
         self._read_slot = self._io.ag_read_slot if self._io and slot_mover(self._vars) else None
         self._synced: int | None = None  # data_edits() when the parameters were last read
+        # Reads are skipped while the count stands still only where every leaf keeps its number
+        # in Value's own slot (a subclass's data property could change without the setter).
+        self._counted = all(type(leaf).data is Value.data for leaf in self._vars)
         self._var_set = frozenset(self._vars)
         _LIVE.add(self)
         _MADE[0] += 1
@@ -214,7 +217,7 @@ class NativeCompiled(Compiled):
 
     def _sync(self, edits: int) -> None:
         """The parameters' data into ``L``, unless no Value's data was assigned since."""
-        if edits == self._synced:
+        if edits == self._synced and self._counted:
             return
         n = len(self._vars)
         if self._read_slot is None or self._read_slot(self._vars, DATA_SLOT, self._L) != n:

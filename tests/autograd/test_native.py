@@ -909,3 +909,28 @@ def test_random_graphs_rows_side_by_side_and_the_update_in_c_agree_with_python(i
         runs.append((values, grad, xs[2].data))
     (v1, g1, p1), (v2, g2, p2) = runs
     assert all(map(close, v1, v2)) and close(g1, g2) and close(p1, p2), runs
+
+
+class _Live(Value):
+    """A leaf whose data is read from elsewhere: it changes without Value's setter."""
+
+    __slots__ = ("source",)
+
+    @property
+    def data(self):
+        return self.source[0]
+
+
+def test_leaves_are_read_again_when_their_data_changes_without_the_setter():
+    x = _Live.__new__(_Live)
+    Value.__init__(x, 0.0)
+    x.source = [2.0]
+    graph = autograd.compile(x * 3.0 + Value(1.0), backend="native")
+    assert graph.forward() == 7.0
+    x.source[0] = 5.0          # no assignment to any Value's data: the count stands still
+    assert graph.forward() == 16.0
+    w = Value(1.0)
+    graph = autograd.compile(w * 3.0, backend="native")
+    assert graph.forward() == 3.0
+    w.data = 2.0               # through the setter: seen
+    assert graph.forward() == 6.0
