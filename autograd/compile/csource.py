@@ -246,8 +246,10 @@ static inline int ag_zero_lanes(const double *g) {
     if ((isnan(r) && !isnan(x)) || (isinf(r) && isfinite(x))) ag_err = 1; return r; }
 """
 
-_RUNTIME = r"""
+# What both libraries (one row at a time, and rows side by side) share.
+_GRAPH = r"""
 /* The graph as two programs of records [kind, out, a_0 .. a_{n-1}], n fixed by the kind, or
+   [kind, out, n, a_0 .. a_{n-1}] for a loop (sum, dot), or
    [-1, out, n, k, a_0 .. a_{n-1}] for a node called back in Python (k numbers the op node):
    the op nodes in order for forward, those that need a gradient in reverse order for
    backward. One walk reads its records front to back, nothing else. */
@@ -258,10 +260,6 @@ typedef struct {
     ag_fcb fcb;
     ag_bcb bcb;
 } ag_graph;
-
-static void ag_run_forward(const ag_graph *g) {
-    ag_walk_forward(g->fprog, g->fprog + g->nf, g->V, g->fcb);
-}
 
 /* Whether every value is finite: 0·v is ±0 for a finite v and NaN otherwise (eight sums in
    eight variables, so that the additions need not wait for each other). */
@@ -275,6 +273,14 @@ static int ag_finite(const double *V, int n) {
     for (; i < n; i++) s0 += 0.0 * V[i];
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)) == 0.0;
 }
+"""
+
+_RUNTIME = r"""
+
+static void ag_run_forward(const ag_graph *g) {
+    ag_walk_forward(g->fprog, g->fprog + g->nf, g->V, g->fcb);
+}
+
 
 static void ag_run_backward(const ag_graph *g, double seed) {
     memset(g->G, 0, sizeof(double) * (size_t)g->n);
@@ -388,6 +394,7 @@ class Source:
     def __init__(self, nary: list[tuple[Op, int]]) -> None:
         self.fcalls: dict[tuple[str, int], str] = {}  # value-argument forwards for F_ calls
         self.parts: list[list[str]] = []
+        self.value_parts: list[list[str]] = []  # those forwards alone
         self.math: set[str] = set()
         keys: list[tuple[Op, int | None]]
         keys = [(op, op.arity) for op in OPS.values() if op.arity is not None]
@@ -602,7 +609,9 @@ class Source:
         fname = f"fv_{name}_{n}"
         text = _CText(lambda i: f"x{i}", "NAN", self.fcalls)
         params = ", ".join(f"double x{i}" for i in range(n))
-        self.parts.append(_function(f"static double {fname}({params})", t, text, _returns))
+        fn = _function(f"static double {fname}({params})", t, text, _returns)
+        self.parts.append(fn)
+        self.value_parts.append(fn)
         self.fcalls[key] = fname
 
     def code(self) -> str:
@@ -618,7 +627,14 @@ class Source:
                        "b{0}(V, G, pc + 2, pc[1], fin);",
                        "if (cb(pc[3])) ag_err = 1;", self.bkinds.values(), self.sizes,
                        "b{0}(V, G, pc + 3, pc[1], fin, pc[2]);")
-        for part in self.lanes:
+        return "\n".join(lines) + _GRAPH + _RUNTIME
+
+    def rows_code(self) -> str:
+        """The C file for rows side by side (``ag_rows``): a library of its own, built the
+        first time a graph's rows go through map() or batch(), so that a graph replayed only
+        by forward() and backward() never waits for it."""
+        lines = [_PRELUDE] + [f"AG_MATH({f})" for f in sorted(self.math)]
+        for part in self.value_parts + self.lanes:
             lines += part
         lines += _walk("static void ag_walk_forward_rows(const int *pc, const int *end, "
                        "double *V)", "F{0}(V, pc + 2, pc[1]);", "ag_err = 1;",
@@ -628,7 +644,7 @@ class Source:
                        "const double *V, double *G, int *fin)", "B{0}(V, G, pc + 2, pc[1], fin);",
                        "ag_err = 1;", self.bkinds.values(), self.sizes,
                        "B{0}(V, G, pc + 3, pc[1], fin, pc[2]);", self.lane_alias["partials"])
-        return "\n".join(lines) + _RUNTIME + _ROWS
+        return "\n".join(lines) + _GRAPH + _ROWS
 
 
 def _walk(head: str, case: str, default: str, kinds, sizes: list, loop: str,

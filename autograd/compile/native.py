@@ -148,8 +148,9 @@ class NativeCompiled(Compiled):
                              _ptr(self._lslot), _ptr(self._V, _DBL), _ptr(self._G, _DBL),
                              *self._cbs)
         self._ref = ctypes.byref(self._graph)
-        # Rows side by side (map, batch) where every node has C code; buffers made at first use.
-        self._lanes = 0 if tables.calls else self._c_lanes()
+        # Rows side by side (map, batch) where every node has C code: the library and the
+        # buffers are made at the first use.
+        self._lanes = -1 if tables.calls else None
         self._VR: array | None = None
         self._gradient_buffers(needs)
         self._tape: TapeCompiled | None = None
@@ -190,9 +191,7 @@ class NativeCompiled(Compiled):
         p, d, i = ctypes.c_void_p, ctypes.c_double, ctypes.c_int
         for name, args in [("ag_forward", [p, p]), ("ag_backward", [p, d, i, p, p]),
                            ("ag_map", [p, p, i, i, p, p, p]),
-                           ("ag_batch", [p, p, i, i, p, p, p, d, i, p, p]),
-                           ("ag_rows", [p, p, i, i, p, p, p, d, i, p, p, p, p]),
-                           ("ag_lanes", [])]:
+                           ("ag_batch", [p, p, i, i, p, p, p, d, i, p, p])]:
             fn = function(lib, name)
             fn.argtypes, fn.restype = args, ctypes.c_int
             setattr(self, "_c" + name[2:], fn)
@@ -244,7 +243,7 @@ class NativeCompiled(Compiled):
         self._sync(data_edits())
         self._errors.clear()
         self._read = None  # V now holds the last row's values
-        if self._lanes:
+        if self._side_by_side():
             failed = self._c_rows(self._ref, self._L, n, len(self.inputs),
                                   self._islot.buffer_info()[0], X.buffer_info()[0],
                                   Y.buffer_info()[0], 0.0, 0, None, None, *self._rows_buffers())
@@ -264,8 +263,9 @@ class NativeCompiled(Compiled):
         self._sync(data_edits())
         self._errors.clear()
         self._read = None
-        run = self._c_rows if self._lanes else self._c_batch
-        extra = self._rows_buffers() if self._lanes else ()
+        lanes = self._side_by_side()
+        run = self._c_rows if lanes else self._c_batch
+        extra = self._rows_buffers() if lanes else ()
         if run(self._ref, self._L, n, len(self.inputs), self._islot.buffer_info()[0],
                X.buffer_info()[0], Y.buffer_info()[0], seed, len(self._params),
                self._pslot.buffer_info()[0], GW.buffer_info()[0], *extra) or self._errors:
@@ -275,6 +275,21 @@ class NativeCompiled(Compiled):
             for leaf, g in zip(self._params, GW):
                 leaf.grad = g
         return Y.tolist()[:n]
+
+    def _side_by_side(self) -> bool:
+        """Whether rows go side by side: loads the rows library the first time."""
+        if self._lanes is None:
+            try:
+                lib = load(self._keep.source.rows_code())
+                rows, lanes = function(lib, "ag_rows"), function(lib, "ag_lanes")
+            except NativeUnavailable:
+                self._lanes = -1
+                return False
+            p, d, i = ctypes.c_void_p, ctypes.c_double, ctypes.c_int
+            rows.argtypes, rows.restype = [p, p, i, i, p, p, p, d, i, p, p, p, p], i
+            lanes.argtypes, lanes.restype = [], i
+            self._c_rows, self._rows_lib, self._lanes = rows, lib, lanes()
+        return self._lanes > 0
 
     def _rows_buffers(self) -> tuple[int, int]:
         """Values and gradients of every node in every lane, for ag_rows."""

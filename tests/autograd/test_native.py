@@ -833,6 +833,10 @@ def test_a_new_batch_size_or_width_builds_no_new_library(monkeypatch, tmp_path):
         loss = losses.hinge([model(x) for x in X], y) + losses.l2(model.parameters(), 1e-4)
         graph = autograd.compile(loss, backend="native")
         assert graph.forward() == loss.data
+        # One example's graph through batch() (rows side by side: a library of its own).
+        xs, t = [Value(0.0), Value(0.0)], Value(1.0)
+        term = autograd.compile((1.0 - t * model(xs)).relu(), backend="native", inputs=[*xs, t])
+        term.batch([[*x, 2.0 * c - 1.0] for x, c in zip(X, y)])
         if n == 30 and width == 20:
             first = len(builds)
             assert first >= 1
