@@ -400,3 +400,16 @@ def data_of(nodes: Sequence[Value]) -> list[float]:
 def data_edits() -> int:
     """A count that grows whenever some Value's ``data`` is assigned (never reset)."""
     return _EDITS[0]
+
+
+def data_written() -> int:
+    """Count a write of Values' data made past the setter (compiled code writes a whole list of
+    parameters at once, through ``DATA_SLOT``); returns the new count."""
+    _EDITS[0] += 1
+    return _EDITS[0]
+
+
+# The slot that holds a Value's number: compiled code reads and writes many at once through it.
+# Measured on the demo step (337 parameters): the SGD update through the property 52 µs, in C
+# through the slot 7 µs (docs/performance.md).
+DATA_SLOT = Value.__dict__["_data"]

@@ -644,9 +644,172 @@ def main(argv: list[str] | None = None) -> int:
     }
     print_report(report)
     print_jax_and_scaling(report)
+    report["whole_step"] = whole_step_rows(args.quick)  # the whole step in C (issue 26)
+    print_whole_step(report["whole_step"])
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")
     return 0
+
+
+
+# ------------------------------------------------------- the whole step in C (issue 26, native)
+#
+# Measured apart from the table above, in the same process and interleaved with PyTorch:
+#   - the demo step through the documented loop with nn.optim.SGD (zero_grad, forward,
+#     backward, step: the update runs in C because the native replay holds the parameters);
+#   - MLP(2, [64, 64, 1]) on 1,000 points: fit's compiled step (one example's graph, rows side
+#     by side, the L2 term compiled on its own, SGD in C), the full-batch native replay, PyTorch;
+#   - compile cost of MLP(2, [64, 64, 1]) x 100 with the L2 term: with an empty library cache
+#     and cached, and how many libraries a new batch size or width builds (none).
+
+def _torch_step(X, y, model: nn.MLP, sizes: list[int]) -> Callable[[], float] | None:
+    """PyTorch's vectorized float64 step (one thread) for ``sizes``, from ``model``'s weights."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    it = iter(p.data for p in model.parameters())
+    params = []
+    for nin, nout in zip(sizes, sizes[1:]):
+        rows = [[next(it) for _ in range(nin + 1)] for _ in range(nout)]
+        params += [torch.tensor([r[:-1] for r in rows], dtype=torch.float64, requires_grad=True),
+                   torch.tensor([r[-1] for r in rows], dtype=torch.float64, requires_grad=True)]
+    Xt = torch.tensor(X, dtype=torch.float64)
+    signs = torch.tensor([1.0 if t else -1.0 for t in y], dtype=torch.float64)
+
+    def step() -> float:
+        h = Xt
+        for k in range(0, len(params), 2):
+            h = h @ params[k].T + params[k + 1]
+            if k + 2 < len(params):
+                h = torch.relu(h)
+        loss = torch.relu(1.0 - signs * h[:, 0]).mean() + ALPHA * sum(
+            (p * p).sum() for p in params)
+        for p in params:
+            p.grad = None
+        loss.backward()
+        with torch.no_grad():
+            for p in params:
+                p -= LR * p.grad
+        return loss.item()
+    return step
+
+
+def _documented_loop(X, y, model: nn.MLP) -> Callable[[], float]:
+    """compile once; then opt.zero_grad(); c.forward(); c.backward(); opt.step()."""
+    params = model.parameters()
+    c = autograd.compile(losses.hinge([model(x) for x in X], y) + losses.l2(params, ALPHA),
+                         backend="native")
+    opt = nn.optim.SGD(params, lr=LR)
+
+    def step() -> float:
+        opt.zero_grad()
+        value = c.forward()
+        c.backward()
+        opt.step()
+        return value
+    return step
+
+
+def _fit_step(X, y, model: nn.MLP) -> Callable[[], float]:
+    """What one step of fit(compile="native") does, full batch: one example's graph over the
+    rows (side by side in C), the L2 term compiled on its own, the outputs for accuracy, SGD."""
+    from nn.train import example_graph
+    params = model.parameters()
+    graph = example_graph(model, losses.hinge, X[0], backend="native")
+    rows = graph.rows(X, y)[::-1]  # fit adds the examples' gradients last to first
+    penalty = autograd.compile(losses.l2(params, ALPHA), backend="native")
+    opt = nn.optim.SGD(params, lr=LR)
+    idx = range(len(X))
+
+    def step() -> float:
+        opt.zero_grad()
+        reg = penalty.forward()
+        penalty.backward()
+        terms = graph.term.batch(rows, gradient=1.0 / len(rows))
+        graph.outputs(X, idx)  # fit scores accuracy on them
+        opt.step()
+        return statistics.fmean(terms) + reg
+    return step
+
+
+def whole_step_rows(quick: bool) -> dict:
+    """The rows above, timed in interleaved rounds; ratios to PyTorch from the same rounds."""
+    out: dict = {}
+    X, y = nn.datasets.make_moons(100, noise=0.1, seed=SEED)
+    rows = {"documented loop (native, SGD in C)": _documented_loop(X, y, nn.MLP(2, SIZES[1:],
+                                                                                seed=SEED))}
+    torch_step = _torch_step(X, y, nn.MLP(2, SIZES[1:], seed=SEED), SIZES)
+    if torch_step is not None:
+        rows["pytorch"] = torch_step
+    counts = {name: (20, 40 if quick else 200) for name in rows}
+    out["demo"] = timed_rounds(rows, counts, 2 if quick else 5)
+    big = [2, 64, 64, 1]
+    X, y = nn.datasets.make_moons(1000, noise=0.1, seed=SEED)
+    rows = {"fit step (rows side by side, SGD in C)": _fit_step(X, y, nn.MLP(2, big[1:],
+                                                                            seed=SEED))}
+    t = time.perf_counter()
+    rows["full-batch native replay"] = _documented_loop(X, y, nn.MLP(2, big[1:], seed=SEED))
+    out["full_batch_compile_s"] = time.perf_counter() - t
+    torch_step = _torch_step(X, y, nn.MLP(2, big[1:], seed=SEED), big)
+    if torch_step is not None:
+        rows["pytorch"] = torch_step
+    counts = {name: (2, 3 if quick else 10) for name in rows}
+    out["64x64 x 1000"] = timed_rounds(rows, counts, 2 if quick else 5)
+    for table in (out["demo"], out["64x64 x 1000"]):
+        if "pytorch" in table:
+            for r in table.values():
+                r["ratio_to_pytorch"] = r["median_ms"] / table["pytorch"]["median_ms"]
+    out["compile"] = _compile_cost()
+    return out
+
+
+def _compile_cost() -> dict:
+    """[64, 64, 1] x 100 with the L2 term: cold (empty cache, every library built), cached;
+    then other batch sizes and widths, counting the libraries they build."""
+    csource = sys.modules["autograd.compile.csource"]
+    built: list[int] = []
+    real = csource._build
+    csource._build = lambda *a: built.append(1) or real(*a)
+    saved = os.environ.get("AUTOGRAD_SCALAR_CACHE")
+    result: dict = {}
+    try:
+        with tempfile.TemporaryDirectory() as cache:
+            os.environ["AUTOGRAD_SCALAR_CACHE"] = cache
+            for name, sizes, n in [("cold_s", [64, 64, 1], 100), ("cached_s", [64, 64, 1], 100),
+                                   ("batch_1000_s", [64, 64, 1], 1000),
+                                   ("width_32_s", [32, 32, 1], 100)]:
+                X, y = nn.datasets.make_moons(n, noise=0.1, seed=SEED)
+                model = nn.MLP(2, sizes, seed=SEED)
+                loss = losses.hinge([model(x) for x in X], y) + losses.l2(model.parameters(),
+                                                                           ALPHA)
+                before = len(built)
+                t = time.perf_counter()
+                autograd.compile(loss, backend="native")
+                result[name] = time.perf_counter() - t
+                result[name.replace("_s", "_builds")] = len(built) - before
+    finally:
+        csource._build = real
+        if saved is None:
+            os.environ.pop("AUTOGRAD_SCALAR_CACHE", None)
+        else:
+            os.environ["AUTOGRAD_SCALAR_CACHE"] = saved
+    return result
+
+
+def print_whole_step(report: dict) -> None:
+    for title in ("demo", "64x64 x 1000"):
+        print(f"{title}:")
+        for name, r in report[title].items():
+            lo, hi = r["round_medians_ms"]
+            ratio = f"{r['ratio_to_pytorch']:.2f}x" if "ratio_to_pytorch" in r else "-"
+            print(f"  {name:<42}{r['median_ms']:>9.3f} ms  ({lo:.3f}-{hi:.3f}){ratio:>9}")
+    c = report["compile"]
+    print(f"compile [64,64,1] x 100 + L2: {c['cold_s']:.2f} s cold ({c['cold_builds']} "
+          f"libraries), {c['cached_s']:.2f} s cached; x 1,000 {c['batch_1000_s']:.2f} s "
+          f"({c['batch_1000_builds']} built); [32,32,1] {c['width_32_s']:.2f} s "
+          f"({c['width_32_builds']} built)")
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Iterable, Sequence
+from array import array
+from typing import Callable, Iterable, Sequence
 
 from autograd import Value
+from autograd.compile import native_graphs, native_update
 
 
 def _setting(owner: str, what: str, value, low: float, high: float = math.inf, *,
@@ -23,7 +25,14 @@ def _setting(owner: str, what: str, value, low: float, high: float = math.inf, *
 
 
 class Optimizer:
-    """Holds the parameters and a settable learning rate ``lr``."""
+    """Holds the parameters and a settable learning rate ``lr``.
+
+    A subclass writes its arithmetic once, as a rule for one parameter's numbers:
+    ``rule(p, g, *state, *settings) -> (new p, *new state)``, with its state in arrays of one
+    float per parameter. ``_apply`` runs the rule over every parameter: in Python, or in C
+    through ``autograd.compile``'s ``native_update`` when a native replay holds all the
+    parameters (the same function traced, so the same numbers to the last bit).
+    """
 
     def __init__(self, params: Iterable[Value], lr: float) -> None:
         self.params: list[Value] = list(params)
@@ -34,6 +43,8 @@ class Optimizer:
             if not isinstance(p, Value):
                 raise TypeError(f"{name}: parameters must be Values, got {type(p).__name__} {p!r}")
         self.lr = lr
+        self._native: dict = {}  # rule -> its Update in C, or None
+        self._seen = -1  # native_graphs() when the rules were last looked up
 
     @property
     def lr(self) -> float:
@@ -45,11 +56,60 @@ class Optimizer:
 
     def zero_grad(self) -> None:
         """Set every parameter's grad to 0."""
+        update = next((u for u in self._native.values() if u is not None), None)
+        if update is not None:
+            update.zero_grad()
+            return
         for p in self.params:
             p.grad = 0.0
 
     def step(self) -> None:
         raise NotImplementedError
+
+    def _state(self) -> array:
+        """A state array: one float per parameter, 0.0 to start."""
+        return array("d", bytes(8 * len(self.params)))
+
+    def _apply(self, rule: Callable, state: Sequence[array], settings: tuple) -> None:
+        """``rule`` over every parameter, reading and writing ``state`` in place."""
+        update = self._compiled(rule, state, len(settings))
+        if update is not None and update(settings):
+            return
+        for i, p in enumerate(self.params):
+            p.data, *new = rule(p.data, p.grad, *[s[i] for s in state], *settings)
+            for s, x in zip(state, new):
+                s[i] = x
+
+    def _compiled(self, rule: Callable, state: Sequence[array], settings: int):
+        seen = native_graphs()
+        if seen != self._seen:  # a native replay was made since: look again
+            self._seen = seen
+            self._native = {r: u for r, u in self._native.items() if u is not None}
+        if rule not in self._native:
+            self._native[rule] = native_update(rule, self.params, state, settings)
+        return self._native[rule]
+
+
+# The rules: the arithmetic of each update, for one parameter, written once (PyTorch's).
+
+def sgd_rule(p, g, lr, wd):
+    return (p - lr * (g + wd * p),)
+
+
+def momentum_first_rule(p, g, v, lr, mu, wd):
+    v = g + wd * p   # PyTorch starts the buffer at the first gradient, not at zero
+    return p - lr * v, v
+
+
+def momentum_rule(p, g, v, lr, mu, wd):
+    v = mu * v + g + wd * p
+    return p - lr * v, v
+
+
+def adam_rule(p, g, m, v, lr, b1, b2, c1, c2, eps):
+    m = b1 * m + (1.0 - b1) * g
+    v = b2 * v + (1.0 - b2) * g * g
+    return p - lr * (m / c1) / (math.sqrt(v / c2) + eps), m, v
 
 
 class SGD(Optimizer):
@@ -64,23 +124,18 @@ class SGD(Optimizer):
         self.momentum = _setting("SGD", "momentum", momentum, 0.0, 1.0)
         # Finite: an infinite decay turns every weight into nan at the first step.
         self.weight_decay = _setting("SGD", "weight_decay", weight_decay, 0.0)
-        self._velocity: list[float] | None = None
+        self._velocity = self._state()
+        self._started = False
 
     def step(self) -> None:
         """Move every parameter against its gradient."""
         lr, mu, wd = self._lr, self.momentum, self.weight_decay
         if mu == 0.0:
-            for p in self.params:
-                p.data -= lr * (p.grad + wd * p.data)
+            self._apply(sgd_rule, (), (lr, wd))
             return
-        if self._velocity is None:
-            # PyTorch starts the buffer at the first gradient, not at zero.
-            self._velocity = [p.grad + wd * p.data for p in self.params]
-        else:
-            self._velocity = [mu * v + p.grad + wd * p.data
-                              for v, p in zip(self._velocity, self.params)]
-        for p, v in zip(self.params, self._velocity):
-            p.data -= lr * v
+        rule = momentum_rule if self._started else momentum_first_rule
+        self._apply(rule, (self._velocity,), (lr, mu, wd))
+        self._started = True
 
 
 class Adam(Optimizer):
@@ -95,17 +150,11 @@ class Adam(Optimizer):
         # Finite: an infinite eps divides every update down to zero, silently.
         self.eps = _setting("Adam", "eps", eps, 0.0, low_open=True)
         self.t = 0
-        self._m = [0.0] * len(self.params)
-        self._v = [0.0] * len(self.params)
+        self._m, self._v = self._state(), self._state()
 
     def step(self) -> None:
         """One Adam update of every parameter."""
         b1, b2 = self.betas
         self.t += 1
         c1, c2 = 1.0 - b1 ** self.t, 1.0 - b2 ** self.t
-        lr, eps, m, v = self._lr, self.eps, self._m, self._v
-        for i, p in enumerate(self.params):
-            g = p.grad
-            m[i] = b1 * m[i] + (1.0 - b1) * g
-            v[i] = b2 * v[i] + (1.0 - b2) * g * g
-            p.data -= lr * (m[i] / c1) / (math.sqrt(v[i] / c2) + eps)
+        self._apply(adam_rule, (self._m, self._v), (self._lr, b1, b2, c1, c2, self.eps))

@@ -65,7 +65,7 @@ def fit(model: Module, X: Sequence[Sequence[float]], y: Sequence, *,
         loss: str | Loss = "hinge", optimizer: Optimizer | None = None, steps: int = 100,
         batch_size: int | None = None, l2: float = 0.0,
         schedule: Callable[[int], float] | None = None, progress: bool | None = None,
-        seed: int | None = None, compile: bool = False,  # noqa: A002 - the name users expect
+        seed: int | None = None, compile: bool | str = False,  # noqa: A002 - the name users expect
         decide: Decide | None = None, health: bool = False) -> History:
     """Train ``model`` on (X, y) for ``steps`` optimizer steps and return the History.
 
@@ -77,7 +77,9 @@ def fit(model: Module, X: Sequence[Sequence[float]], y: Sequence, *,
     parameters. ``schedule(step)`` sets the optimizer's lr before each step. The progress bar
     (tqdm) shows on a terminal, or always with ``progress=True``. With ``compile=True`` the graph
     of one example is compiled once (``autograd.compile``, in C where a compiler is available)
-    and replayed over each step's batch; the results are those of eager training. With
+    and replayed over each step's batch; the results are those of eager training.
+    ``compile="native"`` insists on C (``NativeUnavailable`` otherwise), ``"python"`` replays in
+    Python; with a native replay the optimizer's update runs in C too (``nn.optim``). With
     ``health=True`` the History also records, per layer and step, the weights' gradient norm,
     the update-to-data ratio and the fractions of dead ReLUs and saturated sigmoid/tanh units.
     For the losses fit knows, every label goes through the loss before training, so that a bad
@@ -94,8 +96,9 @@ def fit(model: Module, X: Sequence[Sequence[float]], y: Sequence, *,
                          "compile=True replays one graph without building it; use one")
     recorder = HealthRecorder(model) if health else None
     batches = _batches(len(X), batch_size, random.Random(seed))
-    if compile:
-        step = _replayed_step(model, X, y, batches, loss_fn, l2, decide, optimizer)
+    backend = _backend(compile)
+    if backend:
+        step = _replayed_step(model, X, y, batches, loss_fn, l2, decide, optimizer, backend)
     else:
         objective = _objective(loss_fn, model.parameters(), l2)
         step = _eager_step(model, X, y, batches, objective, decide, optimizer, recorder)
@@ -115,6 +118,18 @@ def _check_arguments(X: list, y: list, steps, batch_size, l2) -> None:
         raise TypeError(f"fit: l2 must be a number, got {type(l2).__name__} {l2!r}")
     if not 0 <= l2 < math.inf:
         raise ValueError(f"fit: l2 must be a finite number ≥ 0, got {l2!r}")
+
+
+def _backend(compile) -> str | None:  # noqa: A002 - fit's argument
+    """The replay backend ``fit(compile=...)`` asks for, or None for eager training."""
+    if compile is False or compile is None:
+        return None
+    if compile is True:
+        return "auto"
+    if compile in ("auto", "native", "python"):
+        return compile
+    raise ValueError(f"fit: compile must be True, False, 'auto', 'native' or 'python', "
+                     f"got {compile!r}")
 
 
 def _check_count(what: str, n, low: int) -> None:
@@ -279,10 +294,11 @@ class ExampleGraph:
 
 
 def example_graph(model: Module, loss_fn: Loss, x: Sequence[float],
-                  y: Sequence = ()) -> ExampleGraph | None:
+                  y: Sequence = (), backend: str = "auto") -> ExampleGraph | None:
     """``model`` and one of ``nn.losses``' losses on one example shaped like ``x``, compiled
     once with the example's values and target as inputs; None for a loss it does not know.
-    Each target in ``y`` is first put through the loss, so a bad one raises its own error."""
+    Each target in ``y`` is first put through the loss, so a bad one raises its own error.
+    ``backend`` is ``autograd.compile``'s."""
     kind = next(((enc, term) for fn, enc, term in TERMS if fn is loss_fn), None)
     if kind is None:
         return None
@@ -293,11 +309,11 @@ def example_graph(model: Module, loss_fn: Loss, x: Sequence[float],
     _check_targets("example_graph", loss_fn, out, y)
     blank = [0.0] * len(encode(0, classes))
     ts = [Value(v, label=f"t{i}") for i, v in enumerate(blank, 1)]
-    term = autograd.compile(term_of(loss_fn, out, ts), inputs=xs + ts)
+    term = autograd.compile(term_of(loss_fn, out, ts), inputs=xs + ts, backend=backend)
     if classes == 1:
-        return ExampleGraph(term, autograd.compile(out, inputs=xs), 1, encode)
+        return ExampleGraph(term, autograd.compile(out, inputs=xs, backend=backend), 1, encode)
     pick = [Value(0.0, label=f"pick{k}") for k in range(1, classes + 1)]
-    scores = autograd.compile(autograd.dot(pick, out), inputs=xs + pick)
+    scores = autograd.compile(autograd.dot(pick, out), inputs=xs + pick, backend=backend)
     return ExampleGraph(term, scores, classes, encode)
 
 
@@ -320,29 +336,37 @@ def _check_targets(owner: str, loss_fn: Loss, out, y: list) -> None:
 
 
 def _replayed_step(model: Module, X: list, y: list, batches: Callable[[], Sequence[int]],
-                   loss_fn: Loss, l2: float, decide: Decide, optimizer: Optimizer) -> Step:
+                   loss_fn: Loss, l2: float, decide: Decide, optimizer: Optimizer,
+                   backend: str = "auto") -> Step:
     """One step by replaying one example's compiled graph over the step's batch."""
-    graph = example_graph(model, loss_fn, X[0])  # fit has checked y
+    graph = example_graph(model, loss_fn, X[0], backend=backend)  # fit has checked y
     if graph is None:
         return _full_graph_step(model, X, y, batches, _objective(loss_fn, model.parameters(), l2),
-                                decide, optimizer)
+                                decide, optimizer, backend)
     rows = graph.rows(X, y)
     params = model.parameters()
+    # The L2 term compiled on its own: its forward is eager's α·Σ p², its backward adds α·p
+    # twice into each grad, as eager's walk does (and moves no number through Python).
+    penalty = autograd.compile(losses.l2(params, l2), backend=backend) if l2 else None
+    # The model's own zeroing only where the optimizer leaves some parameters out.
+    mine = set(map(id, optimizer.params))
+    others = [p for p in params if id(p) not in mine]
 
     def step(k: int) -> tuple[float, float]:
         idx = batches()
-        model.zero_grad()
+        for p in others:
+            p.grad = 0.0
         optimizer.zero_grad()
         # Gradients are added in the order eager's reverse walk adds them, so that the sums
-        # agree to the last bit: the L2 term's (α·p, twice), then the examples last to first.
-        if l2:
-            for p in params:
-                p.grad += l2 * p.data
-                p.grad += l2 * p.data
+        # agree to the last bit: the L2 term's, then the examples last to first.
+        reg = 0.0
+        if penalty is not None:
+            reg = penalty.forward()
+            penalty.backward()
         # The loss is the mean of the terms: each row's gradient is added times 1/n.
         terms = graph.term.batch([rows[i] for i in reversed(idx)], gradient=1.0 / len(idx))
         terms.reverse()
-        value = _mean(terms) + (l2 * sum(p.data * p.data for p in params) if l2 else 0.0)
+        value = _mean(terms) + reg
         _guard(k, value, model)
         outs = graph.outputs(X, idx)  # before the update, as eager measures them
         optimizer.step()
@@ -357,14 +381,15 @@ def _mean(terms: list[float]) -> float:
 
 
 def _full_graph_step(model: Module, X: list, y: list, batches: Callable[[], Sequence[int]],
-                     objective: Loss, decide: Decide, optimizer: Optimizer) -> Step:
+                     objective: Loss, decide: Decide, optimizer: Optimizer,
+                     backend: str = "auto") -> Step:
     """For a loss fit cannot split into per-example terms: replay the full-batch graph."""
     if len(batches()) < len(X):
         raise ValueError("fit: compile=True with mini-batches needs a loss fit knows (hinge, "
                          "bce, mse, cross_entropy), whose per-example terms it can replay; "
                          "another loss is replayed on the full batch only")
     outs = [model(x) for x in X]
-    replay = autograd.compile(objective(outs, y))
+    replay = autograd.compile(objective(outs, y), backend=backend)
 
     def step(k: int) -> tuple[float, float]:
         value = replay.forward()

@@ -12,6 +12,8 @@ The parts, each in its own module:
   walks the graph as arrays in C (``backend="native"``);
 - ``jssource``: the templates as JavaScript, a self-contained function for a browser or Node
   (``javascript(root)``, which returns source text; it is not a ``Compiled``);
+- ``update``: an optimizer's per-parameter rule traced and run over all its parameters in C,
+  when a native replay holds them;
 - ``replay``: what all share (the ``Compiled`` interface, which inputs need gradients, many
   rows through ``map`` and ``batch``).
 
@@ -30,9 +32,11 @@ from .jssource import JavaScript, JavaScriptUnsupported, javascript
 from .native import NativeCompiled, NativeUnavailable
 from .replay import Compiled
 from .tape import TapeCompiled
+from .update import Update, native_graphs, native_update
 
 __all__ = ["compile", "Compiled", "MAX_CODE_NODES", "NativeUnavailable", "NativeFallbackWarning",
-           "javascript", "JavaScript", "JavaScriptUnsupported"]
+           "javascript", "JavaScript", "JavaScriptUnsupported", "Update", "native_update",
+           "native_graphs"]
 
 MAX_CODE_NODES = 100_000
 """Above this many nodes the Python replay uses a tape rather than generated code."""

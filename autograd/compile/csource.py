@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Sequence
 
 from ..ops import OPS, Op
-from .trace import MATH_FUNCTIONS, MATH_PREDICATES, Template, template
+from .trace import MATH_FUNCTIONS, MATH_PREDICATES, LoopForm, Template, loop_form, template
 
+UNROLLED = 16  # sum and dot over up to this many terms also get a straight-line function
 CFLAGS = ["-O2", "-fno-fast-math", "-ffp-contract=off", "-fPIC", "-shared"]
 CACHE_ENV = "AUTOGRAD_SCALAR_CACHE"
 
@@ -121,6 +122,13 @@ def _c_number(x) -> str:
     return f"({x!r})" if math.copysign(1.0, x) < 0 else repr(x)
 
 
+class _Exprs:
+    """Expressions in the shape ``Source._needs`` reads (a template's outputs)."""
+
+    def __init__(self, outs: list) -> None:
+        self.outs, self.stmts = outs, []
+
+
 def _uses_results(t: Template) -> int:
     return len(t.outs) if any(s[0] == "if" for s in t.stmts) else 0
 
@@ -195,19 +203,53 @@ typedef int (*ag_bcb)(int);
 #define AG_COLD
 #define AG_OP static inline
 #endif
+/* The loops of sum and dot, unrolled by four: each step stays in its order, the loads of the
+   next steps can start early (what the one function per size got from being straight-line). */
+#if defined(__clang__)
+#define AG_UNROLL _Pragma("unroll 4")
+#elif defined(__GNUC__)
+#define AG_UNROLL _Pragma("GCC unroll 4")
+#else
+#define AG_UNROLL
+#endif
 
 static double ag_div(double a, double b) { if (b == 0.0) ag_err = 1; return a / b; }
 /* A template's power is IEEE's (the table's partials use pow's own IEEE form, and so does the
    Python replay), which is libm's pow: ±inf on overflow, no flag. */
 #define ag_pow pow
+/* Whether an n-ary node's inputs and output are all finite (0·v is NaN otherwise). */
+static AG_COLD int ag_finite_at(const double *V, const int *a, int n, int o) {
+    double s = 0.0 * V[o];
+    for (int i = 0; i < n; i++) s += 0.0 * V[a[i]];
+    return s == 0.0;
+}
+/* Rows side by side: AG_R rows at once, lane r of slot s at s * AG_R + r. */
+#define AG_R 4
+/* Whether every value of every lane is finite, found at the first node that asks: *fin is
+   -1 until then (VR and its size in ag_fin_at). */
+static _Thread_local const double *ag_fin_V;
+static _Thread_local int ag_fin_n;
+static int ag_finite(const double *V, int n);
+static AG_COLD int ag_fin_lanes(int *fin) {
+    if (*fin < 0) *fin = ag_finite(ag_fin_V, ag_fin_n);
+    return *fin;
+}
+/* Whether a node's upstream gradient is 0 in every lane. */
+static inline int ag_zero_lanes(const double *g) {
+    int z = 1;
+    for (int r = 0; r < AG_R; r++) z &= g[r] == 0.0;
+    return z;
+}
 /* Python's math functions raise where libm returns NaN from a number, or infinity from a
    finite one: flag the same cases. */
 #define AG_MATH(f) static double m_##f(double x) { double r = f(x); \
     if ((isnan(r) && !isnan(x)) || (isinf(r) && isfinite(x))) ag_err = 1; return r; }
 """
 
-_RUNTIME = r"""
+# What both libraries (one row at a time, and rows side by side) share.
+_GRAPH = r"""
 /* The graph as two programs of records [kind, out, a_0 .. a_{n-1}], n fixed by the kind, or
+   [kind, out, n, a_0 .. a_{n-1}] for a loop (sum, dot), or
    [-1, out, n, k, a_0 .. a_{n-1}] for a node called back in Python (k numbers the op node):
    the op nodes in order for forward, those that need a gradient in reverse order for
    backward. One walk reads its records front to back, nothing else. */
@@ -218,10 +260,6 @@ typedef struct {
     ag_fcb fcb;
     ag_bcb bcb;
 } ag_graph;
-
-static void ag_run_forward(const ag_graph *g) {
-    ag_walk_forward(g->fprog, g->fprog + g->nf, g->V, g->fcb);
-}
 
 /* Whether every value is finite: 0·v is ±0 for a finite v and NaN otherwise (eight sums in
    eight variables, so that the additions need not wait for each other). */
@@ -235,6 +273,14 @@ static int ag_finite(const double *V, int n) {
     for (; i < n; i++) s0 += 0.0 * V[i];
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)) == 0.0;
 }
+"""
+
+_RUNTIME = r"""
+
+static void ag_run_forward(const ag_graph *g) {
+    ag_walk_forward(g->fprog, g->fprog + g->nf, g->V, g->fcb);
+}
+
 
 static void ag_run_backward(const ag_graph *g, double seed) {
     memset(g->G, 0, sizeof(double) * (size_t)g->n);
@@ -287,23 +333,105 @@ int ag_batch(const ag_graph *g, const double *L, int rows, int ni, const int *is
 """
 
 
+_ROWS = r"""
+/* Many rows, AG_R at a time side by side (VR and GR hold n * AG_R numbers): every other leaf
+   in every lane, the rows' inputs one row per lane (the last rows, if fewer than AG_R, copied
+   into the spare lanes, which are then ignored). With GW, backward too, and each row's
+   gradients of the wslot leaves added into GW row after row, in the order ag_batch adds
+   them. V gets the last row's values. */
+int ag_rows(const ag_graph *g, const double *L, int rows, int ni, const int *islot,
+            const double *X, double *Y, double seed, int nw, const int *wslot, double *GW,
+            double *VR, double *GR) {
+    const int n = g->n;
+    ag_err = 0;
+    /* Each node's lanes of GR go back to 0 once its partials are added (and the leaves' once
+       added into GW), so GR is cleared once per call, not once per AG_R rows. */
+    if (GW != NULL) memset(GR, 0, sizeof(double) * (size_t)n * AG_R);
+    ag_fin_V = VR;
+    ag_fin_n = n * AG_R;
+    for (int k = 0; k < g->nl; k++)
+        for (int r = 0; r < AG_R; r++) VR[(size_t)g->lslot[k] * AG_R + r] = L[k];
+    int live = 0;
+    for (int r0 = 0; r0 < rows && !ag_err; r0 += AG_R) {
+        live = rows - r0 < AG_R ? rows - r0 : AG_R;
+        for (int r = 0; r < AG_R; r++) {
+            const double *x = X + (size_t)(r0 + (r < live ? r : live - 1)) * ni;
+            for (int j = 0; j < ni; j++) VR[(size_t)islot[j] * AG_R + r] = x[j];
+        }
+        ag_walk_forward_rows(g->fprog, g->fprog + g->nf, VR);
+        for (int r = 0; r < live; r++) Y[r0 + r] = VR[(size_t)g->root * AG_R + r];
+        if (GW == NULL) continue;
+        for (int r = 0; r < AG_R; r++) GR[(size_t)g->root * AG_R + r] = seed;
+        int fin = -1;
+        ag_walk_backward_rows(g->bprog, g->bprog + g->nb, VR, GR, &fin);
+        for (int j = 0; j < nw; j++) {  /* rows in order for each leaf */
+            double *lanes = GR + (size_t)wslot[j] * AG_R;
+            double sum = GW[j];
+            if (live == AG_R) {  /* a fixed count: the additions written out */
+                for (int r = 0; r < AG_R; r++) sum += lanes[r];
+            } else {
+                for (int r = 0; r < live; r++) sum += lanes[r];
+            }
+            GW[j] = sum;
+            for (int r = 0; r < AG_R; r++) lanes[r] = 0.0;
+        }
+    }
+    if (live > 0)
+        for (int s = 0; s < n; s++) g->V[s] = VR[(size_t)s * AG_R + live - 1];
+    return ag_err;
+}
+
+int ag_lanes(void) { return AG_R; }
+"""
+
+
 class Source:
-    """The C functions for a set of (op, number of inputs): every fixed-arity op of the table
-    plus the n-ary sizes a graph uses, in a fixed order, so that graphs made of the same ops
-    share one library."""
+    """The C functions for a set of (op, number of inputs): every fixed-arity op of the table,
+    one loop per n-ary op that has a loop form (sum, dot: any number of inputs), and one
+    function per size of any other n-ary op a graph uses, in a fixed order, so that graphs
+    made of the same ops share one library whatever their widths and batch sizes."""
 
     def __init__(self, nary: list[tuple[Op, int]]) -> None:
         self.fcalls: dict[tuple[str, int], str] = {}  # value-argument forwards for F_ calls
         self.parts: list[list[str]] = []
+        self.value_parts: list[list[str]] = []  # those forwards alone
         self.math: set[str] = set()
+        keys: list[tuple[Op, int | None]]
         keys = [(op, op.arity) for op in OPS.values() if op.arity is not None]
-        keys += sorted(nary, key=lambda k: (k[0].name, k[1]))
-        # Keyed by (id(op), n): ops need not be hashable.
+        loops = {id(op): op for op, _ in nary if loop_form(op) is not None}
+        keys += sorted(((op, None) for op in loops.values()), key=lambda k: k[0].name)
+        # The small sizes of a looped op straight-line as well, all of them whichever the graph
+        # uses (so the library still depends on the ops alone): a short loop costs more than
+        # its few steps written out.
+        small = [(op, form.groups * m + form.tails) for op in loops.values()
+                 for form in [loop_form(op)] for m in range(1, UNROLLED + 1)]
+        keys += sorted(small + [(op, n) for op, n in nary if id(op) not in loops],
+                       key=lambda k: (k[0].name, k[1]))
+        sized = {(id(op), n) for op, n in keys}
+        # Keyed by (id(op), n), a loop by (id(op), None): ops need not be hashable.
         self.fkinds = {(id(op), n): self._add(op, n, "forward", i)
                        for i, (op, n) in enumerate(keys)}
         self.bkinds = {(id(op), n): self._add(op, n, "partials", i)
                        for i, (op, n) in enumerate(keys)}
-        self.sizes = [n for _, n in keys]  # per kind, its number of inputs
+        for op, n in nary:
+            if id(op) in loops and (id(op), n) not in sized:
+                self.fkinds[(id(op), n)] = self.fkinds[(id(op), None)]
+                self.bkinds[(id(op), n)] = self.bkinds[(id(op), None)]
+        self.sizes = [n for _, n in keys]  # per kind, its number of inputs (None: a loop)
+        self.loops = {k for k, (_, n) in enumerate(keys) if n is None}
+        # The same functions for AG_R rows side by side (see _RUNTIME's ag_rows).
+        # A looped op's small sizes run its loop there (each lane is a chain of its own, so
+        # the loop costs little, and its straight-line copies would double the compile time).
+        self.lanes: list[list[str]] = []
+        self.lane_alias: dict[str, dict[int, tuple[int, int]]] = {"forward": {}, "partials": {}}
+        for k, (op, n) in enumerate(keys):
+            for kind, kinds in (("forward", self.fkinds), ("partials", self.bkinds)):
+                if kinds[(id(op), n)] != k:
+                    continue
+                if n is not None and id(op) in loops and kinds[(id(op), None)] >= 0:
+                    self.lane_alias[kind][k] = (kinds[(id(op), None)], n)
+                else:
+                    self._add_lanes(op, n, kind, k)
 
     def forward_kind(self, op: Op, n: int) -> int:
         """The C function number for ``op``'s forward with ``n`` inputs, -1 to call back."""
@@ -312,8 +440,10 @@ class Source:
     def backward_kind(self, op: Op, n: int) -> int:
         return self.bkinds.get((id(op), n), -1)
 
-    def _add(self, op: Op, n: int, kind: str, k: int) -> int:
+    def _add(self, op: Op, n: int | None, kind: str, k: int) -> int:
         """Write the C function for a template; -1 when the op is called back in Python."""
+        if n is None:
+            return self._add_loop(loop_form(op), kind, k)
         t = template(op, n, kind, "c")
         if t is None:
             return -1
@@ -334,6 +464,123 @@ class Source:
             return -1
         self.parts.append(fn)
         return k
+
+    def _add_loop(self, form: LoopForm, kind: str, k: int) -> int:
+        """The C loop of an n-ary op's loop form (see ``trace.LoopForm``): the number of
+        inputs n comes with each record, m = (n - tails) / groups."""
+        grp, tails = form.groups, form.tails
+
+        def inp(what: tuple) -> str:
+            at = f"{what[1]} * m + j" if what[0] == "grp" else f"{grp} * m + {what[1]}"
+            return f"V[a[{at.replace('0 * m + ', '').replace('1 * m', 'm')}]]"
+        try:
+            if kind == "forward":
+                text = _CText(inp, "NAN", self.fcalls)
+                self._needs(_Exprs([form.init, *form.block]))
+                body = [f"        const double t{s} = {text.expr(e)};"
+                        for s, e in enumerate(form.block)]
+                fn = [f"static double f{k}(const double *restrict V, const int *restrict a, "
+                      f"int n) {{", f"    const int m = (n - {tails}) / {grp};",
+                      f"    double tc = {text.expr(form.init)};",
+                      "    AG_UNROLL", "    for (int j = 0; j < m; j++) {", *body,
+                      f"        tc = t{len(form.block) - 1};", "    }", "    return tc;", "}"]
+            else:
+                text = _CText(inp, "V[o]", self.fcalls)
+                self._needs(_Exprs([*form.per_group, *form.per_tail]))
+                fn = [f"AG_OP void b{k}(const double *restrict V, double *restrict G, "
+                      f"const int *restrict a, int o, int fin, int n) {{",
+                      "    const double g = G[o];"]
+                if form.selects is not None:
+                    # Skipped at g = 0 where every value it reads is finite: then every
+                    # product it adds is ±0 (see _skip).
+                    fn.append("    if (g == 0.0 && (fin || ag_finite_at(V, a, n, o))) return;")
+                fn.append(f"    const int m = (n - {tails}) / {grp};")
+                for g, e in enumerate(form.per_group):
+                    at = inp(("grp", g)).replace("V[", "G[", 1)
+                    fn += ["    AG_UNROLL",
+                           f"    for (int j = 0; j < m; j++) {at} += {text.expr(e)};"]
+                for t, e in enumerate(form.per_tail):
+                    fn.append(f"    {inp(('tail', t)).replace('V[', 'G[', 1)} += "
+                              f"{text.expr(e)};")
+                fn.append("}")
+        except _NoC:
+            return -1
+        self.parts.append(fn)
+        return k
+
+    def _add_lanes(self, op: Op, n: int | None, kind: str, k: int) -> None:
+        """Function k for AG_R rows side by side: lane r of slot s is V[s * AG_R + r]. Each
+        lane does exactly the steps of the function for one row; lanes are independent, so the
+        compiler may run them as one vector, and a chain of additions (a dot) in one lane
+        does not wait for the same chain in another."""
+        lane = "V[a[{}] * AG_R + r]"
+        if n is None:
+            self.lanes.append(self._loop_lanes(loop_form(op), kind, k))
+            return
+        t = template(op, n, kind, "c")
+        n_res = _uses_results(t)
+        res = [f"        double {', '.join(f'r{j} = NAN' for j in range(n_res))};"] if n_res else []
+        if kind == "forward":
+            text = _CText(lane.format, "NAN", self.fcalls)
+            body = text.block(t.stmts, "        ", "ag_err = 1;")
+            self.lanes.append([
+                f"static void F{k}(double *restrict V, const int *restrict a, int o) {{",
+                "    double y[AG_R];", "    for (int r = 0; r < AG_R; r++) {", *res, *body,
+                f"        y[r] = {text.expr(t.outs[0])};", "    }",
+                "    for (int r = 0; r < AG_R; r++) V[o * AG_R + r] = y[r];", "}"])
+            return
+        text = _CText(lane.format, "V[o * AG_R + r]", self.fcalls)
+        body = text.block(t.stmts, "        ", "ag_err = 1;")
+        outs = [f"        d[{i}][r] = {text.expr(e)};" for i, e in enumerate(t.outs)]
+        adds = [f"    for (int r = 0; r < AG_R; r++) G[a[{i}] * AG_R + r] += d[{i}][r];"
+                for i in range(len(t.outs))]
+        self.lanes.append([
+            f"AG_OP void B{k}(const double *restrict V, double *restrict G, "
+            f"const int *restrict a, int o, int *fin) {{",
+            *(["    if (ag_zero_lanes(G + o * AG_R) && ag_fin_lanes(fin)) return;"]
+              if t.selects is not None else []),
+            f"    double d[{len(t.outs)}][AG_R];", "    for (int r = 0; r < AG_R; r++) {",
+            "        const double g = G[o * AG_R + r];", *res, *body, *outs, "    }",
+            "    for (int r = 0; r < AG_R; r++) G[o * AG_R + r] = 0.0;", *adds, "}"])
+
+    def _loop_lanes(self, form: LoopForm, kind: str, k: int) -> list[str]:
+        grp, tails = form.groups, form.tails
+
+        def inp(what: tuple) -> str:
+            at = f"{what[1]} * m + j" if what[0] == "grp" else f"{grp} * m + {what[1]}"
+            return f"V[a[{at}] * AG_R + r]"
+        if kind == "forward":
+            text = _CText(inp, "NAN", self.fcalls)
+            body = [f"            const double t{s} = {text.expr(e)};"
+                    for s, e in enumerate(form.block)]
+            return [f"static void F{k}(double *restrict V, const int *restrict a, int o, "
+                    f"int n) {{", f"    const int m = (n - {tails}) / {grp};",
+                    "    double tcs[AG_R];",
+                    f"    for (int r = 0; r < AG_R; r++) tcs[r] = {text.expr(form.init)};",
+                    "    for (int j = 0; j < m; j++) {",
+                    "        for (int r = 0; r < AG_R; r++) {",
+                    "            const double tc = tcs[r];", *body,
+                    f"            tcs[r] = t{len(form.block) - 1};", "        }", "    }",
+                    "    for (int r = 0; r < AG_R; r++) V[o * AG_R + r] = tcs[r];", "}"]
+        text = _CText(inp, "V[o * AG_R + r]", self.fcalls)
+        fn = [f"AG_OP void B{k}(const double *restrict V, double *restrict G, "
+              f"const int *restrict a, int o, int *fin, int n) {{",
+              "    double gs[AG_R];",
+              "    for (int r = 0; r < AG_R; r++) { gs[r] = G[o * AG_R + r]; "
+              "G[o * AG_R + r] = 0.0; }"]
+        if form.selects is not None:
+            fn.append("    if (ag_zero_lanes(gs) && ag_fin_lanes(fin)) return;")
+        fn.append(f"    const int m = (n - {tails}) / {grp};")
+        for g, e in enumerate(form.per_group):
+            at = inp(("grp", g)).replace("V[", "G[", 1)
+            fn += ["    for (int j = 0; j < m; j++)",
+                   f"        for (int r = 0; r < AG_R; r++) {{ const double g = gs[r]; "
+                   f"{at} += {text.expr(e)}; }}"]
+        for t, e in enumerate(form.per_tail):
+            at = inp(("tail", t)).replace("V[", "G[", 1)
+            fn.append(f"    for (int r = 0; r < AG_R; r++) {{ const double g = gs[r]; "
+                      f"{at} += {text.expr(e)}; }}")
+        return fn + ["}"]
 
     def _needs(self, t: Template) -> None:
         """Math wrappers and value-argument forwards that ``t`` calls, written first."""
@@ -362,7 +609,9 @@ class Source:
         fname = f"fv_{name}_{n}"
         text = _CText(lambda i: f"x{i}", "NAN", self.fcalls)
         params = ", ".join(f"double x{i}" for i in range(n))
-        self.parts.append(_function(f"static double {fname}({params})", t, text, _returns))
+        fn = _function(f"static double {fname}({params})", t, text, _returns)
+        self.parts.append(fn)
+        self.value_parts.append(fn)
         self.fcalls[key] = fname
 
     def code(self) -> str:
@@ -372,15 +621,34 @@ class Source:
             lines += part
         lines += _walk("static void ag_walk_forward(const int *pc, const int *end, double *V, "
                        "ag_fcb cb)", "V[pc[1]] = f{0}(V, pc + 2);", "V[pc[1]] = cb(pc[3]);",
-                       self.fkinds.values(), self.sizes)
+                       self.fkinds.values(), self.sizes, "V[pc[1]] = f{0}(V, pc + 3, pc[2]);")
         lines += _walk("static void ag_walk_backward(const int *pc, const int *end, "
                        "const double *V, double *G, int fin, ag_bcb cb)",
                        "b{0}(V, G, pc + 2, pc[1], fin);",
-                       "if (cb(pc[3])) ag_err = 1;", self.bkinds.values(), self.sizes)
-        return "\n".join(lines) + _RUNTIME
+                       "if (cb(pc[3])) ag_err = 1;", self.bkinds.values(), self.sizes,
+                       "b{0}(V, G, pc + 3, pc[1], fin, pc[2]);")
+        return "\n".join(lines) + _GRAPH + _RUNTIME
+
+    def rows_code(self) -> str:
+        """The C file for rows side by side (``ag_rows``): a library of its own, built the
+        first time a graph's rows go through map() or batch(), so that a graph replayed only
+        by forward() and backward() never waits for it."""
+        lines = [_PRELUDE] + [f"AG_MATH({f})" for f in sorted(self.math)]
+        for part in self.value_parts + self.lanes:
+            lines += part
+        lines += _walk("static void ag_walk_forward_rows(const int *pc, const int *end, "
+                       "double *V)", "F{0}(V, pc + 2, pc[1]);", "ag_err = 1;",
+                       self.fkinds.values(), self.sizes, "F{0}(V, pc + 3, pc[1], pc[2]);",
+                       self.lane_alias["forward"])
+        lines += _walk("static void ag_walk_backward_rows(const int *pc, const int *end, "
+                       "const double *V, double *G, int *fin)", "B{0}(V, G, pc + 2, pc[1], fin);",
+                       "ag_err = 1;", self.bkinds.values(), self.sizes,
+                       "B{0}(V, G, pc + 3, pc[1], fin, pc[2]);", self.lane_alias["partials"])
+        return "\n".join(lines) + _GRAPH + _ROWS
 
 
-def _walk(head: str, case: str, default: str, kinds, sizes: list[int]) -> list[str]:
+def _walk(head: str, case: str, default: str, kinds, sizes: list, loop: str,
+          alias: dict | None = None) -> list[str]:
     """A walk over a program's records, one piece of code per kind.
 
     Each piece steps over its record by its kind's fixed size: read from the record instead,
@@ -389,7 +657,10 @@ def _walk(head: str, case: str, default: str, kinds, sizes: list[int]) -> list[s
     (GCC, Clang), each piece jumps straight to the next record's piece: a jump per piece is
     predicted from that piece's history, where a switch's one shared jump mispredicts after
     every data-dependent branch (a skipped node, a relu's sign); elsewhere it is a switch.
+    A loop kind (size None) reads its number of inputs from its record, ``loop`` its code;
+    ``alias`` maps a kind to (a loop kind, its fixed size): its records run that loop.
     """
+    alias = alias or {}
     known = sorted(set(kinds) - {-1})
     table = ", ".join(["&&Lcb"] + [f"&&L{k}" if k in known else "&&Lcb"
                                    for k in range(max(known, default=-1) + 1)])
@@ -397,10 +668,16 @@ def _walk(head: str, case: str, default: str, kinds, sizes: list[int]) -> list[s
              f"    static const void *const next[] = {{{table}}};",
              "#define AG_NEXT if (pc >= end) return; goto *next[pc[0] + 1]",
              "    AG_NEXT;"]
-    lines += [f"L{k}: {case.format(k)} pc += {2 + sizes[k]}; AG_NEXT;" for k in known]
+    step = {k: (f"{case.format(k)} pc += {2 + sizes[k]};" if sizes[k] is not None else
+                f"{loop.format(k)} pc += 3 + pc[2];") for k in known}
+    for k, (kl, n) in alias.items():
+        # The loop's code with its input count fixed, over a record of fixed size.
+        step[k] = (f"{loop.format(kl).replace('pc + 3', 'pc + 2').replace('pc[2]', str(n))} "
+                   f"pc += {2 + n};")
+    lines += [f"L{k}: {step[k]} AG_NEXT;" for k in known]
     lines += [f"Lcb: {default} pc += 4 + pc[2]; AG_NEXT;", "#undef AG_NEXT", "#else",
               "    while (pc < end) {", "        switch (pc[0]) {"]
-    lines += [f"        case {k}: {case.format(k)} pc += {2 + sizes[k]}; break;" for k in known]
+    lines += [f"        case {k}: {step[k]} break;" for k in known]
     lines += [f"        default: {default} pc += 4 + pc[2]; break;", "        }", "    }",
               "#endif", "}"]
     return lines
@@ -610,3 +887,40 @@ def _build(folder: Path, key: str, code: str, cc: list[str]) -> None:
             f.write(hashlib.sha256(data).hexdigest())
         os.replace(built, folder / f"{key}.so")
         os.replace(Path(tmp) / "digest", folder / f"{key}.sha256")
+
+
+# ------------------------------------------------------------------------------ update rules
+
+class RuleSource(Source):
+    """The C for an optimizer's per-parameter rule (a traced function of ``n`` floats with
+    ``outputs`` results): the rule for one parameter, and a loop over every parameter whose
+    first ``arrays`` inputs are read from arrays, the others being the same for all."""
+
+    def __init__(self, t: Template, n: int, outputs: int, arrays: int) -> None:
+        self.fcalls, self.parts, self.math = {}, [], set()
+        self.n, self.outputs, self.arrays = n, outputs, arrays
+        self._needs(t)
+        text = _CText(lambda i: f"x[{i}]", "NAN", self.fcalls)
+        self.parts.append(_function(
+            "static inline void ag_one(const double *restrict x, double *restrict y)", t, text,
+            lambda outs: [f"    y[{j}] = {o};" for j, o in enumerate(outs)]))
+
+    def code(self) -> str:
+        lines = [_PRELUDE] + [f"AG_MATH({f})" for f in sorted(self.math)]
+        for part in self.parts:
+            lines += part
+        return "\n".join(lines) + f"""
+/* Every parameter i: inputs X[k][i] for the {self.arrays} arrays, then h (the settings);
+   outputs into Y[j][i]. */
+int ag_rule(int n, double *const *X, const double *h, double *const *Y) {{
+    double x[{self.n}], y[{self.outputs}];
+    ag_err = 0;
+    for (int k = {self.arrays}; k < {self.n}; k++) x[k] = h[k - {self.arrays}];
+    for (int i = 0; i < n; i++) {{
+        for (int k = 0; k < {self.arrays}; k++) x[k] = X[k][i];
+        ag_one(x, y);
+        for (int j = 0; j < {self.outputs}; j++) Y[j][i] = y[j];
+    }}
+    return ag_err;
+}}
+"""

@@ -1,5 +1,9 @@
 """leafio: the leaves' numbers moved between Python objects and C buffers by C code.
 
+``ag_read_slot`` and ``ag_write_slot`` read and write the ``data`` or ``grad`` slot of every
+node of a list (the engine's ``DATA_SLOT`` and ``Value.grad``): a replay reads its parameters,
+and an optimizer writes them back, without a Python loop over them.
+
 A replay in C reads every leaf's data before a forward and adds into every leaf's ``grad``
 after a backward: a few hundred Python-level steps per call, which cost more than the C walks
 themselves on small graphs. Where CPython's headers are installed, a small library built once
@@ -20,7 +24,7 @@ import sysconfig
 from .csource import NativeUnavailable, function, load
 from ..engine import Value
 
-__all__ = ["helpers"]
+__all__ = ["helpers", "slot_mover"]
 
 _CODE = r"""
 #define PY_SSIZE_T_CLEAN
@@ -56,6 +60,37 @@ Py_ssize_t ag_add_into(PyObject *list, PyObject *slot, const double *add) {
     }
     return n;
 }
+
+/* The float in each object's slot into out[i]; returns the number read (it stops at a slot
+   that holds no float). */
+Py_ssize_t ag_read_slot(PyObject *list, PyObject *slot, double *out) {
+    if (!PyList_Check(list)) return 0;
+    Py_ssize_t off = ((PyMemberDescrObject *)slot)->d_member->offset;
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *x = *(PyObject **)((char *)PyList_GET_ITEM(list, i) + off);
+        if (x == NULL || !PyFloat_Check(x)) return i;
+        out[i] = PyFloat_AS_DOUBLE(x);
+    }
+    return n;
+}
+
+/* Each object's slot set to a new float: in[i], or x for all where in is NULL (as
+   ``obj.slot = float`` would). Returns the number written, -1 without memory. */
+Py_ssize_t ag_write_slot(PyObject *list, PyObject *slot, const double *in, double x) {
+    if (!PyList_Check(list)) return 0;
+    Py_ssize_t off = ((PyMemberDescrObject *)slot)->d_member->offset;
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject **p = (PyObject **)((char *)PyList_GET_ITEM(list, i) + off);
+        PyObject *old = *p;
+        PyObject *v = PyFloat_FromDouble(in ? in[i] : x);
+        if (v == NULL) return -1;
+        *p = v;
+        Py_XDECREF(old);
+    }
+    return n;
+}
 """
 
 @functools.lru_cache(maxsize=None)
@@ -74,9 +109,20 @@ def helpers() -> ctypes.PyDLL | None:
         lib = load(_CODE, [f"-I{include}", f"-DAG_PY={sys.hexversion}"], ctypes.PyDLL,
                    "python")
         unpack, add_into = function(lib, "ag_unpack"), function(lib, "ag_add_into")
+        read, write = function(lib, "ag_read_slot"), function(lib, "ag_write_slot")
     except NativeUnavailable:
         return None
-    size, p = ctypes.c_ssize_t, ctypes.c_void_p
-    unpack.argtypes, unpack.restype = [ctypes.py_object, p], size
-    add_into.argtypes, add_into.restype = [ctypes.py_object, ctypes.py_object, p], size
+    size, p, obj = ctypes.c_ssize_t, ctypes.c_void_p, ctypes.py_object
+    unpack.argtypes, unpack.restype = [obj, p], size
+    add_into.argtypes, add_into.restype = [obj, obj, p], size
+    read.argtypes, read.restype = [obj, obj, p], size
+    write.argtypes, write.restype = [obj, obj, p, ctypes.c_double], size
     return lib
+
+
+def slot_mover(nodes: list[Value]):
+    """Whether the helpers may move ``nodes``' data and grad through their slots: every node
+    reads both through Value's own descriptors (a subclass with a property of its own goes
+    through Python)."""
+    return all(
+        type(n).data is Value.data and type(n).grad is Value.grad for n in nodes)

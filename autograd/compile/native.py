@@ -2,27 +2,33 @@
 ``csource``.
 
 Buffers are allocated once per compiled graph: ``V`` (every node's value), ``G`` (every node's
-gradient), the leaves' data, packed into one buffer per forward, and the gradients of the leaves
-that need one, added into their ``.grad`` after each backward (both moves by ``leafio``'s C code
-where it exists, else in Python).
+gradient), the leaves' data ``L`` and the gradients of the leaves that need one, added into their
+``.grad`` after each backward (both moves by ``leafio``'s C code where it exists, else in Python).
+
+``L`` holds the parameters (every leaf but the Constants) first, then the Constants, whose
+numbers are read once, here. A forward reads the parameters' data only when some Value's data
+was assigned since the last read (the engine's ``data_edits`` count moved): an optimizer that
+writes the parameters back in C (``update``) counts its write, so a user's ``p.data = ...`` and
+the optimizer's update are both seen, and a loop that changes nothing reads nothing.
 """
 from __future__ import annotations
 
 import ctypes
 import math
 import struct
+import weakref
 from array import array
 from itertools import chain
 from typing import Sequence
 
 from .csource import NativeUnavailable, Source, function, load
 from .trace import traceable
-from ..engine import Value
-from .leafio import helpers
-from .replay import Compiled, needs_grad, op_and_parents
+from ..engine import DATA_SLOT, Constant, Value, data_edits
+from .leafio import helpers, slot_mover
+from .replay import Compiled, data_reader, needs_grad, op_and_parents
 from .tape import TapeCompiled
 
-__all__ = ["NativeCompiled", "NativeUnavailable"]
+__all__ = ["NativeCompiled", "NativeUnavailable", "holding", "native_graphs"]
 
 _INT = ctypes.POINTER(ctypes.c_int)
 _DBL = ctypes.POINTER(ctypes.c_double)
@@ -64,17 +70,21 @@ class _Tables:
         self.calls = {k: (op, list(map(slot, ps)), i) for k, (i, op, ps) in enumerate(nodes)
                       if kinds[k][0] < 0 or (kinds[k][1] < 0 and needs[i])}
         records = [(i, k, list(map(slot, ps))) for k, (i, _, ps) in enumerate(nodes)]
+        loops = src.loops
         self.fprog = array("i", chain.from_iterable(
-            _record(kinds[k][0], i, k, ps) for i, k, ps in records))
+            _record(kinds[k][0], i, k, ps, loops) for i, k, ps in records))
         self.bprog = array("i", chain.from_iterable(
-            _record(kinds[k][1], i, k, ps) for i, k, ps in reversed(records) if needs[i]))
+            _record(kinds[k][1], i, k, ps, loops) for i, k, ps in reversed(records) if needs[i]))
 
 
-def _record(kind: int, out: int, k: int, inputs: list[int]) -> tuple[int, ...]:
+def _record(kind: int, out: int, k: int, inputs: list[int], loops) -> tuple[int, ...]:
     """A node's record: its C code's kind, output slot and input slots (the kind fixes their
-    number), or for a node called back in Python also that number and the op node number."""
+    number), or for a loop kind (sum, dot) also that number, or for a node called back in
+    Python that number and the op node number."""
     if kind < 0:
         return (kind, out, len(inputs), k, *inputs)
+    if kind in loops:
+        return (kind, out, len(inputs), *inputs)
     return (kind, out, *inputs)
 
 
@@ -102,6 +112,21 @@ def _callbacks(calls: dict, V: array, G: array, errors: list):
     return _FCB(forward), _BCB(backward)
 
 
+_LIVE: weakref.WeakSet = weakref.WeakSet()  # the native replays alive now
+_MADE = [0]  # how many were made
+
+
+def native_graphs() -> int:
+    """How many native replays this process has made (an optimizer looks again when it moved)."""
+    return _MADE[0]
+
+
+def holding(params) -> bool:
+    """Whether a native replay alive now has every one of ``params`` among its leaves."""
+    want = set(params)
+    return any(want <= c._var_set for c in list(_LIVE))
+
+
 class NativeCompiled(Compiled):
     """Replays the graph in C; steps the C code flags are redone by the Python tape."""
 
@@ -115,20 +140,37 @@ class NativeCompiled(Compiled):
         self._V, self._G = _zeros(len(order)), _zeros(len(order))
         self._errors: list = []
         self._cbs = _callbacks(tables.calls, self._V, self._G, self._errors)
-        self._lslot = array("i", [index[leaf] for leaf in self.leaves])
+        self._vars = [leaf for leaf in self.leaves if not isinstance(leaf, Constant)]
+        consts = [leaf for leaf in self.leaves if isinstance(leaf, Constant)]
+        self._lslot = array("i", [index[leaf] for leaf in self._vars + consts])
         self._graph = _Graph(len(self.leaves), len(order) - 1, len(order), len(tables.fprog),
                              len(tables.bprog), _ptr(tables.fprog), _ptr(tables.bprog),
                              _ptr(self._lslot), _ptr(self._V, _DBL), _ptr(self._G, _DBL),
                              *self._cbs)
         self._ref = ctypes.byref(self._graph)
+        # Rows side by side (map, batch) where every node has C code: the library and the
+        # buffers are made at the first use.
+        self._lanes = -1 if tables.calls else None
+        self._VR: array | None = None
         self._gradient_buffers(needs)
         self._tape: TapeCompiled | None = None
-        # The leaves' data for C: packed into one buffer allocated once, by C code where it
-        # can be built (leafio), else by struct (several times faster than array() from a list).
+        # The leaves' data for C: the parameters read through their slots by C code where it
+        # can be built (leafio), else packed by struct (several times faster than array() from
+        # a list); the Constants' numbers once, now.
+        nv = len(self._vars)
         self._L = (ctypes.c_double * max(len(self.leaves), 1))()
-        self._pack_leaves = struct.Struct(f"{len(self.leaves)}d").pack_into
+        self._L[nv:len(self.leaves)] = [c.data for c in consts]
+        self._pack_leaves = struct.Struct(f"{nv}d").pack_into
+        self._var_data = data_reader(self._vars)
         self._io = helpers()
-        self._unpack = self._io.ag_unpack if self._io else None
+        self._read_slot = self._io.ag_read_slot if self._io and slot_mover(self._vars) else None
+        self._synced: int | None = None  # data_edits() when the parameters were last read
+        # Reads are skipped while the count stands still only where every leaf keeps its number
+        # in Value's own slot (a subclass's data property could change without the setter).
+        self._counted = all(type(leaf).data is Value.data for leaf in self._vars)
+        self._var_set = frozenset(self._vars)
+        _LIVE.add(self)
+        _MADE[0] += 1
         self._add_grads = None
         if self._io and all(type(leaf).grad is _GRAD for leaf in self._wanted):
             self._add_grads = self._io.ag_add_into
@@ -160,14 +202,26 @@ class NativeCompiled(Compiled):
             self._tape = TapeCompiled(self.root, self._order)
         return self._tape
 
-    def _run_forward(self, data: list[float]) -> Sequence[float]:
-        self._pack(data)
+    def forward(self) -> float:
+        edits = data_edits()
+        self._sync(edits)
         self._errors.clear()
         if self._c_forward(self._ref, self._L) or self._errors:
             # Redo in Python: raises the op's own error, or computes what eager computes.
-            vals = self._python()._run_forward(data)
+            vals = self._python()._run_forward(self._gather())
             self._V[:] = array("d", vals)
-        return self._V
+        self._values = self._V
+        self._read = edits
+        return self._V[len(self._order) - 1]
+
+    def _sync(self, edits: int) -> None:
+        """The parameters' data into ``L``, unless no Value's data was assigned since."""
+        if edits == self._synced and self._counted:
+            return
+        n = len(self._vars)
+        if self._read_slot is None or self._read_slot(self._vars, DATA_SLOT, self._L) != n:
+            self._pack_leaves(self._L, 0, *self._var_data(self._vars))
+        self._synced = edits
 
     def _run_backward(self, seed: float) -> None:
         self._errors.clear()
@@ -183,20 +237,21 @@ class NativeCompiled(Compiled):
             for leaf, g in zip(self._wanted[done:], GW[done:]):
                 leaf.grad += g
 
-    def _pack(self, data: list[float]) -> None:
-        """The leaves' data into the buffer C reads them from."""
-        if self._unpack is None or self._unpack(data, self._L) != len(data):
-            self._pack_leaves(self._L, 0, *data)
-
     def map(self, rows) -> list[float]:
         X, n = self._pack_rows(rows)
         Y = _zeros(n)
-        self._pack(self._gather())
+        self._sync(data_edits())
         self._errors.clear()
         self._read = None  # V now holds the last row's values
-        if self._c_map(self._ref, self._L, n, len(self.inputs),
-                       self._islot.buffer_info()[0], X.buffer_info()[0],
-                       Y.buffer_info()[0]) or self._errors:
+        if self._side_by_side():
+            failed = self._c_rows(self._ref, self._L, n, len(self.inputs),
+                                  self._islot.buffer_info()[0], X.buffer_info()[0],
+                                  Y.buffer_info()[0], 0.0, 0, None, None, *self._rows_buffers())
+        else:
+            failed = self._c_map(self._ref, self._L, n, len(self.inputs),
+                                 self._islot.buffer_info()[0], X.buffer_info()[0],
+                                 Y.buffer_info()[0])
+        if failed or self._errors:
             return super().map(rows)
         return Y.tolist()[:n]
 
@@ -204,18 +259,51 @@ class NativeCompiled(Compiled):
         seed = self._seed_for_batch(gradient)
         X, n = self._pack_rows(rows)
         Y = _zeros(n)
-        GW = array("d", [leaf.grad for leaf in self._params]) or _zeros(0)
-        self._pack(self._gather())
+        GW = self._param_grads()
+        self._sync(data_edits())
         self._errors.clear()
         self._read = None
-        if self._c_batch(self._ref, self._L, n, len(self.inputs),
-                         self._islot.buffer_info()[0], X.buffer_info()[0], Y.buffer_info()[0],
-                         seed, len(self._params), self._pslot.buffer_info()[0],
-                         GW.buffer_info()[0]) or self._errors:
+        lanes = self._side_by_side()
+        run = self._c_rows if lanes else self._c_batch
+        extra = self._rows_buffers() if lanes else ()
+        if run(self._ref, self._L, n, len(self.inputs), self._islot.buffer_info()[0],
+               X.buffer_info()[0], Y.buffer_info()[0], seed, len(self._params),
+               self._pslot.buffer_info()[0], GW.buffer_info()[0], *extra) or self._errors:
             return super().batch(rows, gradient)
-        for leaf, g in zip(self._params, GW):
-            leaf.grad = g
+        if self._read_slot is None or self._io.ag_write_slot(
+                self._params, _GRAD, GW.buffer_info()[0], 0.0) < 0:
+            for leaf, g in zip(self._params, GW):
+                leaf.grad = g
         return Y.tolist()[:n]
+
+    def _side_by_side(self) -> bool:
+        """Whether rows go side by side: loads the rows library the first time."""
+        if self._lanes is None:
+            try:
+                lib = load(self._keep.source.rows_code())
+                rows, lanes = function(lib, "ag_rows"), function(lib, "ag_lanes")
+            except NativeUnavailable:
+                self._lanes = -1
+                return False
+            p, d, i = ctypes.c_void_p, ctypes.c_double, ctypes.c_int
+            rows.argtypes, rows.restype = [p, p, i, i, p, p, p, d, i, p, p, p, p], i
+            lanes.argtypes, lanes.restype = [], i
+            self._c_rows, self._rows_lib, self._lanes = rows, lib, lanes()
+        return self._lanes > 0
+
+    def _rows_buffers(self) -> tuple[int, int]:
+        """Values and gradients of every node in every lane, for ag_rows."""
+        if self._VR is None:
+            self._VR, self._GR = _zeros(len(self) * self._lanes), _zeros(len(self) * self._lanes)
+        return self._VR.buffer_info()[0], self._GR.buffer_info()[0]
+
+    def _param_grads(self) -> array:
+        """The parameters' grads as floats, for batch() to add into."""
+        GW = _zeros(len(self._params))
+        if self._read_slot is None or self._read_slot(self._params, _GRAD,
+                                                      GW.buffer_info()[0]) != len(self._params):
+            GW = array("d", [leaf.grad for leaf in self._params]) or _zeros(0)
+        return GW
 
     def _pack_rows(self, rows) -> tuple[array, int]:
         rows = self._rows(rows)

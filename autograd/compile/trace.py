@@ -128,10 +128,12 @@ class _Sym:
 _DOMAIN_ERRORS = (ValueError, ArithmeticError)  # what an op raises for inputs outside its domain
 
 
-def _explore(fn: Callable, n: int, partials: bool, allow_fail: bool = False):
+def _explore(fn: Callable, n: int, partials: bool, allow_fail: bool = False,
+             outputs: int = 0):
     """Run ``fn`` on stand-ins along every branch; returns the paths or None if untraceable.
 
-    Partials get the output and the upstream gradient as stand-ins too, and return a tuple.
+    Partials get the output and the upstream gradient as stand-ins too, and return a tuple;
+    so does a function of ``outputs`` results (an optimizer's rule).
 
     With ``allow_fail`` a path on which ``fn`` raises a domain error (log of a non-positive
     number) is kept, with None for its outputs: the replay reports an error there.
@@ -147,8 +149,8 @@ def _explore(fn: Callable, n: int, partials: bool, allow_fail: bool = False):
                 result = fn(*args, _Sym(("out",), tracer), g=_Sym(("g",), tracer))
             else:
                 result = fn(*args)
-            outs = list(result) if partials else [result]
-            if partials and len(outs) != n:
+            outs = list(result) if partials or outputs else [result]
+            if len(outs) != (n if partials else outputs or 1):
                 return None
             exprs = [_expr(r) for r in outs]
         except _DOMAIN_ERRORS:
@@ -470,7 +472,8 @@ _POOL = [0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.5, 3.7, 1e-3, 0.3, -0.0, 1e-300, 1e3
 _GRADIENTS = [1.0, 0.0, 1e-300, 1e300, -2.5, -0.0, math.inf]
 
 
-def _validate(fn: Callable, t: Template, n: int, out_of: Callable | None) -> bool:
+def _validate(fn: Callable, t: Template, n: int, out_of: Callable | None,
+              single: bool = True) -> bool:
     """Check the traced code against the function itself on sample inputs (and upstream
     gradients, for partials), bit for bit."""
     partials = out_of is not None
@@ -488,7 +491,7 @@ def _validate(fn: Callable, t: Template, n: int, out_of: Callable | None) -> boo
             args = xs + ([out_of(*xs)] if partials else [])
         except Exception:  # noqa: BLE001 - a sample outside the op's domain is skipped
             continue
-        want = _outcome(fn, args, {"g": g}) if partials else _outcome(fn, args, {}, single=True)
+        want = _outcome(fn, args, {"g": g}) if partials else _outcome(fn, args, {}, single)
         got = _outcome(probe, args + [g] if partials else args, {})
         checked += 1
         if want is None or got is None:  # both must fail, or neither
@@ -570,3 +573,265 @@ def _trace(op: Op, n: int, kind: str, target: str) -> Template | None:
                  py_lines(stmts), [_py_operand(o) for o in outs])
     ok = _validate(op.partials, t, n, op.forward) if partials else _validate(op.forward, t, n, None)
     return t if ok else None
+
+
+_RULES: dict[Callable, Template | None] = {}
+
+
+def rule_template(fn: Callable, n: int, outputs: int) -> Template | None:
+    """A function of ``n`` floats returning a tuple of ``outputs`` floats (an optimizer's
+    per-parameter rule), traced for C as an op's forward is, and checked bit for bit against
+    ``fn`` itself; None where it cannot be traced."""
+    if fn not in _RULES:
+        with _math_followed():
+            paths = _explore(fn, n, False, allow_fail=True, outputs=outputs)
+        t = None
+        if paths is not None:
+            stmts, outs = _assemble(paths)
+            t = Template(stmts, outs, None, py_lines(stmts), [_py_operand(o) for o in outs])
+            t = t if _validate(fn, t, n, None, single=False) else None
+        _RULES[fn] = t
+    return _RULES[fn]
+
+
+# ------------------------------------------------------------------------------ loop forms
+#
+# An n-ary op (sum, dot) traced per size gives one function per size: a sum over 4,417
+# parameters is a 4,417-line C function, and every new width or batch size is a new library.
+# A loop form is found from the traces themselves, not written by hand: the inputs are taken
+# as ``groups`` runs of m inputs each (dot: m weights, m inputs) followed by ``tails`` single
+# ones (dot's bias). The forward must be a fold: the same block of steps once per j < m, reading
+# input j of each group, the block before's last step (the carry, which starts as an expression
+# of the tails and numbers) and its own steps. Each partial must be one expression per group in
+# the j-th inputs (and the tails, the output, g). The form is used only if, rebuilt for every
+# m up to LOOP_CHECK, it is step for step the trace of that size (whose template is itself
+# checked against the op's functions): the C loop then does the same operations in the same
+# order as the function for that size would.
+
+LOOP_CHECK = 7  # sizes (in units of m) at which a loop form must equal the traced steps
+
+
+@dataclass(frozen=True)
+class LoopForm:
+    """An n-ary op's forward and partials for any number of inputs ``groups·m + tails``.
+
+    Expressions use ("in", ("grp", g)) for input j of group g, ("in", ("tail", t)) for tail t,
+    ("tmp", k) for step k of the block and ("tmp", "c") for the carry."""
+
+    groups: int
+    tails: int
+    init: tuple          # the carry before the first block
+    block: list          # the block's steps; the last is the new carry
+    per_group: list      # the partial of input j of group g
+    per_tail: list       # the partial of tail t
+    selects: tuple | None  # the template's rule for skipping at g = 0, None: never skip
+
+
+def _raw(op: Op, n: int, partials: bool):
+    """The straight-line steps and outputs of ``op`` at ``n`` inputs, or None."""
+    if template(op, n, "partials" if partials else "forward", "c") is None:
+        return None
+    fn = op.partials if partials else _forward_fn(op)
+    with _math_followed():
+        paths = _explore(fn, n, partials)
+    if paths is None or len(paths) != 1 or paths[0][0].decisions or paths[0][1] is None:
+        return None
+    return paths[0][0].lets, paths[0][1]
+
+
+def _generalise(e: tuple, m: int, j: int, groups: int, lets_at: Callable) -> tuple | None:
+    """``e`` (from a trace at m units) in terms of j; None where it reads anything else."""
+    kind = e[0]
+    if kind == "in":
+        i = e[1]
+        if i < groups * m:
+            return ("in", ("grp", i // m)) if i % m == j else None
+        return ("in", ("tail", i - groups * m))
+    if kind == "tmp":
+        return lets_at(e[1])
+    if kind in ("bin", "cmp"):
+        a, b = (_generalise(x, m, j, groups, lets_at) for x in (e[2], e[3]))
+        return None if a is None or b is None else (kind, e[1], a, b)
+    if kind in ("neg", "truth"):
+        a = _generalise(e[1], m, j, groups, lets_at)
+        return None if a is None else (kind, a)
+    if kind == "call":
+        args = [_generalise(x, m, j, groups, lets_at) for x in e[2]]
+        return None if None in args else ("call", e[1], tuple(args))
+    return e  # a number, g, the output
+
+
+def _specialise(e: tuple, m: int, j: int, groups: int, name: Callable) -> tuple:
+    """The inverse: ``e`` at unit j of a trace with m units; ``name`` numbers the steps."""
+    kind = e[0]
+    if kind == "in":
+        what, k = e[1]
+        return ("in", k * m + j if what == "grp" else groups * m + k)
+    if kind == "tmp":
+        return name(e[1])
+    if kind in ("bin", "cmp"):
+        return (kind, e[1], *(_specialise(x, m, j, groups, name) for x in (e[2], e[3])))
+    if kind in ("neg", "truth"):
+        return (kind, _specialise(e[1], m, j, groups, name))
+    if kind == "call":
+        return ("call", e[1], tuple(_specialise(x, m, j, groups, name) for x in e[2]))
+    return e
+
+
+def _expand(e: tuple, lets: list) -> tuple:
+    """``e`` with every temporary replaced by its steps (partials are a few steps each)."""
+    return _specialise_tmp(e, lambda k: _expand(lets[k], lets))
+
+
+def _specialise_tmp(e: tuple, sub: Callable) -> tuple:
+    kind = e[0]
+    if kind == "tmp":
+        return sub(e[1])
+    if kind in ("bin", "cmp"):
+        return (kind, e[1], _specialise_tmp(e[2], sub), _specialise_tmp(e[3], sub))
+    if kind in ("neg", "truth"):
+        return (kind, _specialise_tmp(e[1], sub))
+    if kind == "call":
+        return ("call", e[1], tuple(_specialise_tmp(x, sub) for x in e[2]))
+    return e
+
+
+def _shape(op: Op) -> tuple[int, int] | None:
+    """(groups, tails): the sizes the op takes are groups·m + tails for m = 1, 2, ..."""
+    ok = [n for n in range(1, 8) if template(op, n, "forward", "c") is not None]
+    for groups in (1, 2, 3):
+        for tails in range(groups):
+            sizes = [n for n in ok if n >= groups + tails]
+            if sizes[:3] == [groups * m + tails for m in (1, 2, 3)]:
+                return groups, tails
+    return None
+
+
+def _fold(op: Op, groups: int, tails: int):
+    """The forward as (carry start, block), or None if it is no fold."""
+    m = 3
+    raws = [_raw(op, groups * k + tails, False) for k in (2, 3)]
+    if None in raws:
+        return None
+    (lets2, _), (lets, outs) = raws
+    size = len(lets) - len(lets2)
+    if size < 1 or len(lets) != m * size or outs != [("tmp", len(lets) - 1)]:
+        return None
+    def local(k: int) -> tuple:
+        if k == size - 1:
+            return ("tmp", "c")
+        return ("tmp", k - size) if size <= k < 2 * size else ("bad",)
+    block = [_generalise(e, m, 1, groups, local) for e in lets[size:2 * size]]  # j = 1
+    if any(e is None or "bad" in repr(e) for e in block):
+        return None
+    # The carry's start: what block 0 reads where block 1 reads the carry.
+    init = _carry_start(lets[:size], block, m, groups)
+    if init is None:
+        return None
+    init = _generalise(init, m, -1, groups, lambda k: ("bad",))
+    return None if init is None or "bad" in repr(init) else (init, block)
+
+
+def _carry_start(lets0: list, block: list, m: int, groups: int) -> tuple | None:
+    """The expression block 0 reads in place of the carry (numbers and tails only)."""
+    found: list = []
+
+    def match(gen, raw) -> bool:
+        if gen == ("tmp", "c"):
+            if "tmp" in repr(raw):
+                return False
+            found.append(raw)
+            return True
+        if gen[0] == "tmp":
+            return raw == ("tmp", gen[1])
+        if gen[0] == "in":
+            return raw == _specialise(gen, m, 0, groups, None)
+        if gen[0] != raw[0] or len(gen) != len(raw):
+            return False
+        if gen[0] in ("bin", "cmp"):
+            return gen[1] == raw[1] and match(gen[2], raw[2]) and match(gen[3], raw[3])
+        if gen[0] in ("neg", "truth"):
+            return match(gen[1], raw[1])
+        if gen[0] == "call":
+            return gen[1] == raw[1] and len(gen[2]) == len(raw[2]) and all(
+                map(match, gen[2], raw[2]))
+        return gen == raw
+    if not all(map(match, block, lets0)) or len(set(found)) != 1:
+        return None
+    return found[0]
+
+
+def _unrolled(init: tuple, block: list, m: int, groups: int) -> tuple[list, tuple]:
+    """The steps the fold takes at m units, numbered as a trace numbers them."""
+    lets: list = []
+    carry = _specialise(init, m, 0, groups, None)
+    for j in range(m):
+        base = len(lets)
+
+        def name(k, base=base, carry=carry):
+            return carry if k == "c" else ("tmp", base + k)
+        lets += [_specialise(e, m, j, groups, name) for e in block]
+        carry = ("tmp", len(lets) - 1)
+    return lets, carry
+
+
+def _partial_forms(op: Op, groups: int, tails: int):
+    """Per group and per tail, the partial's expression in j; None where there is none."""
+    m = 3
+    raw = _raw(op, groups * m + tails, True)
+    if raw is None:
+        return None
+    lets, outs = raw
+    outs = [_expand(o, lets) for o in outs]
+    per_group = []
+    for g in range(groups):
+        e = _generalise(outs[g * m + 1], m, 1, groups, lambda k: ("bad",))
+        if e is None or "bad" in repr(e):
+            return None
+        per_group.append(e)
+    per_tail = [_generalise(outs[groups * m + t], m, -1, groups, lambda k: ("bad",))
+                for t in range(tails)]
+    if any(e is None or "bad" in repr(e) for e in per_tail):
+        return None
+    return per_group, per_tail
+
+
+_LOOPS: dict[int, tuple[Op, LoopForm | None]] = {}
+
+
+def loop_form(op: Op) -> LoopForm | None:
+    """The loop form of an n-ary op of the table, or None (then one function per size)."""
+    if not traceable(op) or op.arity is not None:
+        return None
+    if id(op) not in _LOOPS:
+        _LOOPS[id(op)] = (op, _find_loop(op))
+    return _LOOPS[id(op)][1]
+
+
+def _find_loop(op: Op) -> LoopForm | None:
+    shape = _shape(op)
+    if shape is None:
+        return None
+    groups, tails = shape
+    fold, parts = _fold(op, groups, tails), _partial_forms(op, groups, tails)
+    if fold is None or parts is None:
+        return None
+    init, block = fold
+    per_group, per_tail = parts
+    for m in range(1, LOOP_CHECK + 1):
+        n = groups * m + tails
+        fwd, bwd = _raw(op, n, False), _raw(op, n, True)
+        if fwd is None or bwd is None:
+            return None
+        lets, carry = _unrolled(init, block, m, groups)
+        if (lets, [carry]) != (fwd[0], fwd[1]):
+            return None
+        want = [_expand(o, bwd[0]) for o in bwd[1]]
+        got = [_specialise(per_group[g], m, j, groups, None) for g in range(groups)
+               for j in range(m)]
+        got += [_specialise(e, m, 0, groups, None) for e in per_tail]
+        if got != want:
+            return None
+    t = template(op, groups * 3 + tails, "partials", "c")
+    return LoopForm(groups, tails, init, block, per_group, per_tail,
+                    None if t.selects is None else ())

@@ -20,6 +20,7 @@ import autograd
 import nn
 from autograd import Value
 from autograd.compile import leafio
+from autograd.graph import topological_order
 from autograd.compile.csource import cache_dir
 from nn import losses
 from programs import close, eager, instruction, points, program
@@ -764,3 +765,180 @@ def test_a_leaf_mover_library_without_its_functions_means_no_helpers(monkeypatch
         assert graph.mode == "native" and x.grad == 6.0
     finally:
         leafio.helpers.cache_clear()
+
+
+# ------------------------------------------------------------------- sum and dot as loops
+
+csource_module = sys.modules["autograd.compile.csource"]
+
+
+def test_sum_and_dot_have_loop_forms_and_the_library_does_not_depend_on_their_sizes():
+    from autograd.compile.trace import loop_form
+    from autograd.ops import OPS
+    assert loop_form(OPS["sum"]) is not None and loop_form(OPS["dot"]) is not None
+    S, D = OPS["sum"], OPS["dot"]
+    small = csource_module.Source([(S, 3), (D, 5)]).code()
+    assert csource_module.Source([(S, 4417), (D, 129), (D, 5)]).code() == small
+
+
+def _wide(pick, values):
+    """A wide dot and sum over a few leaves used many times over (so that the order of the
+    additions into one gradient matters), behind relus that may be off."""
+    leaves = [Value(v) for v in values]
+    ws = [leaves[k] for k in pick[: len(pick) // 2]]
+    xs = [leaves[k] for k in pick[len(pick) // 2: 2 * (len(pick) // 2)]]
+    d = autograd.dot(ws, xs, leaves[pick[-1]])
+    s = autograd.sum([leaves[k] * leaves[(k + 1) % len(leaves)] for k in pick])
+    return leaves, (d.relu() + s * d + autograd.sum([d, s, leaves[0]]).relu())
+
+
+EDGE = [0.0, -0.0, 1.5, -2.25, 1e300, -1e-300, 3.0, 0.1, math.inf, -math.inf, math.nan]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(0, 5), min_size=3, max_size=90),
+       st.lists(st.floats(-4, 4) | st.sampled_from(EDGE), min_size=6, max_size=6))
+def test_wide_sums_and_dots_replayed_as_loops_equal_eager_bit_for_bit(pick, values):
+    leaves, root = _wide(pick, values)
+    graph = autograd.compile(root, backend="native")
+    got = [graph.forward()]
+    graph.backward()
+    got += [x.grad for x in leaves]
+    leaves, root = _wide(pick, values)
+    root.backward()
+    want = [root.data] + [x.grad for x in leaves]
+    assert list(map(_bits, got)) == list(map(_bits, want))
+
+
+def test_a_wide_dot_over_repeated_leaves_adds_in_eagers_order():
+    """40 weights and 40 inputs drawn from 5 leaves: each gradient is a sum of 16 products,
+    whose bits depend on the order in which they are added."""
+    import random
+    rng = random.Random(7)
+    pick = [rng.randrange(5) for _ in range(81)]
+    values = [rng.uniform(-3, 3) for _ in range(6)]
+    test_wide_sums_and_dots_replayed_as_loops_equal_eager_bit_for_bit.hypothesis.inner_test(
+        pick, values)
+
+
+def _bits(x: float) -> bytes:
+    """The float's bits, every NaN alike (a NaN's payload is not specified)."""
+    return b"nan" if math.isnan(x) else struct.pack("<d", x)
+
+
+def test_a_new_batch_size_or_width_builds_no_new_library(monkeypatch, tmp_path):
+    monkeypatch.setenv("AUTOGRAD_SCALAR_CACHE", str(tmp_path))
+    builds = []
+    real = csource_module._build
+    monkeypatch.setattr(csource_module, "_build", lambda *a: builds.append(1) or real(*a))
+    for n, width in [(30, 20), (47, 20), (30, 33), (200, 24)]:
+        X, y = nn.datasets.make_moons(n, noise=0.1, seed=1)
+        model = nn.MLP(2, [width, width, 1], seed=1)
+        loss = losses.hinge([model(x) for x in X], y) + losses.l2(model.parameters(), 1e-4)
+        graph = autograd.compile(loss, backend="native")
+        assert graph.forward() == loss.data
+        # One example's graph through batch() (rows side by side: a library of its own).
+        xs, t = [Value(0.0), Value(0.0)], Value(1.0)
+        term = autograd.compile((1.0 - t * model(xs)).relu(), backend="native", inputs=[*xs, t])
+        term.batch([[*x, 2.0 * c - 1.0] for x, c in zip(X, y)])
+        if n == 30 and width == 20:
+            first = len(builds)
+            assert first >= 1
+    assert len(builds) == first
+
+
+# ------------------------------------------------------------------- rows side by side
+
+def _mlp_rows(seed, n):
+    """One example's graph of an MLP with a wide layer (a dot over 40 inputs, a loop in C)
+    and repeated weights, and n rows of inputs including edge values."""
+    import random
+    rng = random.Random(seed)
+    xs = [Value(0.0), Value(0.0), Value(1.0)]
+    model = nn.MLP(2, [40, 3, 1], seed=seed)
+    out = model(xs[:2])
+    loss = (1.0 - xs[2] * out).relu() + (out * out).tanh()
+    pool = [0.0, -0.0, 1e300, -1e-300, math.inf, 2.5, -3.0]
+    rows = [[rng.choice(pool) if rng.random() < 0.1 else rng.uniform(-3, 3),
+             rng.uniform(-3, 3), rng.choice([1.0, -1.0])] for _ in range(n)]
+    return loss, xs, model.parameters(), rows
+
+
+@pytest.mark.parametrize("n", [1, 3, 4, 5, 9, 30])
+def test_rows_side_by_side_equal_eager_row_after_row_bit_for_bit(n, monkeypatch):
+    lanes = []
+    real = native_module.NativeCompiled._rows_buffers
+    monkeypatch.setattr(native_module.NativeCompiled, "_rows_buffers",
+                        lambda self: lanes.append(self._lanes) or real(self))
+    loss, xs, params, rows = _mlp_rows(n, n)
+    graph = autograd.compile(loss, backend="native", inputs=xs)
+    got_map = graph.map(rows)
+    got = graph.batch(rows, gradient=0.25)
+    got_grads = [p.grad for p in params]
+    assert lanes and min(lanes) > 1  # the rows did go side by side
+    want, want_grads = [], [0.0] * len(params)
+    loss, xs, params, _ = _mlp_rows(n, n)
+    for row in rows:
+        for x, v in zip(xs, row):
+            x.data = v
+        for p in params:
+            p.grad = 0.0
+        fresh = autograd.compile(loss, backend="python")
+        want.append(fresh.forward())
+        fresh.backward(0.25)
+        want_grads = [a + p.grad for a, p in zip(want_grads, params)]
+    assert list(map(_bits, got_map)) == list(map(_bits, want))
+    assert list(map(_bits, got)) == list(map(_bits, want))
+    assert list(map(_bits, got_grads)) == list(map(_bits, want_grads))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(instruction, min_size=1, max_size=20), points,
+       st.lists(points, min_size=1, max_size=7))
+def test_random_graphs_rows_side_by_side_and_the_update_in_c_agree_with_python(instrs, first,
+                                                                                rows):
+    """The native fuzz through map/batch (four rows at once, relus and abs flipping from row
+    to row) and an SGD step in C, against the Python replay row by row and the Python step."""
+    build = program(instrs, mix="adds")
+    runs = []
+    for backend in ("native", "python"):
+        xs = [Value(d) for d in first]
+        root = build(xs)
+        used = set(topological_order(root))
+        inputs = [x for x in xs[:2] if x in used]
+        if not inputs:
+            return
+        graph = autograd.compile(root, backend=backend, inputs=inputs)
+        opt = nn.optim.SGD(xs[2:], lr=0.01, momentum=0.5)
+        values = graph.map([r[:len(inputs)] for r in rows])
+        values += graph.batch([r[:len(inputs)] for r in rows], gradient=0.5)
+        grad = xs[2].grad
+        opt.step()
+        runs.append((values, grad, xs[2].data))
+    (v1, g1, p1), (v2, g2, p2) = runs
+    assert all(map(close, v1, v2)) and close(g1, g2) and close(p1, p2), runs
+
+
+class _Live(Value):
+    """A leaf whose data is read from elsewhere: it changes without Value's setter."""
+
+    __slots__ = ("source",)
+
+    @property
+    def data(self):
+        return self.source[0]
+
+
+def test_leaves_are_read_again_when_their_data_changes_without_the_setter():
+    x = _Live.__new__(_Live)
+    Value.__init__(x, 0.0)
+    x.source = [2.0]
+    graph = autograd.compile(x * 3.0 + Value(1.0), backend="native")
+    assert graph.forward() == 7.0
+    x.source[0] = 5.0          # no assignment to any Value's data: the count stands still
+    assert graph.forward() == 16.0
+    w = Value(1.0)
+    graph = autograd.compile(w * 3.0, backend="native")
+    assert graph.forward() == 3.0
+    w.data = 2.0               # through the setter: seen
+    assert graph.forward() == 6.0
