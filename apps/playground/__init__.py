@@ -5,9 +5,13 @@ starts the same server in the background and shows the page inline.
 """
 from __future__ import annotations
 
-from .server import Background, Playground, serve
+from typing import TYPE_CHECKING
+
 from .session import Session
 from .settings import CommandError, Settings
+
+if TYPE_CHECKING:
+    from .server import Background, Playground, serve
 
 __all__ = ["show", "stop", "serve", "Playground", "Background", "Session", "Settings",
            "CommandError"]
@@ -15,10 +19,20 @@ __all__ = ["show", "stop", "serve", "Playground", "Background", "Session", "Sett
 _background: Background | None = None
 
 
+def __getattr__(name: str):
+    # The server needs tornado; the session and the worker's driver (in the static site, where
+    # there is no tornado) import without it.
+    if name in ("Background", "Playground", "serve"):
+        from . import server
+        return getattr(server, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def show(width: str | int = "100%", height: int = 760, *, host: str = "127.0.0.1",
          port: int = 0):
     """Start the playground server in the background (once) and show its page in an IFrame."""
     global _background
+    from .server import Background
     if _background is None or not _background.alive:
         _background = Background(host, port).start()
     from IPython.display import IFrame
