@@ -1011,3 +1011,33 @@ def test_page_shows_a_training_failure_and_clears_it_once_play_goes_on(tmp_path,
             assert not errors, errors
     finally:
         server.stop()
+
+
+@pytest.mark.slow
+def test_page_speed_control_slows_the_run_down_to_watch_and_back(tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    with time_limit(150), server_process() as (_, url), chromium(tmp_path) as driver:
+        text = lambda id_: driver.find_element(By.ID, id_).text  # noqa: E731
+        steps = lambda: int(text("steps"))  # noqa: E731
+        driver.get(url)
+        _wait(lambda: text("connection") == "connected" and text("steps") == "0", 60, "the page")
+        speed = driver.find_element(By.ID, "speed")
+        assert text("speed-value") == "full" and _request(url + "api/state")[1]["settings"][
+            "speed"] is None
+        speed.send_keys(Keys.HOME)  # the slowest stop, from the keyboard
+        _wait(lambda: _request(url + "api/state")[1]["settings"]["speed"] == 1, 60, "1 step/s")
+        assert text("speed-value") == "1 step/s"
+        driver.find_element(By.ID, "play").click()
+        _wait(lambda: steps() >= 1, 60, "the first step")
+        start, first = time.monotonic(), steps()
+        time.sleep(3.5)
+        grown, elapsed = steps() - first, time.monotonic() - start
+        assert 1 <= grown <= elapsed + 1, (grown, elapsed)
+        speed.send_keys(Keys.END)  # full speed again
+        _wait(lambda: text("speed-value") == "full" and steps() > first + grown + 200, 60,
+              "full speed")
+        driver.find_element(By.ID, "pause").click()
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
