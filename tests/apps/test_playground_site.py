@@ -1,0 +1,169 @@
+"""The playground in the static site: the site built once, served on 127.0.0.1 under a sub-path,
+the page driven in headless Chromium with Python in its Web Worker, and every request to another
+origin blocked and counted (the test fails on any)."""
+from __future__ import annotations
+
+import socketserver
+import threading
+import time
+
+import pytest
+
+from browser import headless_chromium, time_limit
+
+pytestmark = pytest.mark.slow
+
+
+class Outside(socketserver.ThreadingTCPServer):
+    """Chromium's proxy for every origin but its own: loopback goes direct (Chromium never sends
+    it to a proxy), so each request for another origin lands here, is refused and is counted."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        super().__init__(("127.0.0.1", 0), _Refuse)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.server_address[1]}"
+
+
+class _Refuse(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        first = self.rfile.readline(2048).decode("latin-1").strip()
+        self.server.requests.append(first)  # "GET http://elsewhere/..." or "CONNECT host:443"
+        self.wfile.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The site's URL, served under /autograd/; built without the notebooks (not tested here)."""
+    from apps.site.build import build
+    from apps.site.serve import serve_in_thread
+
+    out = build(tmp_path_factory.mktemp("site") / "site", notebooks=False)
+    server = serve_in_thread(out, prefix="/autograd/")
+    try:
+        yield server.url
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def outside():
+    proxy = Outside()
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        yield proxy
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
+def _wait(predicate, seconds: float, what: str):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"waited {seconds} s for {what}")
+
+
+def test_the_site_serves_the_playground_under_a_sub_path(site):
+    import urllib.request
+
+    assert site.endswith("/autograd/")
+    with urllib.request.urlopen(site + "playground.html", timeout=60) as r:
+        page = r.read().decode("utf-8")
+    assert '<body data-transport="worker">' in page
+    assert "Content-Security-Policy" in page and 'src="playground.js"' in page
+    for name in ("playground.js", "playground-worker.js", "playground.css", "boot.js",
+                 "explorer.html"):
+        with urllib.request.urlopen(site + name, timeout=60) as r:
+            assert r.status == 200
+
+
+def test_the_playground_trains_in_the_page_with_nothing_from_elsewhere(site, outside, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    proxy = (f"--proxy-server=http://{outside.address}",)
+    with time_limit(300), headless_chromium(tmp_path / "profile", window="1400,1000",
+                                            logs=("browser",), args=proxy) as driver:
+        text = lambda id_: driver.find_element(By.ID, id_).text  # noqa: E731
+        steps = lambda: int(text("steps"))  # noqa: E731
+        driver.get(site + "playground.html")
+        # While Python loads, a progress bar says what is loading; then the state comes.
+        _wait(lambda: text("connection") == "Python in this page", 120, "Python in the worker")
+        assert not driver.find_element(By.ID, "loading").is_displayed()
+        assert text("steps") == "0" and text("point-count").startswith("200 points")
+
+        # Moons reaches 95% while the steps grow.
+        driver.find_element(By.ID, "play").click()
+        _wait(lambda: text("accuracy") not in ("", "–") and float(text("accuracy")) >= 95
+              and steps() > 0, 120, "95% accuracy on moons")
+        first = steps()
+        _wait(lambda: steps() > first, 60, "the step count to grow")
+
+        # Pause holds.
+        driver.find_element(By.ID, "pause").click()
+        _wait(lambda: not driver.find_element(By.ID, "play").get_attribute("disabled"), 60,
+              "pause")
+        paused = text("steps")
+        time.sleep(1.5)
+        assert text("steps") == paused
+
+        # A click on the plane adds a point; a click on it removes it again.
+        plane = driver.find_element(By.ID, "plane")
+        ActionChains(driver).move_to_element_with_offset(plane, 150, -150).click().perform()
+        _wait(lambda: text("point-count").startswith("201 points") and
+              "; 1 added by clicks" in text("point-count"), 60, "a new point")
+        ActionChains(driver).move_to_element_with_offset(plane, 150, -150).click().perform()
+        _wait(lambda: text("point-count").startswith("200 points"), 60, "the point removed")
+
+        # A refused setting shows its message, and the worker goes on answering.
+        lr = driver.find_element(By.ID, "lr")
+        lr.clear()
+        lr.send_keys("-1")
+        driver.find_element(By.ID, "steps").click()
+        _wait(lambda: "learning rate must be" in text("message"), 60, "the refusal")
+        driver.find_element(By.ID, "step").click()
+        _wait(lambda: steps() == int(paused) + 1, 60, "one more step")
+
+        # The speed control paces the worker too.
+        driver.find_element(By.ID, "speed").send_keys(Keys.HOME)
+        _wait(lambda: text("speed-value") == "1 step/s", 60, "1 step/s")
+        time.sleep(0.5)  # the setting reaches the worker
+        driver.find_element(By.ID, "play").click()
+        _wait(lambda: steps() > int(paused) + 1, 60, "a paced step")
+        start, before = time.monotonic(), steps()
+        time.sleep(3.5)
+        grown, elapsed = steps() - before, time.monotonic() - start
+        assert 1 <= grown <= elapsed + 1, (grown, elapsed)
+        driver.find_element(By.ID, "pause").click()
+
+        # An edge explains its weight; the example's graph opens in the explorer.
+        driver.execute_script("document.querySelector('#network path.hit')"
+                              ".dispatchEvent(new MouseEvent('click'))")
+        _wait(lambda: "by the chain rule" in text("explain-text"), 60, "an explanation")
+        assert "∂loss/∂L1.N1.w1" in text("explain-text")
+        page = driver.current_window_handle
+        driver.find_element(By.ID, "graph-link").click()
+        _wait(lambda: len(driver.window_handles) == 2, 60, "the explorer's window")
+        driver.switch_to.window([h for h in driver.window_handles if h != page][0])
+        _wait(lambda: driver.execute_script(
+            "return document.querySelectorAll('[data-label]').length"), 120, "the graph drawn")
+        labels = driver.execute_script(
+            "return [...document.querySelectorAll('[data-label]')].map(e => e.dataset.label)")
+        assert "loss" in labels and "L1.N1.w1" in labels
+        explorer_errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        driver.close()
+        driver.switch_to.window(page)
+
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors + explorer_errors, errors + explorer_errors
+    assert outside.requests == [], outside.requests
