@@ -74,7 +74,13 @@ def _copy_static(out: Path) -> None:
     for name in ("explorer.js", "explorer.css"):
         shutil.copy2(explorer / name, out / name)
     template = (explorer / "page.html").read_text(encoding="utf-8")
-    (out / "explorer.html").write_text(explorer_page(template, nav("explorer")), encoding="utf-8")
+    (out / "explorer.html").write_text(
+        explorer_page(template, title="Explorer", nav_html=nav("explorer"),
+                      scripts=["explorer-page.js"]), encoding="utf-8")
+    panel = (HERE / "lab.html").read_text(encoding="utf-8")
+    (out / "index.html").write_text(
+        explorer_page(template, title="Lab: backpropagation, step by step", nav_html=nav("lab"),
+                      scripts=["lab.js"], panel=panel), encoding="utf-8")
 
 
 def _worker_transport(page: str) -> str:
@@ -129,8 +135,8 @@ def _wheel(dest: Path) -> Path:
                 shutil.copytree(path, src / name, ignore=skip)
             else:
                 shutil.copy2(path, src / name)
-        cmd = [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps",
-               "--no-build-isolation", "--quiet", "--wheel-dir", str(dest)]
+        cmd = [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--quiet",
+               "--wheel-dir", str(dest)]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode:
             raise BuildError(f"pip wheel failed:\n{done.stdout}{done.stderr}")

@@ -34,19 +34,22 @@ def set_csp(page: str) -> str:
     return out
 
 
-def explorer_page(template: str, nav: str) -> str:
+def explorer_page(template: str, *, title: str, nav_html: str, scripts: list[str],
+                  panel: str = "") -> str:
     """The explorer's own page template made a page of the site: its styles and script as files,
-    no data inside (an opener sends it, see explorer-page.js), the site's policy and links."""
+    no data inside (the page's own script supplies it), the site's policy, links and ``panel``
+    (markup put above the explorer's toolbar)."""
+    tags = "\n".join(f'<script src="{src}"></script>' for src in ["explorer.js", *scripts])
     parts = {
-        "<title>{{TITLE}}</title>": '<title>Explorer</title>\n<link rel="icon" href="data:,">',
+        "<title>{{TITLE}}</title>": f'<title>{title}</title>\n<link rel="icon" href="data:,">',
         "<style>{{CSS}}</style>": '<link rel="stylesheet" href="explorer.css">\n'
                                   '<link rel="stylesheet" href="site.css">',
-        '<script type="application/json" id="data">{{DATA}}</script>': nav,
-        "<script>{{JS}}</script>": '<script src="explorer.js"></script>\n'
-                                   '<script src="explorer-page.js"></script>',
+        '<header id="bar">': f'{nav_html}\n{panel}<header id="bar">',
+        '<script type="application/json" id="data">{{DATA}}</script>\n': "",
+        "<script>{{JS}}</script>": tags,
     }
     for old, new in parts.items():
         if old not in template:
-            raise ValueError(f"the explorer's page.html no longer has {old}")
-        template = template.replace(old, new)
+            raise ValueError(f"the explorer's page.html no longer has {old!r}")
+        template = template.replace(old, new, 1)
     return set_csp(template)
