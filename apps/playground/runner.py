@@ -7,8 +7,9 @@ how the speed control paces the steps and what a failure turns into are written 
 
 ``tick()`` trains for about SLICE seconds (or, at a paced speed, only the steps that are due) and
 then sends a frame if one is due: at most one per FRAME_INTERVAL, and only when there is
-something new to show. Between ticks the transport handles commands, so a pause is answered
-within about one slice.
+something new to show. Where a frame is slow (the heat maps take 0.1 s and more in a browser's
+Python) frames come less often, so that they take at most a third of the time. Between ticks
+the transport handles commands, so a pause is answered within about one slice.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from .session import Session
 from .settings import CommandError
 
 FRAME_INTERVAL = 0.25  # seconds between frames while training: heat maps at 4 per second
+FRAME_SHARE = 1 / 3  # the most of the time that frames may take
 SLICE = 0.02  # seconds of training between looks at the transport
 
 Message = tuple[dict, bool]
@@ -56,6 +58,7 @@ class Runner:
         self.session = session
         self.clock = clock
         self._last_frame = -math.inf  # when the last frame (or state) was ready
+        self._frame_cost = 0.0  # how long the last frame took to make
         self._shown = None  # the step count the last frame showed
         self._owed = False  # a paused run changed (a point added): a frame is owed
         self._due = -math.inf  # when the next step of a paced run is due
@@ -96,10 +99,10 @@ class Runner:
         now = self.clock()
         if was_running and not s.running:  # it stopped itself (diverged, no points): say so now
             return self._frame(droppable=False)
-        if s.running and s.steps != self._shown and now - self._last_frame >= FRAME_INTERVAL:
+        if s.running and s.steps != self._shown and now - self._last_frame >= self._gap():
             # Only frames of a run still going may be skipped: the next one follows soon.
             return self._frame(droppable=True)
-        if not s.running and self._owed and now - self._last_frame >= FRAME_INTERVAL:
+        if not s.running and self._owed and now - self._last_frame >= self._gap():
             return self._paused_frame()
         return []
 
@@ -112,11 +115,15 @@ class Runner:
                 return 0.0
             due = self._due
             if s.steps != self._shown:
-                due = min(due, self._last_frame + FRAME_INTERVAL)
+                due = min(due, self._last_frame + self._gap())
             return max(0.0, due - now)
         if self._owed:
-            return max(0.0, self._last_frame + FRAME_INTERVAL - now)
+            return max(0.0, self._last_frame + self._gap() - now)
         return None
+
+    def _gap(self) -> float:
+        """Seconds from one frame being ready to the start of the next."""
+        return max(FRAME_INTERVAL, self._frame_cost * (1 / FRAME_SHARE - 1))
 
     def _interval(self) -> float:
         """Seconds between paced steps; 0 at full speed."""
@@ -142,17 +149,20 @@ class Runner:
 
     # -- frames --------------------------------------------------------------------------------
 
-    def _framed(self, make: Callable[[], dict]) -> dict:
+    def _framed(self, make: Callable[[], dict], start: float | None = None) -> dict:
+        """``make()``'s message, noted as the last frame; ``start``: when making it began."""
+        start = self.clock() if start is None else start
         message = make()
         # From the moment it is ready to go, so that no tab is sent two within FRAME_INTERVAL.
         self._last_frame = self.clock()
+        self._frame_cost = self._last_frame - start
         self._shown, self._owed = self.session.steps, False
         return message
 
     def _frame(self, droppable: bool) -> list[Message]:
-        s = self.session
+        s, start = self.session, self.clock()
         s.refresh()
-        return [(self._framed(s.frame), droppable)]
+        return [(self._framed(s.frame, start), droppable)]
 
     def _paused_frame(self) -> list[Message]:
         """The numbers after points came or went while paused: one frame for a burst of them."""

@@ -377,6 +377,25 @@ def test_speed_paces_the_steps_and_every_step_is_shown(speed, seconds):
     assert len(shown) <= 4 * seconds + 1
 
 
+def test_slow_frames_come_less_often_so_that_training_keeps_two_thirds_of_the_time():
+    """In the browser's worker a frame costs 0.1 to 0.15 s: four a second would leave training
+    little more than half the time."""
+    from apps.playground.runner import Runner
+
+    clock = Clock()
+    runner = Runner(Session(Settings(points=20, hidden=(2,))), clock)
+    real_frame = runner.session.frame
+
+    def slow_frame():
+        clock.now += 0.15
+        return real_frame()
+
+    runner.session.frame = slow_frame
+    runner.command({"cmd": "play"})
+    frames = [m for m in run_for(runner, clock, 9.0) if m["type"] == "frame"]
+    assert 9.0 / 0.45 - 2 <= len(frames) <= 9.0 / 0.45 + 1  # one per 3 × 0.15 s
+
+
 def test_full_speed_trains_whole_slices_without_waiting():
     from apps.playground.runner import SLICE, Runner
 
