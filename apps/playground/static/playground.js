@@ -97,6 +97,7 @@
   function applyState(message) {
     if (inWorker && !state) { showLoading(null); $("connection").textContent = "Python in this page"; }
     state = message;
+    $("step").disabled = $("reset").disabled = false;
     if (picked !== null && !state.points.some((p) => p.id === picked)) picked = null;
     syncControls();
     buildNetwork();
@@ -841,5 +842,7 @@
 
   readColours();
   wire();
+  // Nothing to press until the first state has come (Python loads for a few seconds in a worker).
+  for (const id of ["play", "pause", "step", "reset"]) $(id).disabled = true;
   if (inWorker) startWorker(); else connect();
 })();
