@@ -133,7 +133,7 @@ class Session:
         """Forward and backward on ``points``; leaves ∂(loss + L2)/∂p in every weight's grad."""
         for p in self.params:
             p.grad = 0.0
-        loss, _ = self.batches.run(points, backward=True)
+        loss, _ = self.batches.run(points, backward=True, count=False)
         l2 = self.settings.l2
         if l2:
             for p in self.params:

@@ -81,6 +81,17 @@ def test_batch_loss_and_gradient_match_pytorch(dataset, loss):
     assert hits == sum(int(g) == p.label for g, p in zip(guess, points))
 
 
+def test_a_training_step_computes_no_outputs_and_the_same_gradient():
+    s = Session(Settings(points=40, hidden=(3,)))
+    loss, hits = s.batches.run(s.train, backward=True)  # with the count, from zero grads
+    counted = [p.grad for p in s.params]
+    assert hits is not None and any(counted)
+    s.batches.graph.outputs = None  # from here on, any call of it fails
+    assert s._gradients(s.train) == loss  # (zeroes the grads first)
+    assert [p.grad for p in s.params] == counted
+    assert s.step() and s.steps == 1
+
+
 def test_neuron_heat_maps_match_the_network():
     require_torch()
     model = MLP(2, [3, 4, 1], "relu", seed=5)
