@@ -11,11 +11,11 @@ import pytest
 
 @contextmanager
 def headless_chromium(profile: Path, window: str | None = None, logs: tuple[str, ...] = (),
-                      args: tuple[str, ...] = ()):
+                      extra: tuple[str, ...] = ()):
     """A selenium driver on the system's Chromium; skips the test when it is not installed.
 
-    ``logs`` names the logs to keep ("browser", "performance") for ``driver.get_log``; ``args``
-    are more command-line switches for Chromium.
+    ``logs`` names the logs to keep ("browser", "performance") for ``driver.get_log``;
+    ``extra``: more command-line switches for Chromium.
     """
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     driver_path = shutil.which("chromedriver")
@@ -27,12 +27,13 @@ def headless_chromium(profile: Path, window: str | None = None, logs: tuple[str,
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = binary
-    switches = ["--headless=new", "--no-sandbox", "--disable-gpu",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", f"--user-data-dir={profile}"]
+    args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run",
+            f"--user-data-dir={profile}"]
     if window:
-        switches.append(f"--window-size={window}")
-    for arg in [*switches, *args]:
+        args.append(f"--window-size={window}")
+    args += extra
+    for arg in args:
         opts.add_argument(arg)
     if logs:
         opts.set_capability("goog:loggingPrefs", {name: "ALL" for name in logs})

@@ -28,6 +28,7 @@ class SiteHandler(SimpleHTTPRequestHandler):
     verbose = False
 
     def send_head(self):
+        self.server.served.append(self.path)
         if not self.path.startswith(self.prefix):
             self.send_error(404, "outside the site")
             return None
@@ -55,6 +56,7 @@ def make_server(folder: Path, port: int = 0, prefix: str = "/", isolate: bool = 
     server = ThreadingHTTPServer(("127.0.0.1", port),
                                  functools.partial(handler, directory=str(folder)))
     server.daemon_threads = True
+    server.served = []  # every path asked for, in order (tests read it)
     server.url = f"http://127.0.0.1:{server.server_address[1]}{prefix}"
     return server
 
