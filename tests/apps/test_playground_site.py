@@ -2,17 +2,17 @@
 the page driven in headless Chromium with Python in its Web Worker, and every request to another
 origin blocked and counted (the test fails on any).
 
-Blocked: Chromium's proxy is a server that refuses whatever it is sent, and only requests for
-other origins reach a proxy (loopback goes direct). Counted: Chromium's own NetLog names the
-initiator of each request, so the page's and its workers' requests (the chromedriver log misses a
-worker's) are told from the browser's own traffic (updates, sign-in), which goes to the proxy too.
+The site, its server and the blocking come from the site's own fixtures (tests/site/conftest.py):
+Chromium's proxy is a server that refuses whatever it is sent, and only requests for other
+origins reach a proxy (loopback goes direct). Counted here from Chromium's own NetLog, which names
+the initiator of each request: the page's and its workers' requests (the chromedriver log misses
+a worker's) are told from the browser's own traffic (updates, sign-in) without a list of hosts.
 """
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
-import socketserver
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,19 +24,19 @@ from browser import headless_chromium, time_limit
 pytestmark = pytest.mark.slow
 
 
-class Outside(socketserver.ThreadingTCPServer):
-    """Chromium's proxy for every origin but its own: loopback goes direct (Chromium never sends
-    it to a proxy), so each request for another origin lands here, is refused and is counted."""
+def _site_fixtures():
+    """The site's own fixtures (tests/site/conftest.py): the site built once per session and
+    served under /autograd/ (``served``: its URL), and ``refusals``, the refusing proxy."""
+    path = Path(__file__).resolve().parents[1] / "site" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("site_fixtures", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    daemon_threads = True
 
-    def __init__(self) -> None:
-        self.requests: list[str] = []
-        super().__init__(("127.0.0.1", 0), _Refuse)
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.server_address[1]}"
+_fixtures = _site_fixtures()
+site, server, served, refusals = (_fixtures.site, _fixtures.server, _fixtures.served,
+                                  _fixtures.refusals)
 
 
 def requests_elsewhere(netlog: Path, site: str) -> list[str]:
@@ -55,50 +55,17 @@ def requests_elsewhere(netlog: Path, site: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def chromium_in_a_box(tmp_path: Path, outside: Outside, site: str):
-    """Headless Chromium with every other origin refused; yields (driver, elsewhere): call
-    ``elsewhere()`` after the block for the requests the site made for other origins."""
+def chromium_in_a_box(tmp_path: Path, refusals, site: str):
+    """Headless Chromium with every other origin refused; yields (driver, elsewhere): after the
+    block, ``elsewhere`` holds the requests the site made for other origins."""
     netlog = tmp_path / "netlog.json"
-    switches = (f"--proxy-server=http://{outside.address}", f"--log-net-log={netlog}")
+    switches = (f"--proxy-server=http://127.0.0.1:{refusals.server_address[1]}",
+                f"--log-net-log={netlog}")
     found: list[str] = []
     with headless_chromium(tmp_path / "profile", window="1400,1000", logs=("browser",),
-                           args=switches) as driver:
+                           extra=switches) as driver:
         yield driver, found
     found += requests_elsewhere(netlog, site)  # the log is whole once Chromium has quit
-
-
-class _Refuse(socketserver.StreamRequestHandler):
-    def handle(self) -> None:
-        first = self.rfile.readline(2048).decode("latin-1").strip()
-        self.server.requests.append(first)  # "GET http://elsewhere/..." or "CONNECT host:443"
-        self.wfile.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n"
-                         b"Connection: close\r\n\r\n")
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """The site's URL, served under /autograd/; built without the notebooks (not tested here)."""
-    from apps.site.build import build
-    from apps.site.serve import serve_in_thread
-
-    out = build(tmp_path_factory.mktemp("site") / "site", notebooks=False)
-    server = serve_in_thread(out, prefix="/autograd/")
-    try:
-        yield server.url
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@pytest.fixture
-def outside():
-    proxy = Outside()
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
-    try:
-        yield proxy
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
 
 
 def _wait(predicate, seconds: float, what: str):
@@ -111,29 +78,30 @@ def _wait(predicate, seconds: float, what: str):
     raise AssertionError(f"waited {seconds} s for {what}")
 
 
-def test_the_site_serves_the_playground_under_a_sub_path(site):
+def test_the_site_serves_the_playground_under_a_sub_path(served):
     import urllib.request
 
-    assert site.endswith("/autograd/")
-    with urllib.request.urlopen(site + "playground.html", timeout=60) as r:
+    assert served.endswith("/autograd/")
+    with urllib.request.urlopen(served + "playground.html", timeout=60) as r:
         page = r.read().decode("utf-8")
     assert '<body data-transport="worker">' in page
     assert "Content-Security-Policy" in page and 'src="playground.js"' in page
     for name in ("playground.js", "playground-worker.js", "playground.css", "boot.js",
                  "explorer.html"):
-        with urllib.request.urlopen(site + name, timeout=60) as r:
+        with urllib.request.urlopen(served + name, timeout=60) as r:
             assert r.status == 200
 
 
-def test_the_playground_trains_in_the_page_with_nothing_from_elsewhere(site, outside, tmp_path):
+def test_the_playground_trains_in_the_page_with_nothing_from_elsewhere(served, refusals,
+                                                                       tmp_path):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    with time_limit(300), chromium_in_a_box(tmp_path, outside, site) as (driver, elsewhere):
+    with time_limit(300), chromium_in_a_box(tmp_path, refusals, served) as (driver, elsewhere):
         text = lambda id_: driver.find_element(By.ID, id_).text  # noqa: E731
         steps = lambda: int(text("steps"))  # noqa: E731
-        driver.get(site + "playground.html")
+        driver.get(served + "playground.html")
         # While Python loads, a progress bar says what is loading; then the state comes.
         _wait(lambda: text("connection") == "Python in this page", 120, "Python in the worker")
         assert not driver.find_element(By.ID, "loading").is_displayed()
@@ -206,11 +174,11 @@ def test_the_playground_trains_in_the_page_with_nothing_from_elsewhere(site, out
     assert elsewhere == [], elsewhere
 
 
-def test_a_request_for_another_origin_is_blocked_and_counted(site, outside, tmp_path):
+def test_a_request_for_another_origin_is_blocked_and_counted(served, refusals, tmp_path):
     """The counting above can fail: a page that goes elsewhere is caught."""
-    with time_limit(120), chromium_in_a_box(tmp_path, outside, site) as (driver, elsewhere):
-        driver.get(site + "explorer.html")
+    with time_limit(120), chromium_in_a_box(tmp_path, refusals, served) as (driver, elsewhere):
+        driver.get(served + "explorer.html")
         driver.execute_script("window.open('https://cdn.elsewhere.example/pyodide.js')")
-        _wait(lambda: any("cdn.elsewhere.example" in r for r in outside.requests), 60,
+        _wait(lambda: any("cdn.elsewhere.example" in r for r in refusals.asked), 60,
               "the proxy to refuse the request")
     assert elsewhere == ["https://cdn.elsewhere.example/pyodide.js"]
