@@ -14,10 +14,10 @@ import warnings
 from typing import Callable
 
 from autograd import NativeFallbackWarning
-from autograd.views.explorer import explorer_data
+from autograd.views.explorer import LayoutSource
 
-from .runner import Runner, described, dumps, parse
-from .session import CommandError, Session
+from .runner import Runner, described, dumps
+from .session import Session
 
 log = logging.getLogger("nn.playground")
 # A page has no C compiler: replaying the compiled graph in Python is the plan, not a fallback.
@@ -25,13 +25,14 @@ warnings.filterwarnings("ignore", category=NativeFallbackWarning)
 
 
 class Worker:
-    """One run for one page; ``layout`` lays out DOT as graphviz ``plain`` text (in the page,
-    viz-js; by default the ``dot`` program)."""
+    """One run for one page; ``layout`` lays out an example's graph for the explorer (in the
+    page, Graphviz compiled to WebAssembly; by default the ``dot`` program)."""
 
-    def __init__(self, layout: Callable[[str], str] | None = None,
+    def __init__(self, layout: LayoutSource | None = None,
                  session: Session | None = None) -> None:
-        self.runner = Runner(session or Session())
-        self.layout = layout
+        session = session or Session()
+        session.layout = layout
+        self.runner = Runner(session)
 
     def start(self) -> list[str]:
         """The whole picture, for the page's first look."""
@@ -40,13 +41,7 @@ class Worker:
     def receive(self, text: str) -> list[str]:
         """One command from the page, as JSON text."""
         def answer() -> list[str]:
-            try:
-                msg = parse(text)
-                if isinstance(msg, dict) and msg.get("cmd") == "graph":
-                    return [dumps(self.graph(msg.get("point")))]
-                sent, private = self.runner.command(msg)
-            except CommandError as e:
-                return [dumps({"type": "error", "message": str(e)})]
+            sent, private = self.runner.receive(text)
             return [dumps(m) for m, _ in sent] + ([dumps(private)] if private else [])
         return self._guarded(answer)
 
@@ -61,19 +56,6 @@ class Worker:
         except Exception:  # a bug: wait for the page's next command rather than spin
             log.exception("wait failed")
             return None
-
-    def graph(self, pid) -> dict:
-        """One example's forward and backward graph, as the explorer page's data."""
-        session = self.runner.session
-        point = session.point(pid)
-        try:
-            loss, _ = session.example_graph(point)
-        except (ArithmeticError, ValueError) as e:  # weights gone to NaN
-            raise CommandError(f"cannot build the graph of example #{point.id} ({e}); "
-                               "press reset") from None
-        return {"type": "graph", "point": point.id,
-                "title": f"Example #{point.id}: its loss, forward and backward",
-                "payload": explorer_data(loss, layout=self.layout)}
 
     @staticmethod
     def _guarded(make: Callable[[], list[str]]) -> list[str]:

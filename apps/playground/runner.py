@@ -84,6 +84,17 @@ class Runner:
             out = []
         return out, reply.private
 
+    def receive(self, text: str | bytes) -> tuple[list[Message], dict | None]:
+        """A command as JSON text from a tab, as ``command`` takes it, except that a refusal or a
+        bug comes back as an error message for the sender instead of raising."""
+        try:
+            return self.command(parse(text))
+        except CommandError as e:
+            return [], {"type": "error", "message": str(e)}
+        except Exception as e:  # a bug must not stop the transport; say so and go on
+            log.exception("command failed")
+            return [], {"type": "error", "message": f"internal error: {described(e)}"}
+
     # -- time ----------------------------------------------------------------------------------
 
     def tick(self) -> list[Message]:

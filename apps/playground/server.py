@@ -22,7 +22,7 @@ import tornado.websocket
 
 import autograd
 
-from .runner import Runner, described, dumps, parse
+from .runner import Runner, dumps, parse
 from .session import CommandError, Session
 
 HOPS = 4  # loop turns between slices: a message takes a few (read it, wake its handler, ...)
@@ -100,6 +100,14 @@ class Playground:
         sent, private = self.runner.command(message)
         self.deliver(sent)
         self._wake.set()  # the runner may have something to do now (play, a frame owed)
+        return private
+
+    def receive(self, text: str | bytes) -> dict | None:
+        """A tab's message: what changed goes to every tab; returns the reply (or the error) for
+        the sender."""
+        sent, private = self.runner.receive(text)
+        self.deliver(sent)
+        self._wake.set()
         return private
 
     def deliver(self, messages: list) -> None:
@@ -241,13 +249,7 @@ class Socket(tornado.websocket.WebSocketHandler):
         self.playground.sockets.discard(self)
 
     def on_message(self, text: str | bytes) -> None:
-        try:
-            reply = self.playground.apply(parse(text))
-        except CommandError as e:
-            reply = {"type": "error", "message": str(e)}
-        except Exception as e:  # a bug must not take the server down; say so and go on
-            log.exception("command failed")
-            reply = {"type": "error", "message": f"internal error: {described(e)}"}
+        reply = self.playground.receive(text)
         if reply is not None:
             self.send(dumps(reply))
 
