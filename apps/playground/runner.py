@@ -100,22 +100,21 @@ class Runner:
     def tick(self) -> list[Message]:
         """Train what is due, then a frame if one is due; never raises."""
         s = self.session
-        was_running = s.running
-        if was_running:
-            try:
-                self._train()
-            except Exception as e:  # a bug: pause the run and say so, on every tab
-                log.exception("training failed")
-                return self._failed(e)
-        now = self.clock()
-        if was_running and not s.running:  # it stopped itself (diverged, no points): say so now
-            return self._frame(droppable=False)
-        if s.running and s.steps != self._shown and now - self._last_frame >= self._gap():
-            # Only frames of a run still going may be skipped: the next one follows soon.
-            return self._frame(droppable=True)
-        if not s.running and self._owed and now - self._last_frame >= self._gap():
-            return self._paused_frame()
-        return []
+        if not s.running:
+            if self._owed and self.clock() - self._last_frame >= self._gap():
+                return self._paused_frame()
+            return []
+        try:
+            self._train()
+            if not s.running:  # it stopped itself (diverged, no points): say so now
+                return self._frame(droppable=False)
+            if s.steps != self._shown and self.clock() - self._last_frame >= self._gap():
+                # Only frames of a run still going may be skipped: the next one follows soon.
+                return self._frame(droppable=True)
+            return []
+        except Exception as e:  # a bug: pause the run and say so, on every tab
+            log.exception("training failed")
+            return self._failed(e)
 
     def wait(self) -> float | None:
         """Seconds until ``tick`` has something to do (0: at once), or None: not until the

@@ -407,6 +407,29 @@ def test_slow_frames_come_less_often_so_that_training_keeps_two_thirds_of_the_ti
     assert 9.0 / 0.45 - 2 <= len(frames) <= 9.0 / 0.45 + 1  # one per 3 × 0.15 s
 
 
+def test_a_frame_that_fails_while_training_pauses_the_run_with_a_message():
+    from apps.playground.runner import Runner
+
+    clock = Clock()
+    runner = Runner(Session(Settings(points=20, hidden=(2,))), clock)
+    session, real_frame = runner.session, runner.session.frame
+
+    def frame_failing_once():
+        session.frame = real_frame
+        raise TypeError("injected failure")
+
+    runner.command({"cmd": "play"})
+    session.frame = frame_failing_once
+    sent = []
+    while not sent:  # train until the first frame is due, and fails
+        sent = [message for message, _ in runner.tick()]
+        clock.now += runner.wait() or 0.0
+    assert not session.running and runner.wait() is None
+    assert [m["type"] for m in sent] == ["frame"] and not sent[0]["running"]
+    assert sent[0]["message"] == (f"Training paused at step {session.steps} by an internal "
+                                  "error (TypeError: injected failure); press play to go on.")
+
+
 def test_full_speed_trains_whole_slices_without_waiting():
     from apps.playground.runner import SLICE, Runner
 
