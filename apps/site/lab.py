@@ -62,7 +62,8 @@ def answer(text: str, given: Mapping[str, str], layout: LayoutSource | None = No
            ) -> dict[str, Any]:
     """The lab's answer to ``text`` with the values ``given`` as text (name → "2.5"):
     ``{"ok": True, ...}`` with the value, gradients and explorer data, or ``{"ok": False,
-    "error": one line}`` for anything wrong with the input."""
+    "error": one line}`` for anything wrong with the input. ``layout``: by default Graphviz in
+    WebAssembly where the page's worker has it (``js.vizPlain``), else the ``dot`` program."""
     if not isinstance(text, str) or not text.strip():
         return _error("type an expression, e.g. tanh(x*w + b)")
     if len(text) > MAX_TEXT:
@@ -85,6 +86,8 @@ def answer(text: str, given: Mapping[str, str], layout: LayoutSource | None = No
     if root not in leaves.values():
         root.label = name
     root.backward()
+    if layout is None:
+        layout = _page_layout()
     return {"ok": True, "expr": text, "name": name, "value": fmt(root.data, PRECISION),
             "values": [[n, str(given.get(n, DEFAULT)).strip()] for n in names],
             "grads": [[n, fmt(leaves[n].grad if n in leaves else 0.0, PRECISION)]
@@ -100,8 +103,6 @@ def answer_json(text: str, given_json: str, layout: LayoutSource | None = None) 
         given = None
     if not isinstance(given, dict) or not all(isinstance(v, str) for v in given.values()):
         return to_json(_error("the values must be an object of name → number text"))
-    if layout is None:
-        layout = _page_layout()
     return to_json(answer(text, given, layout))
 
 
