@@ -128,13 +128,18 @@ def _styles() -> str:
     dark = HtmlFormatter(style="monokai").get_style_defs(".highlight")
     return "\n".join([
         "/* Written by the site's build: nbconvert's basic markup, pygments' colours. */",
-        ".jp-Cell { margin: 0.9em 0; }",
-        ".jp-InputArea-editor, .jp-OutputArea-output pre { overflow-x: auto; }",
+        ".notebook main .cell { margin: 0.9em 0; min-width: 0; }",
+        ".notebook main .input_area, .notebook main .output_area { min-width: 0; "
+        "overflow-x: auto; }",
+        ".anchor-link { visibility: hidden; text-decoration: none; margin-left: 0.2em; }",
+        ":is(h1, h2, h3, h4):hover .anchor-link { visibility: visible; }",
+        ".notebook main { overflow-wrap: break-word; }",
+        ".notebook main img, .notebook main svg { max-width: 100%; height: auto; }",
+        ".output_png img, .output_svg svg, .output_svg img { background: #fff; }",
         ".highlight { background: var(--panel) !important; border-radius: 6px; }",
-        ".highlight pre { margin: 0; padding: 0.6em 0.8em; overflow-x: auto; font-size: 14px; }",
-        ".jp-OutputArea-output pre { padding: 0.3em 0.8em; font-size: 14px; }",
-        ".jp-OutputArea-output img, .jp-OutputArea-output svg { max-width: 100%; height: auto; }",
-        ".jp-RenderedImage { background: #fff; }",
+        ".notebook pre { margin: 0; padding: 0.5em 0.8em; overflow-x: auto; font-size: 14px; }",
+        ".output_area { margin-top: 0.3em; }",
+        ".output_area table { display: block; overflow-x: auto; }",
         ".standin { padding: 0.3em 0.6em; border-left: 6px solid var(--sky); "
         "background: var(--panel); }",
         "a { color: var(--blue); }",

@@ -44,6 +44,7 @@ def explorer_page(template: str, *, title: str, nav_html: str, scripts: list[str
         "<title>{{TITLE}}</title>": f'<title>{title}</title>\n<link rel="icon" href="data:,">',
         "<style>{{CSS}}</style>": '<link rel="stylesheet" href="explorer.css">\n'
                                   '<link rel="stylesheet" href="site.css">',
+        "<body>": '<body class="site-explorer">',
         '<header id="bar">': f'{nav_html}\n{panel}<header id="bar">',
         '<script type="application/json" id="data">{{DATA}}</script>\n': "",
         "<script>{{JS}}</script>": tags,

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from apps.site.lab import MAX_TEXT, answer, answer_json, variables
+from apps.site.lab import MAX_DEPTH, MAX_TEXT, answer, answer_json, variables
 from autograd.graph import fmt
 
 
@@ -41,7 +41,8 @@ def test_variables_in_order_of_appearance_without_function_names():
 @pytest.mark.parametrize("text", [
     "", "   ", "x +", "__import__('os').system('true')", "x.__class__", "[x for x in y]",
     "lambda: 1", "open('f')", "9**9**9", "log(0*x)", "x" * (MAX_TEXT + 1),
-    "(" * 300 + "x" + ")" * 300, "x\ny", "<img src=x onerror=alert(1)>", "f'{x}'",
+    "(" * 300 + "x" + ")" * 300, "(" * 61 + "x" + ")" * 61, "exp(" * 61 + "x" + ")" * 61,
+    "x\ny", "<img src=x onerror=alert(1)>", "f'{x}'",
 ])
 def test_hostile_or_broken_expressions_give_one_line(text):
     a = answer(text, {"x": "1", "y": "2"})
@@ -59,3 +60,10 @@ def test_deep_unary_chain_is_answered():
     text = "-" * (MAX_TEXT - 2) + "x"  # an even number of minus signs
     a = answer(text, {"x": "2"})
     assert a["ok"] and a["value"] == "2" and dict(a["grads"]) == {"x": "1"}
+
+
+def test_nesting_up_to_the_bound_is_answered():
+    a = answer("(" * MAX_DEPTH + "x" + ")" * MAX_DEPTH, {"x": "2"})
+    assert a["ok"] and a["value"] == "2"
+    a = answer("(" * (MAX_DEPTH + 1) + "x" + ")" * (MAX_DEPTH + 1), {"x": "2"})
+    assert not a["ok"] and "nested 61 deep" in a["error"]

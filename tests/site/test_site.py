@@ -274,3 +274,23 @@ def test_every_page_has_the_policy_and_no_inline_script(site):
         assert not re.search(r'\b(?:src|href)="(?:https?:)?//', text), page
     manifest = json.loads((site / "site.json").read_text())
     assert (site / manifest["wheel"]).exists()
+
+
+def test_the_deepest_expression_the_lab_takes_is_answered_in_the_page(browser, served):
+    # Python's parser recurses: in WebAssembly too deep a nesting would kill the interpreter.
+    from urllib.parse import quote
+
+    from selenium.webdriver.common.by import By
+
+    from apps.site.lab import MAX_DEPTH
+    text = "exp(-" * MAX_DEPTH + "x" + ")" * MAX_DEPTH
+    want = 0.5
+    for _ in range(MAX_DEPTH):
+        want = math.exp(-want)
+    with time_limit(600):
+        visit(browser, served + "index.html#expr=" + quote(text) + "&x=0.5",
+              "document.body.getAttribute('data-answered')")
+        assert not browser.find_element(By.ID, "error").is_displayed()
+        value = re.search(r"f = (\S+)", browser.find_element(By.ID, "result").text)[1]
+        assert shown_equal(value, want)
+        assert not errors(browser)

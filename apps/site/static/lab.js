@@ -95,7 +95,7 @@
 
   function send(request) {
     queued = null;
-    pending = { id: nextId++, ...request };
+    pending = { id: nextId++, sent: performance.now(), ...request };
     document.body.setAttribute('data-busy', '1');
     stopTimer = setTimeout(() => { $('stop').hidden = false; }, STOP_AFTER_MS);
     if (buffer) buffer[0] = 0;
@@ -132,6 +132,11 @@
     }
     if (explorer) explorer.destroy();
     explorer = window.AutogradExplorer.start(a.payload);
+    // For the speed script (benchmarks/bench_site.py): when the first answer came (ms since the
+    // navigation started) and how long the last one took, asking to drawn.
+    const now = performance.now();
+    if (!document.body.hasAttribute('data-first-answer-ms')) document.body.setAttribute('data-first-answer-ms', String(Math.round(now)));
+    document.body.setAttribute('data-answer-ms', String(Math.round(now - asked.sent)));
     document.body.setAttribute('data-answered', String(Number(document.body.getAttribute('data-answered') || 0) + 1));
   }
 
@@ -265,7 +270,6 @@
   $('expr').addEventListener('input', later);
   $('stop').addEventListener('click', stop);
   window.addEventListener('hashchange', fromHash);
-  document.body.classList.add('lab');
   startWorker();
   fromHash();
 })();
