@@ -5,13 +5,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
+SITE := build/site
+SITE_STAMP := $(VENV)/.installed-site
+# npm writes this file on every install: the stamp that node_modules matches the lock.
+NODE_STAMP := node_modules/.package-lock.json
 
 .PHONY: test test-fast test-notorch test-pyodide demo bench system-deps install-graphviz clean
 
 # Lint first, so a lint failure fails the run (and CI) before the slower tests start. Then the
 # tests without PyTorch in a venv of their own (the torch tests skip there), the same tests under
-# Pyodide (a second Python, compiled to WebAssembly), then everything.
-test: $(STAMP) system-deps test-notorch test-pyodide
+# Pyodide (a second Python, compiled to WebAssembly), then everything (the site's tests build it).
+test: $(STAMP) system-deps test-notorch test-pyodide $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
@@ -37,19 +41,36 @@ $(NOTORCH)/.installed: setup.cfg pyproject.toml $(wildcard */__init__.py)
 # its site-packages; Pyodide itself comes from npm (package-lock.json), never from a CDN.
 # Needs node and npm. Pass pytest arguments with ARGS="...".
 PYODIDE_WHEELS := build/pyodide-wheels
-test-pyodide: $(BIN)/python node_modules/.package-lock.json $(PYODIDE_WHEELS)/.complete
+test-pyodide: $(BIN)/python $(NODE_STAMP) $(PYODIDE_WHEELS)/.complete
 	rm -rf build/wheels build/lib
 	$(BIN)/python -m pip wheel . --no-deps --quiet -w build/wheels
 	node tests/pyodide/run.mjs $(ARGS)
-
-node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --ignore-scripts --no-audit --no-fund
 
 $(PYODIDE_WHEELS)/.complete: tests/pyodide/requirements.txt | $(BIN)/python
 	rm -rf $(PYODIDE_WHEELS)
 	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --platform any \
 	  --python-version 3.14 --implementation py --abi none -d $(PYODIDE_WHEELS) \
 	  -r tests/pyodide/requirements.txt
+	mkdir -p $(PYODIDE_WHEELS)
+	touch $(PYODIDE_WHEELS)/.complete
+
+# The static site (docs/site.md): Pyodide and viz-js from npm (pinned by package-lock.json), the
+# notebooks rendered by nbconvert, all in build/site; `make serve-site` serves it on 127.0.0.1.
+.PHONY: site serve-site
+
+site: $(SITE_STAMP) $(NODE_STAMP)
+	$(BIN)/python -m apps.site.build $(SITE)
+
+serve-site: site
+	$(BIN)/python -m apps.site.serve $(SITE) $(ARGS)
+
+$(SITE_STAMP): $(BIN)/python setup.cfg pyproject.toml $(wildcard */__init__.py)
+	$(BIN)/python -m pip install --quiet -e '.[site]'
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is missing: install Node.js 20 or newer" >&2; exit 1; }
+	npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
 
 # The demo needs only the package and its demo extra, not the test tools.
@@ -92,4 +113,4 @@ install-graphviz:
 	else echo "graphviz is missing: install it with your system's package manager (it provides 'dot')" >&2; exit 1; fi
 
 clean:
-	rm -rf $(VENV) $(NOTORCH) build *.egg-info
+	rm -rf $(VENV) $(NOTORCH) build *.egg-info node_modules

@@ -10,10 +10,12 @@ import pytest
 
 
 @contextmanager
-def headless_chromium(profile: Path, window: str | None = None, logs: tuple[str, ...] = ()):
+def headless_chromium(profile: Path, window: str | None = None, logs: tuple[str, ...] = (),
+                      extra: tuple[str, ...] = ()):
     """A selenium driver on the system's Chromium; skips the test when it is not installed.
 
-    ``logs`` names the logs to keep ("browser", "performance") for ``driver.get_log``.
+    ``logs`` names the logs to keep ("browser", "performance") for ``driver.get_log``;
+    ``extra``: more command-line switches for Chromium.
     """
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     driver_path = shutil.which("chromedriver")
@@ -30,6 +32,7 @@ def headless_chromium(profile: Path, window: str | None = None, logs: tuple[str,
             f"--user-data-dir={profile}"]
     if window:
         args.append(f"--window-size={window}")
+    args += extra
     for arg in args:
         opts.add_argument(arg)
     if logs:

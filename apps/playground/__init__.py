@@ -5,19 +5,24 @@ starts the same server in the background and shows the page inline.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .session import Session
 from .settings import CommandError, Settings
+
+if TYPE_CHECKING:
+    from .server import Background, Playground, serve
 
 __all__ = ["show", "stop", "serve", "Playground", "Background", "Session", "Settings",
            "CommandError"]
 
-_SERVER = ("Background", "Playground", "serve")
-_background = None
+_background: Background | None = None
 
 
 def __getattr__(name: str):
-    # The server needs tornado; the session does not (the static site runs it without one).
-    if name in _SERVER:
+    # The server needs tornado; the session and the worker's driver (in the static site, where
+    # there is no tornado) import without it.
+    if name in ("Background", "Playground", "serve"):
         from . import server
         return getattr(server, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

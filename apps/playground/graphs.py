@@ -47,12 +47,14 @@ class Batches:
     def _target(self, p: Point):
         return 2.0 * p.label - 1.0 if self.loss_fn is losses.mse else p.label
 
-    def run(self, points: Sequence[Point], backward: bool = False) -> tuple[float, int]:
-        """Mean loss over ``points`` and the number right; with ``backward``, add the gradient
-        of that mean into every weight's ``grad``."""
+    def run(self, points: Sequence[Point], backward: bool = False,
+            count: bool = True) -> tuple[float, int | None]:
+        """Mean loss over ``points`` and the number right (None without ``count``: a training
+        step needs no count, and the outputs for it cost a third of the step); with
+        ``backward``, add the gradient of that mean into every weight's ``grad``."""
         n = len(points)
         if not n:
-            return 0.0, 0
+            return 0.0, 0 if count else None
         X = [[p.x, p.y] for p in points]
         rows = self.graph.rows(X, [self._target(p) for p in points])
         if backward:
@@ -60,6 +62,8 @@ class Batches:
             terms = self.graph.term.batch(rows[::-1], gradient=1.0 / n)[::-1]
         else:
             terms = self.graph.term.map(rows)
+        if not count:
+            return sum(terms) / n, None
         outs = self.graph.outputs(X, range(n))
         return sum(terms) / n, sum(self._correct(o, p.label) for o, p in zip(outs, points))
 

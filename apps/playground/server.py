@@ -1,19 +1,17 @@
 """The playground's web server (tornado): the page, a WebSocket for live frames and commands,
 a small JSON API, and each example's graph.
 
-One asyncio loop does everything: it trains in slices of about 20 ms, sends a frame (numbers,
-weights, gradients, heat maps) to every open tab four times a second, and handles requests in
-between. With no threads of its own the run has one owner, every tab sees the same state, and
-stopping the loop stops everything.
+One asyncio loop does everything: it ticks the session's ``Runner`` (training in slices of about
+20 ms, a frame of numbers, weights, gradients and heat maps at most four times a second, paced by
+the speed control), sends what it returns to every open tab, and handles requests in between.
+With no threads of its own the run has one owner, every tab sees the same state, and stopping the
+loop stops everything.
 """
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import math
 import threading
-import time
 from importlib import resources
 from typing import Any
 
@@ -24,10 +22,9 @@ import tornado.websocket
 
 import autograd
 
+from .runner import Runner, dumps, parse
 from .session import CommandError, Session
 
-FRAME_INTERVAL = 0.25  # seconds between frames while training: heat maps at 4 per second
-SLICE = 0.02  # seconds of training between looks at the network
 HOPS = 4  # loop turns between slices: a message takes a few (read it, wake its handler, ...)
 MAX_MESSAGE = 64 * 1024  # a WebSocket message; commands are a few hundred bytes
 MAX_BODY = 1024 * 1024  # an HTTP request body; larger ones are cut off by tornado
@@ -42,18 +39,6 @@ def static_text(name: str) -> bytes:
     return resources.files(__package__).joinpath("static", name).read_bytes()
 
 
-def dumps(message: dict) -> str:
-    return json.dumps(message, allow_nan=False, separators=(",", ":"))
-
-
-def parse(text: str | bytes) -> Any:
-    """JSON from a tab or a client; anything that is not (or nests too deeply) is refused."""
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError) as e:  # JSONDecodeError and UnicodeDecodeError included
-        raise CommandError(f"not valid JSON: {str(e)[:100]}") from None
-
-
 class Playground:
     """A session served on ``host:port`` (port 0: a free one), started and stopped in a loop."""
 
@@ -61,12 +46,11 @@ class Playground:
                  session: Session | None = None) -> None:
         self.host, self.port = host, port
         self.session = session or Session()
+        self.runner = Runner(self.session)
         self.sockets: set[Socket] = set()
         self._server: tornado.httpserver.HTTPServer | None = None
         self._trainer: asyncio.Task | None = None
         self._wake = asyncio.Event()
-        self._last_frame = -math.inf  # when the last frame had gone out (time.perf_counter)
-        self._frame_timer: asyncio.TimerHandle | None = None
 
     @property
     def url(self) -> str:
@@ -77,7 +61,7 @@ class Playground:
         args = {"playground": self}
         return tornado.web.Application([
             (r"/", PageHandler, {**args, "name": "index.html"}),
-            (r"/static/(playground\.js|playground\.css)", StaticHandler, args),
+            (r"/(playground\.js|playground\.css)", StaticHandler, args),
             (r"/ws", Socket, args),
             (r"/api/state", StateHandler, args),
             (r"/api/command", CommandHandler, args),
@@ -92,13 +76,10 @@ class Playground:
         self._server = tornado.httpserver.HTTPServer(self.application(),
                                                      max_body_size=MAX_BODY)
         self._server.add_sockets(sockets)
-        self._trainer = asyncio.create_task(self._train())
+        self._trainer = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
         """Stop training, close every tab's connection and release the port."""
-        if self._frame_timer is not None:
-            self._frame_timer.cancel()
-            self._frame_timer = None
         if self._trainer is not None:
             self._trainer.cancel()
             try:
@@ -116,104 +97,46 @@ class Playground:
 
     def apply(self, message: Any) -> dict | None:
         """Run one command; tell every tab what changed; return the private reply, if any."""
-        reply = self.session.command(message)
-        if self.session.running:
-            self._wake.set()
-        if reply.broadcast == "state":
-            self.broadcast(self.session.state())
-            self._last_frame = time.perf_counter()  # a state holds a frame
-        elif reply.broadcast == "frame":
-            self._send_frame()
-        elif reply.broadcast is not None:
-            self.broadcast(reply.broadcast)
-            self._frame_soon()
-        return reply.private
+        sent, private = self.runner.command(message)
+        self.deliver(sent)
+        self._wake.set()  # the runner may have something to do now (play, a frame owed)
+        return private
 
-    def broadcast(self, message: dict, droppable: bool = False) -> None:
-        """Send to every tab; a ``droppable`` frame is skipped by a tab still taking the last."""
-        text = dumps(message)
-        for sock in list(self.sockets):
-            sock.send(text, droppable=droppable)
+    def receive(self, text: str | bytes) -> dict | None:
+        """A tab's message: what changed goes to every tab; returns the reply (or the error) for
+        the sender."""
+        sent, private = self.runner.receive(text)
+        self.deliver(sent)
+        self._wake.set()
+        return private
 
-    def _send_frame(self, droppable: bool = False) -> None:
-        self.broadcast(self.session.frame(), droppable=droppable)
-        self._last_frame = time.perf_counter()
+    def deliver(self, messages: list) -> None:
+        """Send each (message, droppable) to every tab; a droppable frame is skipped by a tab
+        still taking the last one."""
+        for message, droppable in messages:
+            text = dumps(message)
+            for sock in list(self.sockets):
+                sock.send(text, droppable=droppable)
 
-    def _frame_soon(self) -> None:
-        """A frame with fresh numbers after a small change: while training the next frame
-        brings them; while paused one frame follows, at most one per FRAME_INTERVAL, so a
-        burst of changes costs one evaluation, not one each."""
-        if self.session.running or self._frame_timer is not None:
-            return
-        delay = max(0.0, self._last_frame + FRAME_INTERVAL - time.perf_counter())
-        self._frame_timer = asyncio.get_running_loop().call_later(delay, self._paused_frame)
-
-    def _paused_frame(self) -> None:
-        self._frame_timer = None
-        if self.session.running:  # training sends frames anyway
-            return
-        try:
-            self.session.refresh()
-            self._send_frame()
-        except Exception as e:  # a bug: no tab asked, so every tab is told
-            log.exception("a paused frame failed")
-            self.broadcast({"type": "error", "message": "the numbers could not be updated: "
-                                                        f"internal error ({_described(e)})"})
-
-    async def _train(self) -> None:
-        """Train while the session runs, forever: this task is started once, so it must outlive
-        any failure, or play would answer with a run that never steps."""
-        last = 0.0
+    async def _run(self) -> None:
+        """Tick the runner whenever it asks, forever: this task is started once, so it must
+        outlive any failure, or play would answer with a run that never steps."""
         while True:
-            if not self.session.running:
-                self._wake.clear()
-                await self._wake.wait()
-                last = 0.0
-                continue
             try:
-                last = self._slice(last)
-            except Exception as e:  # a bug: pause the run and say so
-                log.exception("training failed")
-                self._training_failed(e)
-            for _ in range(HOPS):  # let requests and messages through
-                await asyncio.sleep(0)
-
-    def _slice(self, last: float) -> float:
-        """Steps for about SLICE seconds, then a frame if one is due (``last``: when the last
-        one started); returns when the last frame started."""
-        s = self.session
-        start = time.perf_counter()
-        while s.running and time.perf_counter() - start < SLICE:
-            self._step()
-        now = time.perf_counter()
-        if s.running and now - last < FRAME_INTERVAL:
-            return last
-        s.refresh()
-        # Only frames of a run still going may be skipped: the next one follows soon.
-        self._send_frame(droppable=s.running)
-        return now  # frames start every FRAME_INTERVAL, whatever one costs
-
-    def _step(self) -> None:
-        try:
-            self.session.step()
-        except CommandError as e:
-            self.session.message = str(e)
-            self.session.running = False
-
-    def _training_failed(self, e: Exception) -> None:
-        """Pause the run with a message every tab shows; play starts it again."""
-        s = self.session
-        s.halt(f"Training paused at step {s.steps} by an internal error ({_described(e)}); "
-               "press play to go on.")
-        try:
-            self._send_frame()  # a frame also turns the tabs' play and pause buttons around
-        except Exception:  # the frame is broken too: the message alone, then
-            log.exception("the frame after a training failure failed")
-            self.broadcast({"type": "error", "message": s.message})
-
-
-def _described(e: Exception) -> str:
-    return f"{type(e).__name__}: {str(e)[:200]}"
+                self.deliver(self.runner.tick())
+                delay = self.runner.wait()
+            except Exception:  # a bug outside training (the runner reports those itself)
+                log.exception("the playground's loop failed")
+                delay = None
+            if delay == 0:
+                for _ in range(HOPS):  # let requests and messages through
+                    await asyncio.sleep(0)
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except asyncio.TimeoutError:
+                pass
 
 
 class Refused(tornado.web.HTTPError):
@@ -326,13 +249,7 @@ class Socket(tornado.websocket.WebSocketHandler):
         self.playground.sockets.discard(self)
 
     def on_message(self, text: str | bytes) -> None:
-        try:
-            reply = self.playground.apply(parse(text))
-        except CommandError as e:
-            reply = {"type": "error", "message": str(e)}
-        except Exception as e:  # a bug must not take the server down; say so and go on
-            log.exception("command failed")
-            reply = {"type": "error", "message": f"internal error: {_described(e)}"}
+        reply = self.playground.receive(text)
         if reply is not None:
             self.send(dumps(reply))
 

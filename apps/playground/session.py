@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import autograd
 from autograd import Value
+from autograd.views.explorer import LayoutSource, explorer_data
 from nn import MLP, optim
 
 from .data import EXTENT, Point, generate
@@ -47,8 +48,10 @@ def finite(x: float) -> float | str:
 class Session:
     """A training run driven by commands: play, pause, step, reset, set, add, remove, explain."""
 
-    def __init__(self, settings: Settings | None = None, grid_size: int = 40) -> None:
+    def __init__(self, settings: Settings | None = None, grid_size: int = 40,
+                 layout: LayoutSource | None = None) -> None:
         self.settings = settings or Settings()
+        self.layout = layout  # lays out an example's graph (DOT to plain); None: the dot program
         self.grid_size = grid_size
         self.grid = grid(grid_size, EXTENT)
         self.running = False
@@ -133,7 +136,7 @@ class Session:
         """Forward and backward on ``points``; leaves ∂(loss + L2)/∂p in every weight's grad."""
         for p in self.params:
             p.grad = 0.0
-        loss, _ = self.batches.run(points, backward=True)
+        loss, _ = self.batches.run(points, backward=True, count=False)
         l2 = self.settings.l2
         if l2:
             for p in self.params:
@@ -309,6 +312,9 @@ class Session:
         return Reply({"type": "points", "added": [p.as_json() for p in added],
                       "removed": [p.id for p in removed], "added_count": self.added})
 
+    def _cmd_graph(self, msg) -> Reply:
+        return Reply(None, self.graph(msg.get("point")))
+
     def _cmd_explain(self, msg) -> Reply:
         return Reply(None, self.explain(msg.get("param"), msg.get("point")))
 
@@ -349,6 +355,18 @@ class Session:
         if not pts:
             raise CommandError("there are no points to explain the gradient on")
         return pts[0]
+
+    def graph(self, pid) -> dict:
+        """One example's forward and backward graph, as the explorer page's data."""
+        point = self.point(pid)
+        try:
+            loss, _ = self.example_graph(point)
+        except (ArithmeticError, ValueError) as e:  # weights gone to NaN
+            raise CommandError(f"cannot build the graph of example #{point.id} ({e}); "
+                               "press reset") from None
+        return {"type": "graph", "point": point.id,
+                "title": f"Example #{point.id}: its loss, forward and backward",
+                "payload": explorer_data(loss, layout=self.layout)}
 
     def example_graph(self, point: Point) -> tuple[Value, MLP]:
         """The loss on one point through a copy of the network, after backward (grads filled)."""

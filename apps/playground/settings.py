@@ -11,6 +11,8 @@ LOSSES = ("cross-entropy", "hinge", "squared")
 OPTIMIZERS = ("sgd", "adam")
 MAX_LAYERS = 6
 MAX_NEURONS = 8
+SPEEDS = (1.0, 1000.0)
+"""The slowest and fastest paced speed, in steps per second; no pace (None) is full speed."""
 
 
 class CommandError(ValueError):
@@ -46,6 +48,7 @@ class Settings:
     batch: int = 10_000  # larger than the training set means full batch
     seed: int = 1
     data_seed: int = 1
+    speed: float | None = None  # steps per second while playing; None: as fast as it goes
 
     def as_json(self) -> dict:
         d = asdict(self)
@@ -88,6 +91,15 @@ def _hidden(v) -> tuple[int, ...]:
                  for i, n in enumerate(v))
 
 
+def _speed(v) -> float | None:
+    if v is None:
+        return None
+    if not real(v) or not SPEEDS[0] <= v <= SPEEDS[1]:
+        raise CommandError(f"speed must be a number of steps per second from {SPEEDS[0]:g} to "
+                           f"{SPEEDS[1]:g}, or null for full speed, got {shown(v)}")
+    return float(v)
+
+
 _CHECKS = {
     "dataset": lambda v: _choice("dataset", v, DATASETS),
     "points": lambda v: _integer("points", v, 10, 1000),
@@ -102,6 +114,7 @@ _CHECKS = {
     "batch": lambda v: _integer("batch size", v, 1, 10_000),
     "seed": lambda v: _integer("seed", v, 0, 2**31 - 1),
     "data_seed": lambda v: _integer("data seed", v, 0, 2**31 - 1),
+    "speed": _speed,
 }
 
 

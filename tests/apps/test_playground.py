@@ -85,6 +85,17 @@ def test_batch_loss_and_gradient_match_pytorch(dataset, loss):
     assert hits == sum(int(g) == p.label for g, p in zip(guess, points))
 
 
+def test_a_training_step_computes_no_outputs_and_the_same_gradient():
+    s = Session(Settings(points=40, hidden=(3,)))
+    loss, hits = s.batches.run(s.train, backward=True)  # with the count, from zero grads
+    counted = [p.grad for p in s.params]
+    assert hits is not None and any(counted)
+    s.batches.graph.outputs = None  # from here on, any call of it fails
+    assert s._gradients(s.train) == loss  # (zeroes the grads first)
+    assert [p.grad for p in s.params] == counted
+    assert s.step() and s.steps == 1
+
+
 def test_neuron_heat_maps_match_the_network():
     require_torch()
     model = MLP(2, [3, 4, 1], "relu", seed=5)
@@ -350,6 +361,148 @@ def test_the_session_needs_no_web_library():
     assert last.startswith("ModuleNotFoundError") and "tornado" in last, run.stderr
 
 
+# -- the runner: training in slices, frames, the speed control ------------------------------------
+
+class Clock:
+    """A clock for the runner: each reading moves it on by 0.1 ms; a test jumps it forward."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        self.now += 1e-4
+        return self.now
+
+
+def run_for(runner, clock, seconds: float) -> list[dict]:
+    """Drive ``runner`` as a transport does (tick, then wait as long as it asks) for ``seconds``
+    of clock time; the messages it sent."""
+    end = clock.now + seconds
+    sent = []
+    while True:
+        sent += [message for message, _ in runner.tick()]
+        delay = runner.wait()
+        assert delay is not None and delay >= 0, delay  # a running session is never idle
+        if clock.now + delay >= end:
+            return sent
+        clock.now += delay
+
+
+@pytest.mark.parametrize("speed,seconds", [(1, 10.0), (20, 5.0)])
+def test_speed_paces_the_steps_and_every_step_is_shown(speed, seconds):
+    from apps.playground.runner import Runner
+
+    clock = Clock()
+    runner = Runner(Session(Settings(points=20, hidden=(2,))), clock)
+    runner.command({"cmd": "set", "settings": {"speed": speed}})
+    runner.command({"cmd": "play"})
+    sent = run_for(runner, clock, seconds)
+    # The first step at once, then one every 1/speed seconds.
+    assert runner.session.steps in (speed * seconds, speed * seconds + 1)
+    shown = [m["steps"] for m in sent if m["type"] == "frame"]
+    assert shown == sorted(shown) and shown[-1] >= runner.session.steps - speed / 4
+    if speed <= 4:  # a frame for every step: the learner sees each move of the boundary
+        assert set(range(1, runner.session.steps + 1)) <= set(shown)
+    # At most four frames a second, however slow the run.
+    assert len(shown) <= 4 * seconds + 1
+
+
+def test_slow_frames_come_less_often_so_that_training_keeps_two_thirds_of_the_time():
+    """In the browser's worker a frame costs 0.1 to 0.15 s: four a second would leave training
+    little more than half the time."""
+    from apps.playground.runner import Runner
+
+    clock = Clock()
+    runner = Runner(Session(Settings(points=20, hidden=(2,))), clock)
+    real_frame = runner.session.frame
+
+    def slow_frame():
+        clock.now += 0.15
+        return real_frame()
+
+    runner.session.frame = slow_frame
+    runner.command({"cmd": "play"})
+    frames = [m for m in run_for(runner, clock, 9.0) if m["type"] == "frame"]
+    assert 9.0 / 0.45 - 2 <= len(frames) <= 9.0 / 0.45 + 1  # one per 3 × 0.15 s
+
+
+def test_a_frame_that_fails_while_training_pauses_the_run_with_a_message():
+    from apps.playground.runner import Runner
+
+    clock = Clock()
+    runner = Runner(Session(Settings(points=20, hidden=(2,))), clock)
+    session, real_frame = runner.session, runner.session.frame
+
+    def frame_failing_once():
+        session.frame = real_frame
+        raise TypeError("injected failure")
+
+    runner.command({"cmd": "play"})
+    session.frame = frame_failing_once
+    sent = []
+    while not sent:  # train until the first frame is due, and fails
+        sent = [message for message, _ in runner.tick()]
+        clock.now += runner.wait() or 0.0
+    assert not session.running and runner.wait() is None
+    assert [m["type"] for m in sent] == ["frame"] and not sent[0]["running"]
+    assert sent[0]["message"] == (f"Training paused at step {session.steps} by an internal "
+                                  "error (TypeError: injected failure); press play to go on.")
+
+
+def test_full_speed_trains_whole_slices_without_waiting():
+    from apps.playground.runner import SLICE, Runner
+
+    clock = Clock()
+    runner = Runner(Session(Settings(points=20, hidden=(2,))), clock)
+    assert runner.session.settings.speed is None  # full speed by default
+    runner.command({"cmd": "play"})
+    before = clock.now
+    runner.tick()
+    assert clock.now - before >= SLICE and runner.session.steps > 10
+    assert runner.wait() == 0
+
+
+def test_changing_the_speed_takes_effect_at_once():
+    from apps.playground.runner import Runner
+
+    clock = Clock()
+    runner = Runner(Session(Settings(points=20, hidden=(2,), speed=1)), clock)
+    runner.command({"cmd": "play"})
+    run_for(runner, clock, 0.5)  # the first step at once, its frame ¼ s after play
+    assert runner.session.steps == 1 and runner.wait() > 0.5  # the next step about 1 s later
+    runner.command({"cmd": "set", "settings": {"speed": None}})  # full speed: no waiting
+    assert runner.wait() == 0
+    run_for(runner, clock, 0.1)
+    assert runner.session.steps > 10
+    runner.command({"cmd": "set", "settings": {"speed": 2}})  # slower: the next step in ½ s
+    steps = runner.session.steps
+    run_for(runner, clock, 2.0)
+    assert runner.session.steps - steps in (4, 5)
+
+
+def test_pause_holds_and_an_idle_runner_asks_for_no_tick():
+    from apps.playground.runner import Runner
+
+    clock = Clock()
+    runner = Runner(Session(Settings(points=20, hidden=(2,))), clock)
+    assert runner.wait() is None
+    runner.command({"cmd": "play"})
+    run_for(runner, clock, 0.1)
+    sent, _ = runner.command({"cmd": "pause"})
+    steps = runner.session.steps
+    assert [(m["type"], m["running"], d) for m, d in sent] == [("frame", False, False)]
+    assert runner.wait() is None and runner.tick() == [] and runner.session.steps == steps
+
+
+@pytest.mark.parametrize("speed", [0, 0.5, 1001, float("nan"), "1", True, [1]])
+def test_speed_out_of_range_is_refused(speed):
+    s = Session(Settings(points=20))
+    with pytest.raises(CommandError, match=re.escape("speed must be a number of steps per second "
+                                                     "from 1 to 1000, or null for full speed")):
+        s.command({"cmd": "set", "settings": {"speed": speed}})
+    assert s.settings.speed is None
+
+
 # -- the server -----------------------------------------------------------------------------------
 
 def test_a_busy_tab_skips_training_frames_but_never_a_command_result():
@@ -380,7 +533,8 @@ def test_a_busy_tab_skips_training_frames_but_never_a_command_result():
 
 def test_points_added_while_paused_reach_the_tabs_at_once_and_frames_follow():
     needs_tornado()
-    from apps.playground.server import FRAME_INTERVAL, Playground
+    from apps.playground.runner import FRAME_INTERVAL
+    from apps.playground.server import Playground
 
     class Tab:
         def __init__(self):
@@ -396,6 +550,7 @@ def test_points_added_while_paused_reach_the_tabs_at_once_and_frames_follow():
         playground = Playground(session=Session(Settings(points=20, test_fraction=0.5)))
         tab = Tab()
         playground.sockets.add(tab)
+        await playground.start()  # its loop ticks the runner, which sends the frames owed
         for k in range(3):  # a burst: each point at once, one frame for all three
             playground.apply({"cmd": "add", "x": 0.5, "y": 0.1 * k, "label": 1})
         assert [m["type"] for _, m in tab.received] == ["points"] * 3
@@ -544,6 +699,7 @@ def test_a_bug_in_a_paused_frame_is_reported_and_frames_follow_again():
     async def run():
         playground, tab = Playground(session=session), FrameTab()
         playground.sockets.add(tab)
+        await playground.start()
         try:
             playground.apply({"cmd": "add", "x": 0.5, "y": 0.5, "label": 1})
             await _until(lambda: tab.errors, "the error")
@@ -714,6 +870,39 @@ def test_malformed_commands_get_typed_errors_over_the_wire_and_training_goes_on(
         status, state = _request(url + "api/state")
         assert status == 200 and len(state["points"]) == 200 and state["frame"]["steps"] > 20
         assert proc.poll() is None
+
+
+def test_the_server_honours_the_speed_over_the_wire():
+    """At 1 step per second the steps grow about once a second; back at full speed, fast."""
+    from tornado.websocket import websocket_connect
+
+    async def frames_until(tab, done):
+        while True:
+            message = json.loads(await tab.read_message())
+            if message["type"] == "frame" and done(message):
+                return message
+
+    async def talk(url):
+        tab = await websocket_connect(url.replace("http", "ws") + "ws",
+                                      max_message_size=64 * 1024 * 1024)
+        assert json.loads(await tab.read_message())["type"] == "state"
+        await tab.write_message(json.dumps({"cmd": "set", "settings": {"speed": 1}}))
+        assert json.loads(await tab.read_message())["settings"]["speed"] == 1
+        await tab.write_message(json.dumps({"cmd": "play"}))
+        first = await frames_until(tab, lambda m: m["running"] and m["steps"] >= 1)
+        start, steps = time.monotonic(), first["steps"]
+        seen = await frames_until(tab, lambda m: time.monotonic() - start > 3.0)
+        elapsed = time.monotonic() - start
+        # Steps are due once a second: in ``elapsed`` seconds at most elapsed + 1 of them.
+        assert 1 <= seen["steps"] - steps <= elapsed + 1, (seen["steps"], steps, elapsed)
+        await tab.write_message(json.dumps({"cmd": "set", "settings": {"speed": None}}))
+        fast = await frames_until(tab, lambda m: m["steps"] > seen["steps"] + 200)
+        assert fast["running"]
+        await tab.write_message(json.dumps({"cmd": "pause"}))
+        tab.close()
+
+    with server_process() as (_, url):
+        asyncio.run(asyncio.wait_for(talk(url), 60))
 
 
 def test_two_tabs_share_one_run_over_websockets():
@@ -905,3 +1094,33 @@ def test_page_shows_a_training_failure_and_clears_it_once_play_goes_on(tmp_path,
             assert not errors, errors
     finally:
         server.stop()
+
+
+@pytest.mark.slow
+def test_page_speed_control_slows_the_run_down_to_watch_and_back(tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    with time_limit(150), server_process() as (_, url), chromium(tmp_path) as driver:
+        text = lambda id_: driver.find_element(By.ID, id_).text  # noqa: E731
+        steps = lambda: int(text("steps"))  # noqa: E731
+        driver.get(url)
+        _wait(lambda: text("connection") == "connected" and text("steps") == "0", 60, "the page")
+        speed = driver.find_element(By.ID, "speed")
+        assert text("speed-value") == "full" and _request(url + "api/state")[1]["settings"][
+            "speed"] is None
+        speed.send_keys(Keys.HOME)  # the slowest stop, from the keyboard
+        _wait(lambda: _request(url + "api/state")[1]["settings"]["speed"] == 1, 60, "1 step/s")
+        assert text("speed-value") == "1 step/s"
+        driver.find_element(By.ID, "play").click()
+        _wait(lambda: steps() >= 1, 60, "the first step")
+        start, first = time.monotonic(), steps()
+        time.sleep(3.5)
+        grown, elapsed = steps() - first, time.monotonic() - start
+        assert 1 <= grown <= elapsed + 1, (grown, elapsed)
+        speed.send_keys(Keys.END)  # full speed again
+        _wait(lambda: text("speed-value") == "full" and steps() > first + grown + 200, 60,
+              "full speed")
+        driver.find_element(By.ID, "pause").click()
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors

@@ -1,5 +1,7 @@
-// The playground page: shows what the server sends and sends commands back. It never trains;
-// every number here was computed in Python by the engine. Text from the server or the user is
+// The playground page: shows what Python sends and sends commands back. It never trains; every
+// number here was computed in Python by the engine. Python is either the local server (a
+// WebSocket) or, in the static site (<body data-transport="worker">), a Web Worker running the
+// same session in the page: the same JSON messages both ways. Text from Python or the user is
 // put in the page with textContent or setAttribute only, never parsed as HTML.
 "use strict";
 (() => {
@@ -7,7 +9,9 @@
   const SVG = "http://www.w3.org/2000/svg";
   const NODE = 34, GAP_Y = 44, TOP = 30, LEFT = 30, RIGHT = 34;  // diagram geometry, in CSS pixels
 
-  let socket = null;
+  const inWorker = document.body.dataset.transport === "worker";
+  let sendText = null;   // the transport: sends one command as JSON text
+  let ready = false;     // the transport takes commands now
   let state = null;      // the last full state: settings, points, shape
   let frame = null;      // the last frame: numbers, weights, gradients, heat maps
   let picked = null;     // id of the example the explanations use
@@ -18,32 +22,67 @@
   const edges = [];      // {path, layer, to, from}
   const nodes = [];      // {canvas, layer, index}
 
-  // -- connection ---------------------------------------------------------------------------
+  // -- the two transports ---------------------------------------------------------------------
 
+  // The server: a WebSocket next to the page (a relative URL, so any path works).
   function connect() {
-    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    socket = new WebSocket(scheme + location.host + "/ws");
-    socket.onopen = () => { $("connection").textContent = "connected"; };
+    const url = new URL("ws", location.href);
+    url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+    const socket = new WebSocket(url.href);
+    sendText = (text) => socket.send(text);
+    socket.onopen = () => { ready = true; $("connection").textContent = "connected"; };
     socket.onmessage = (event) => receive(JSON.parse(event.data));
     socket.onclose = () => {
+      ready = false;
       $("connection").textContent = "disconnected: retrying…";
       setTimeout(connect, 1000);
     };
   }
 
+  // The static site: Python (Pyodide) in a worker; it queues commands while it loads.
+  function startWorker() {
+    const worker = new Worker("playground-worker.js", {type: "module"});
+    sendText = (text) => worker.postMessage(text);
+    ready = true;
+    $("connection").textContent = "loading Python…";
+    worker.onmessage = (event) => receive(JSON.parse(event.data));
+    worker.onerror = (event) => {
+      event.preventDefault();
+      showLoading(null);
+      $("connection").textContent = "stopped";
+      say(`Python could not start in this page (${event.message || "its worker failed to load"}); reload to try again.`, true);
+    };
+  }
+
   function send(message) {
-    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+    if (ready) sendText(JSON.stringify(message));
     else say("Not connected to the playground server.", true);
+  }
+
+  // While Python loads in the worker: what is loading, and how far along it is.
+  function showLoading(m) {
+    const box = $("loading");
+    box.hidden = !m;
+    if (!m) return;
+    $("loading-what").textContent = `${m.what}…`;
+    $("loading-bar").max = m.total;
+    $("loading-bar").value = m.done;
   }
 
   function set(settings) { send({cmd: "set", settings}); }
 
   function receive(message) {
-    if (message.type === "state") applyState(message);
+    if (message.type === "loading") showLoading(message);
+    else if (message.type === "graph") showGraph(message);
+    else if (message.type === "state") applyState(message);
     else if (message.type === "frame") applyFrame(message);
     else if (message.type === "points") applyPoints(message);
     else if (message.type === "explain") showExplain(message);
-    else if (message.type === "error") { say(message.message, true); syncControls(); }
+    else if (message.type === "error") {
+      if (!state) showLoading(null);  // Python did not start: the message says why
+      say(message.message, true);
+      syncControls();
+    }
   }
 
   function say(text, isError) {
@@ -56,7 +95,9 @@
   // -- state: settings, data, the shape of the network --------------------------------------
 
   function applyState(message) {
+    if (inWorker && !state) { showLoading(null); $("connection").textContent = "Python in this page"; }
     state = message;
+    $("step").disabled = $("reset").disabled = false;
     if (picked !== null && !state.points.some((p) => p.id === picked)) picked = null;
     syncControls();
     buildNetwork();
@@ -111,6 +152,8 @@
       b.setAttribute("aria-pressed", String(b.dataset.dataset === s.dataset));
     }
     for (const opt of $("loss-fn").options) opt.disabled = state.classes > 2 && opt.value !== "cross-entropy";
+    $("speed").value = String(speedIndex(s.speed));
+    $("speed-value").textContent = speedText(s.speed);
     $("layer-count").textContent = `${s.hidden.length} hidden layer${s.hidden.length === 1 ? "" : "s"}`;
     $("add-layer").disabled = s.hidden.length >= state.limits.layers;
     $("remove-layer").disabled = s.hidden.length === 0;
@@ -137,6 +180,20 @@
   function columns() {
     const s = state.settings;
     return [2, ...s.hidden, state.classes === 2 ? 1 : state.classes];
+  }
+
+  // The speed control's stops, in steps per second; the last (null) is full speed.
+  const SPEEDS = [1, 2, 3, 5, 10, 20, 50, 100, 200, 500, null];
+
+  function speedIndex(speed) {
+    if (speed === null || speed === undefined) return SPEEDS.length - 1;
+    let best = 0;
+    SPEEDS.forEach((v, i) => { if (v !== null && Math.abs(v - speed) < Math.abs(SPEEDS[best] - speed)) best = i; });
+    return best;
+  }
+
+  function speedText(speed) {
+    return speed === null || speed === undefined ? "full" : `${speed} step${speed === 1 ? "" : "s"}/s`;
   }
 
   function nodePos(layer, index, count, width, tallest) {
@@ -570,8 +627,40 @@
     $("picked").textContent = p ? `Picked example #${p.id}: x1 = ${p.x.toFixed(3)}, x2 = ${p.y.toFixed(3)}, class ${p.label}${p.test ? " (test)" : ""}.` : "";
     const link = $("graph-link");
     link.hidden = !p;
-    if (p) link.setAttribute("href", `/graph/${encodeURIComponent(p.id)}`);
+    if (p) link.setAttribute("href", inWorker ? "explorer.html" : `graph/${encodeURIComponent(p.id)}`);
   }
+
+  // -- one example's graph in the explorer -----------------------------------------------------
+  // The server answers the link with the explorer's page. In the site the worker computes the
+  // explorer's data (laid out by viz-js) and this page hands it to explorer.html, which says
+  // "ready" when it can take it.
+
+  const explorer = {win: null, ready: false, data: null};
+
+  function openGraph(event) {
+    if (!inWorker || picked === null) return;
+    event.preventDefault();
+    Object.assign(explorer, {win: window.open("explorer.html"), ready: false, data: null});
+    if (!explorer.win) { say("The browser blocked the explorer's window: allow pop-ups for this page.", true); return; }
+    send({cmd: "graph", point: picked});
+  }
+
+  function showGraph(message) {
+    explorer.data = message;
+    deliverGraph();
+  }
+
+  function deliverGraph() {
+    const {win, ready, data} = explorer;
+    if (!win || win.closed || !ready || !data) return;
+    win.postMessage({type: "explorer", payload: data.payload, title: data.title}, location.origin);
+    explorer.data = null;
+  }
+
+  window.addEventListener("message", (event) => {
+    if (event.origin !== location.origin || !explorer.win || event.source !== explorer.win) return;
+    if (event.data && event.data.type === "ready") { explorer.ready = true; deliverGraph(); }
+  });
 
   // -- loss curves ----------------------------------------------------------------------------
 
@@ -705,6 +794,11 @@
     $("reset").addEventListener("click", () => { say(""); send({cmd: "reset"}); });
     $("regenerate").addEventListener("click", () => send({cmd: "regenerate"}));
     $("explain-refresh").addEventListener("click", () => selected && explain(selected));
+    $("graph-link").addEventListener("click", openGraph);
+    $("speed").addEventListener("input", () => {
+      $("speed-value").textContent = speedText(SPEEDS[Number($("speed").value)]);
+    });
+    $("speed").addEventListener("change", () => set({speed: SPEEDS[Number($("speed").value)]}));
     numberSetting("lr", "lr");
     numberSetting("l2", "l2");
     $("batch").addEventListener("change", () => {
@@ -748,5 +842,7 @@
 
   readColours();
   wire();
-  connect();
+  // Nothing to press until the first state has come (Python loads for a few seconds in a worker).
+  for (const id of ["play", "pause", "step", "reset"]) $(id).disabled = true;
+  if (inWorker) startWorker(); else connect();
 })();

@@ -1,0 +1,170 @@
+"""Benchmark: the playground in the static site, Python in the page's Web Worker (Pyodide).
+
+The goal the site issue names: moons with MLP(2, [8, 8, 1]) at ≥ 20 steps/s with the heat maps
+refreshed at least twice a second. Measured in headless Chromium, in one run:
+
+1. the site: ``playground.html`` served from a built site on 127.0.0.1, the time from
+   navigation until Python answers with the first state, then rounds of training at full speed,
+   each counting steps (``#steps``) and frames (every frame rewrites ``#steps``: a
+   MutationObserver counts them) over a fixed time;
+2. the peer, the same page served by ``python -m nn.playground`` (CPython, a WebSocket),
+   measured the same way in the same run.
+
+Both with the page's defaults (200 points, half of them for testing: a batch of 100) and with
+all 200 points in the batch (test fraction 0).
+
+    python benchmarks/bench_playground_site.py [--site build/site] [--seconds 8] [--rounds 3]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from browser import headless_chromium  # noqa: E402
+
+COUNT_FRAMES = """
+window.benchFrames = 0;
+new MutationObserver(() => { window.benchFrames += 1; })
+  .observe(document.getElementById('steps'), {childList: true, characterData: true,
+                                              subtree: true});
+"""
+
+
+def text(driver, id_: str) -> str:
+    return driver.execute_script(f"return document.getElementById('{id_}').textContent")
+
+
+def wait(predicate, seconds: float, what: str):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"waited {seconds} s for {what}")
+
+
+def set_test_fraction(driver, value: float) -> None:
+    driver.execute_script(
+        "const s = document.getElementById('test-fraction');"
+        f"s.value = '{value}'; s.dispatchEvent(new Event('change'));")
+    wait(lambda: driver.execute_script("return document.getElementById('point-count')"
+                                       ".textContent").count(f"({int(200 * (1 - value))} training"),
+         60, "the test fraction")
+
+
+def rounds(driver, seconds: float, n: int) -> list[tuple[float, float]]:
+    """(steps/s, frames/s) of ``n`` rounds at full speed, each ``seconds`` long."""
+    out = []
+    driver.execute_script("document.getElementById('reset').click()")
+    wait(lambda: text(driver, "steps") == "0", 60, "reset")
+    driver.execute_script("document.getElementById('play').click()")
+    wait(lambda: int(text(driver, "steps")) > 0, 60, "the first steps")
+    time.sleep(1.0)  # warm-up
+    for _ in range(n):
+        driver.execute_script("window.benchFrames = 0")
+        s0, t0 = int(text(driver, "steps")), time.monotonic()
+        time.sleep(seconds)
+        s1, t1 = int(text(driver, "steps")), time.monotonic()
+        frames = driver.execute_script("return window.benchFrames")
+        out.append(((s1 - s0) / (t1 - t0), frames / (t1 - t0)))
+    driver.execute_script("document.getElementById('pause').click()")
+    return out
+
+
+def measure(driver, url: str, ready: str, seconds: float, n: int) -> dict:
+    start = time.monotonic()
+    driver.get(url)
+    wait(lambda: text(driver, "connection") == ready and text(driver, "steps") == "0", 180,
+         "the first state")
+    loaded = time.monotonic() - start
+    driver.execute_script(COUNT_FRAMES)
+    results = {"loaded": loaded}
+    for fraction, name in ((0.5, "batch of 100 (page default)"), (0.0, "batch of 200")):
+        set_test_fraction(driver, fraction)
+        results[name] = rounds(driver, seconds, n)
+    accuracy = text(driver, "accuracy")
+    results["accuracy"] = accuracy
+    return results
+
+
+@contextmanager
+def site_server(folder: Path):
+    from apps.site.serve import serve_in_thread
+
+    server = serve_in_thread(folder, prefix="/autograd/")
+    try:
+        yield server.url + "playground.html"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def playground_server():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "nn.playground", "--no-browser"], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        yield re.search(r"http://\S+/", line)[0]
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def report(name: str, results: dict) -> None:
+    print(f"\n{name}: first state {results['loaded']:.1f} s after navigation")
+    for key, value in results.items():
+        if isinstance(value, list):
+            sps = [r[0] for r in value]
+            fps = [r[1] for r in value]
+            print(f"  {key}: {statistics.median(sps):,.0f} steps/s "
+                  f"(range {min(sps):,.0f}–{max(sps):,.0f}), "
+                  f"{statistics.median(fps):.1f} frames/s (range {min(fps):.1f}–{max(fps):.1f})")
+    print(f"  training accuracy at the end: {results['accuracy']} %")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--site", type=Path, help="a built site (default: build one now)")
+    parser.add_argument("--seconds", type=float, default=8.0, help="length of one round")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    tmp = None
+    folder = args.site
+    if folder is None:
+        from apps.site.build import build
+
+        tmp = Path(tempfile.mkdtemp())
+        folder = build(tmp / "site", notebooks=False)
+    try:
+        with headless_chromium(Path(tempfile.mkdtemp()) / "profile", window="1400,1000") as d:
+            with site_server(folder) as url:
+                report("site (Pyodide in a worker)",
+                       measure(d, url, "Python in this page", args.seconds, args.rounds))
+            with playground_server() as url:
+                report("served (python -m nn.playground)",
+                       measure(d, url, "connected", args.seconds, args.rounds))
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""The playground in the static site: the site built once, served on 127.0.0.1 under a sub-path,
+the page driven in headless Chromium with Python in its Web Worker, and every request to another
+origin blocked and counted (the test fails on any).
+
+The site, its server and the blocking come from the site's own fixtures (tests/site/conftest.py):
+Chromium's proxy is a server that refuses whatever it is sent, and only requests for other
+origins reach a proxy (loopback goes direct). Counted here from Chromium's own NetLog, which names
+the initiator of each request: the page's and its workers' requests (the chromedriver log misses
+a worker's) are told from the browser's own traffic (updates, sign-in) without a list of hosts.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from browser import headless_chromium, time_limit
+
+pytestmark = pytest.mark.slow
+
+
+def _site_fixtures():
+    """The site's own fixtures (tests/site/conftest.py): the site built once per session and
+    served under /autograd/ (``served``: its URL), and ``refusals``, the refusing proxy."""
+    path = Path(__file__).resolve().parents[1] / "site" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("site_fixtures", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_fixtures = _site_fixtures()
+site, server, served, refusals = (_fixtures.site, _fixtures.server, _fixtures.served,
+                                  _fixtures.refusals)
+
+
+def requests_elsewhere(netlog: Path, site: str) -> list[str]:
+    """Every request that the site (a page or a worker of it) started for another origin."""
+    parts = urlsplit(site)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    data = json.loads(netlog.read_text(encoding="utf-8"))
+    start = data["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
+    found = []
+    for event in data["events"]:
+        params = event.get("params", {})
+        if event["type"] == start and params.get("initiator") == origin:
+            if not params["url"].startswith(origin + "/"):
+                found.append(params["url"])
+    return found
+
+
+@contextlib.contextmanager
+def chromium_in_a_box(tmp_path: Path, refusals, site: str):
+    """Headless Chromium with every other origin refused; yields (driver, elsewhere): after the
+    block, ``elsewhere`` holds the requests the site made for other origins."""
+    netlog = tmp_path / "netlog.json"
+    switches = (f"--proxy-server=http://127.0.0.1:{refusals.server_address[1]}",
+                f"--log-net-log={netlog}")
+    found: list[str] = []
+    with headless_chromium(tmp_path / "profile", window="1400,1000", logs=("browser",),
+                           extra=switches) as driver:
+        yield driver, found
+    found += requests_elsewhere(netlog, site)  # the log is whole once Chromium has quit
+
+
+def _wait(predicate, seconds: float, what: str):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"waited {seconds} s for {what}")
+
+
+def test_the_site_serves_the_playground_under_a_sub_path(served):
+    import urllib.request
+
+    assert served.endswith("/autograd/")
+    with urllib.request.urlopen(served + "playground.html", timeout=60) as r:
+        page = r.read().decode("utf-8")
+    assert '<body data-transport="worker">' in page
+    assert "Content-Security-Policy" in page and 'src="playground.js"' in page
+    for name in ("playground.js", "playground-worker.js", "playground.css", "boot.js",
+                 "explorer.html"):
+        with urllib.request.urlopen(served + name, timeout=60) as r:
+            assert r.status == 200
+
+
+def test_the_playground_trains_in_the_page_with_nothing_from_elsewhere(served, refusals,
+                                                                       tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    with time_limit(300), chromium_in_a_box(tmp_path, refusals, served) as (driver, elsewhere):
+        text = lambda id_: driver.find_element(By.ID, id_).text  # noqa: E731
+        steps = lambda: int(text("steps"))  # noqa: E731
+        driver.get(served + "playground.html")
+        # While Python loads, a progress bar says what is loading; then the state comes.
+        _wait(lambda: text("connection") == "Python in this page", 120, "Python in the worker")
+        assert not driver.find_element(By.ID, "loading").is_displayed()
+        assert text("steps") == "0" and text("point-count").startswith("200 points")
+
+        # Moons reaches 95% while the steps grow.
+        driver.find_element(By.ID, "play").click()
+        _wait(lambda: text("accuracy") not in ("", "–") and float(text("accuracy")) >= 95
+              and steps() > 0, 120, "95% accuracy on moons")
+        first = steps()
+        _wait(lambda: steps() > first, 60, "the step count to grow")
+
+        # Pause holds.
+        driver.find_element(By.ID, "pause").click()
+        _wait(lambda: not driver.find_element(By.ID, "play").get_attribute("disabled"), 60,
+              "pause")
+        paused = text("steps")
+        time.sleep(1.5)
+        assert text("steps") == paused
+
+        # A click on the plane adds a point; a click on it removes it again.
+        plane = driver.find_element(By.ID, "plane")
+        ActionChains(driver).move_to_element_with_offset(plane, 150, -150).click().perform()
+        _wait(lambda: text("point-count").startswith("201 points") and
+              "; 1 added by clicks" in text("point-count"), 60, "a new point")
+        ActionChains(driver).move_to_element_with_offset(plane, 150, -150).click().perform()
+        _wait(lambda: text("point-count").startswith("200 points"), 60, "the point removed")
+
+        # A refused setting shows its message, and the worker goes on answering.
+        lr = driver.find_element(By.ID, "lr")
+        lr.clear()
+        lr.send_keys("-1")
+        driver.find_element(By.ID, "steps").click()
+        _wait(lambda: "learning rate must be" in text("message"), 60, "the refusal")
+        driver.find_element(By.ID, "step").click()
+        _wait(lambda: steps() == int(paused) + 1, 60, "one more step")
+
+        # The speed control paces the worker too.
+        driver.find_element(By.ID, "speed").send_keys(Keys.HOME)
+        _wait(lambda: text("speed-value") == "1 step/s", 60, "1 step/s")
+        time.sleep(0.5)  # the setting reaches the worker
+        driver.find_element(By.ID, "play").click()
+        _wait(lambda: steps() > int(paused) + 1, 60, "a paced step")
+        start, before = time.monotonic(), steps()
+        time.sleep(3.5)
+        grown, elapsed = steps() - before, time.monotonic() - start
+        assert 1 <= grown <= elapsed + 1, (grown, elapsed)
+        driver.find_element(By.ID, "pause").click()
+
+        # An edge explains its weight; the example's graph opens in the explorer.
+        driver.execute_script("document.querySelector('#network path.hit')"
+                              ".dispatchEvent(new MouseEvent('click'))")
+        _wait(lambda: "by the chain rule" in text("explain-text"), 60, "an explanation")
+        assert "∂loss/∂L1.N1.w1" in text("explain-text")
+        page = driver.current_window_handle
+        driver.find_element(By.ID, "graph-link").click()
+        _wait(lambda: len(driver.window_handles) == 2, 60, "the explorer's window")
+        driver.switch_to.window([h for h in driver.window_handles if h != page][0])
+        _wait(lambda: driver.execute_script(
+            "return document.querySelectorAll('[data-label]').length"), 120, "the graph drawn")
+        labels = driver.execute_script(
+            "return [...document.querySelectorAll('[data-label]')].map(e => e.dataset.label)")
+        assert "loss" in labels and "L1.N1.w1" in labels
+        explorer_errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        driver.close()
+        driver.switch_to.window(page)
+
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors + explorer_errors, errors + explorer_errors
+    assert elsewhere == [], elsewhere
+
+
+def test_a_request_for_another_origin_is_blocked_and_counted(served, refusals, tmp_path):
+    """The counting above can fail: a page that goes elsewhere is caught."""
+    with time_limit(120), chromium_in_a_box(tmp_path, refusals, served) as (driver, elsewhere):
+        driver.get(served + "explorer.html")
+        driver.execute_script("window.open('https://cdn.elsewhere.example/pyodide.js')")
+        _wait(lambda: any("cdn.elsewhere.example" in r for r in refusals.asked), 60,
+              "the proxy to refuse the request")
+    assert elsewhere == ["https://cdn.elsewhere.example/pyodide.js"]
