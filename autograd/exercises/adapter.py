@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -111,7 +112,11 @@ def within(seconds: float, fn: Callable[..., Any], *args: Any) -> Any:
     On the main thread an interval timer raises TimeLimit inside the running code, so a loop that
     never ends is stopped where it is (its traceback says where). Off the main thread no signal
     can reach it: the call runs in a daemon thread, and is abandoned, still running, at the limit.
+    In a browser (Pyodide) there are neither timers nor threads: the call simply runs, and the
+    page stops a worker that does not answer in time.
     """
+    if sys.platform == "emscripten":
+        return fn(*args)
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal,
                                                                                 "setitimer"):
         return _in_thread(seconds, fn, *args)
