@@ -5,12 +5,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
+SITE := build/site
+SITE_STAMP := $(VENV)/.installed-site
+# npm writes this file on every install: the stamp that node_modules matches the lock.
+NODE_STAMP := node_modules/.package-lock.json
 
 .PHONY: test test-fast test-notorch demo bench system-deps install-graphviz clean
 
 # Lint first, so a lint failure fails the run (and CI) before the slower tests start. Then the
 # tests without PyTorch in a venv of their own (the torch tests skip there), then everything.
-test: $(STAMP) system-deps test-notorch
+test: $(STAMP) system-deps test-notorch $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
@@ -29,6 +33,25 @@ $(NOTORCH)/.installed: setup.cfg pyproject.toml $(wildcard */__init__.py)
 	$(PYTHON) -m venv $(NOTORCH)
 	$(NOTORCH)/bin/python -m pip install --quiet --upgrade pip
 	$(NOTORCH)/bin/python -m pip install --quiet -e '.[test-notorch]'
+	touch $@
+
+# The static site (docs/site.md): Pyodide and viz-js from npm (pinned by package-lock.json), the
+# notebooks rendered by nbconvert, all in build/site; `make serve-site` serves it on 127.0.0.1.
+.PHONY: site serve-site
+
+site: $(SITE_STAMP) $(NODE_STAMP)
+	$(BIN)/python -m apps.site.build $(SITE)
+
+serve-site: site
+	$(BIN)/python -m apps.site.serve $(SITE) $(ARGS)
+
+$(SITE_STAMP): $(BIN)/python setup.cfg pyproject.toml $(wildcard */__init__.py)
+	$(BIN)/python -m pip install --quiet -e '.[site]'
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is missing: install Node.js 20 or newer" >&2; exit 1; }
+	npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
 
 # The demo needs only the package and its demo extra, not the test tools.
@@ -71,4 +94,4 @@ install-graphviz:
 	else echo "graphviz is missing: install it with your system's package manager (it provides 'dot')" >&2; exit 1; fi
 
 clean:
-	rm -rf $(VENV) $(NOTORCH) build *.egg-info
+	rm -rf $(VENV) $(NOTORCH) build *.egg-info node_modules
