@@ -30,6 +30,11 @@ HERE = Path(__file__).resolve().parent
 PYODIDE_FILES = ("pyodide.js", "pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm",
                  "python_stdlib.zip", "pyodide-lock.json", "package.json", "README.md")
 VIZ_FILES = ("dist/viz.js", "package.json", "README.md")
+CODEMIRROR_FILES = ("lib/codemirror.js", "lib/codemirror.css", "mode/python/python.js",
+                    "LICENSE", "package.json")
+EXTRA_WHEELS = ("graphviz==0.21",)
+"""Pure-Python wheels the exercises page's worker unpacks beside the project's: the checker
+draws the learner's graph with the graphviz package (it writes DOT; viz-js lays it out)."""
 # The project's own files the wheel is built from (a clean copy, so no stale build/ leaks in).
 SOURCES = ("autograd", "nn", "apps", "setup.cfg", "pyproject.toml", "README.md")
 
@@ -51,7 +56,9 @@ def build(out: Path, *, notebooks: bool = True) -> Path:
     _copy_static(out)
     _copy_libraries(modules, out)
     wheel = _wheel(out / "wheels")
+    extras = _extra_wheels(out / "wheels")
     manifest = {"wheel": f"wheels/{wheel.name}",
+                "extras": [f"wheels/{w.name}" for w in extras],
                 "pyodide": _version(modules / "pyodide"),
                 "viz": _version(modules / "@viz-js" / "viz")}
     (out / "site.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
@@ -81,6 +88,10 @@ def _copy_static(out: Path) -> None:
     (out / "index.html").write_text(
         explorer_page(template, title="Lab: backpropagation, step by step", nav_html=nav("lab"),
                       scripts=["lab.js"], panel=panel), encoding="utf-8")
+    exercises = (HERE / "static" / "exercises.html").read_text(encoding="utf-8")
+    (out / "exercises.html").write_text(set_csp(exercises.replace("<!-- NAV -->",
+                                                                  nav("exercises"))),
+                                        encoding="utf-8")
 
 
 def _worker_transport(page: str) -> str:
@@ -94,7 +105,8 @@ def _worker_transport(page: str) -> str:
 
 def _copy_libraries(modules: Path, out: Path) -> None:
     for sub, names, dest in (("pyodide", PYODIDE_FILES, "pyodide"),
-                             ("@viz-js/viz", VIZ_FILES, "viz")):
+                             ("@viz-js/viz", VIZ_FILES, "viz"),
+                             ("codemirror", CODEMIRROR_FILES, "codemirror")):
         (out / dest).mkdir()
         for name in names:
             src = modules / sub / name
@@ -110,7 +122,8 @@ def _version(package: Path) -> str:
 def _licences(modules: Path) -> str:
     """The licence of each library the site ships, from its own package.json."""
     lines = ["The site ships these libraries unchanged, from npm (see package-lock.json):", ""]
-    for sub, dest in (("pyodide", "pyodide/"), ("@viz-js/viz", "viz/")):
+    for sub, dest in (("pyodide", "pyodide/"), ("@viz-js/viz", "viz/"),
+                      ("codemirror", "codemirror/")):
         meta = json.loads((modules / sub / "package.json").read_text(encoding="utf-8"))
         home = meta.get("homepage") or meta.get("repository", {}).get("url", "")
         lines += [f"{meta['name']} {meta['version']} in {dest}: licence {meta.get('license')}",
@@ -120,6 +133,18 @@ def _licences(modules: Path) -> str:
               "licence texts are in the source repositories above. The project itself (wheels/)",
               "is MIT licensed.", ""]
     return "\n".join(lines)
+
+
+def _extra_wheels(dest: Path) -> list[Path]:
+    """``EXTRA_WHEELS`` from the package index, pure-Python builds only."""
+    before = set(dest.glob("*.whl"))
+    cmd = [sys.executable, "-m", "pip", "download", *EXTRA_WHEELS, "--no-deps", "--quiet",
+           "--only-binary=:all:", "--platform", "any", "--python-version", "3.14",
+           "--dest", str(dest)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise BuildError(f"pip download failed:\n{done.stdout}{done.stderr}")
+    return sorted(set(dest.glob("*.whl")) - before)
 
 
 def _wheel(dest: Path) -> Path:

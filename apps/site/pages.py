@@ -13,6 +13,7 @@ META = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
 
 
 PAGES = (("index.html", "lab", "Lab"), ("playground.html", "playground", "Playground"),
+         ("exercises.html", "exercises", "Exercises"),
          ("notebooks/index.html", "notebooks", "Notebooks"))
 
 

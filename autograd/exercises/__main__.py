@@ -11,7 +11,6 @@ printed is a one-line summary.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import queue
@@ -22,7 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
-from .adapter import attempt, one_line, own_lines, shown_file
+from .adapter import load_file, shown_file
 from .checker import DEFAULT_TIMEOUT, check, select
 from .engine_side import graph_named
 from .report import FAIL, NOT_RUN, GraphResult, Report, result_from_dict
@@ -188,7 +187,7 @@ def worker(path: Path, timeout: float, graphs: list[str] | None) -> int:
         channel.flush()
 
     subject = shown_file(str(path))
-    value_class, problem, lines = _load(path, timeout)
+    value_class, problem, lines = load_file(path, timeout)
     if problem:
         send({"subject": subject, "problem": problem, "notes": lines, "load_error": True})
         return LOAD_ERROR
@@ -200,30 +199,6 @@ def worker(path: Path, timeout: float, graphs: list[str] | None) -> int:
     else:
         send({"subject": report.subject, "done": True})
     return 0
-
-
-def _load(path: Path, timeout: float) -> tuple[type | None, str, list[str]]:
-    """The file's ``Value`` class, or why there is none and the file's lines that say so."""
-    name = shown_file(str(path))
-    spec = importlib.util.spec_from_file_location("learner_value", path)
-    if spec is None or spec.loader is None:
-        return None, f"cannot load {name}: not a Python file", []
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["learner_value"] = module   # dataclasses and pickling look modules up here
-    sys.path.insert(0, str(path.resolve().parent))   # it may import files next to it
-    _, error = attempt(timeout, spec.loader.exec_module, module)
-    if isinstance(error, SyntaxError):
-        return None, f"cannot load {name}: SyntaxError: {error.msg} (line {error.lineno})", \
-            [(error.text or "").rstrip()]
-    if error is not None:
-        return None, f"cannot load {name}: {one_line(error)}", \
-            own_lines(error, {str(path), str(path.resolve())})
-    value_class = getattr(module, "Value", None)
-    if not isinstance(value_class, type):
-        what = "defines no name Value" if value_class is None else \
-            f"defines Value as a {type(value_class).__name__}, not a class"
-        return None, f"cannot load {name}: the file {what}", []
-    return value_class, "", []
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ KeyboardInterrupt goes through, so that Ctrl-C still stops a notebook cell.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import signal
@@ -25,6 +26,7 @@ import sys
 import threading
 import time
 import traceback
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 CHILDREN = ("_prev", "_children", "parents", "children", "prev")
@@ -244,3 +246,33 @@ def hint(error: BaseException, class_name: str) -> str:
         return ("an op returned a plain number where a node was expected, or a number was "
                 "used where a node was: wrap numbers into your class before using .data")
     return ""
+
+
+# --------------------------------------------------------------------------- loading a file
+
+def load_file(path: str | Path, timeout: float) -> tuple[type | None, str, list[str]]:
+    """The file's ``Value`` class, or why there is none and the file's lines that say so
+    (the command line loads a learner's file this way, and so does the site's exercises page)."""
+    path = Path(path)
+    name = shown_file(str(path))
+    spec = importlib.util.spec_from_file_location("learner_value", path)
+    if spec is None or spec.loader is None:
+        return None, f"cannot load {name}: not a Python file", []
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["learner_value"] = module   # dataclasses and pickling look modules up here
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)   # it may import files next to it
+    _, error = attempt(timeout, spec.loader.exec_module, module)
+    if isinstance(error, SyntaxError):
+        return None, f"cannot load {name}: SyntaxError: {error.msg} (line {error.lineno})", \
+            [(error.text or "").rstrip()]
+    if error is not None:
+        return None, f"cannot load {name}: {one_line(error)}", \
+            own_lines(error, {str(path), str(path.resolve())})
+    value_class = getattr(module, "Value", None)
+    if not isinstance(value_class, type):
+        what = "defines no name Value" if value_class is None else \
+            f"defines Value as a {type(value_class).__name__}, not a class"
+        return None, f"cannot load {name}: the file {what}", []
+    return value_class, "", []

@@ -119,6 +119,13 @@ def run_graph(graph: Graph, learner: Learner, timeout: float = DEFAULT_TIMEOUT) 
         return GraphResult(graph.name, SKIP, f"not implemented yet: {', '.join(missing)}",
                            graph.about)
     ours = Ours(graph)
+    try:
+        return _judge(graph, learner, ours, timeout)
+    finally:
+        ours.release()
+
+
+def _judge(graph: Graph, learner: Learner, ours: Ours, timeout: float) -> GraphResult:
     run = Run()
     _, error = attempt(timeout, _run, graph, learner, run)
     wrong_forward = _forward_error(ours, run)

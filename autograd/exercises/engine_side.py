@@ -32,6 +32,16 @@ class Ours:
         # The engine's own walk: parents before children, and ∂root/∂node for every node.
         self.order, self.grad = backprop(self.root)
 
+    def release(self) -> None:
+        """Drop the graph root first. A chain 5,000 deep freed from its root frees each node
+        from inside the last one's deallocation: CPython's C stack takes that, the browser's
+        WebAssembly stack does not (Pyodide dies with "Maximum call stack size exceeded").
+        Freed from a list that holds every node, the root goes first and each node after it
+        is freed on its own."""
+        order = self.order       # parents before children, so the root is last
+        self.__dict__.clear()
+        del order                # a list drops its items from the last one back
+
     @property
     def leaves(self) -> list[Value]:
         """The leaves that get a gradient, in the order the builder made them."""
