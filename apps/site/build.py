@@ -76,6 +76,10 @@ def _copy_static(out: Path) -> None:
         if f.is_file() and f.name != "index.html":
             shutil.copy2(f, out / f.name)
     page = (play / "index.html").read_text(encoding="utf-8")
+    page = re.sub(r"(<body[^>]*>)", lambda m: m[1] + "\n" + nav("playground"), page, count=1)
+    page = page.replace('<link rel="stylesheet" href="playground.css">',
+                        '<link rel="stylesheet" href="playground.css">\n'
+                        '<link rel="stylesheet" href="site.css">')
     (out / "playground.html").write_text(_worker_transport(set_csp(page)), encoding="utf-8")
     explorer = ROOT / "autograd" / "views" / "explorer"
     for name in ("explorer.js", "explorer.css"):

@@ -267,7 +267,6 @@
     const svg = doc.documentElement;
     if (!svg || svg.nodeName !== 'svg') return;
     svg.querySelectorAll('script, foreignObject, a').forEach((x) => x.replaceWith(...x.childNodes));
-    svg.removeAttribute('width'); svg.removeAttribute('height');
     svg.setAttribute('role', 'img');
     svg.setAttribute('aria-label', 'your graph for ' + graph + ', the wrong gradients marked');
     $('drawing-caption').textContent = 'Your graph for ' + graph +
