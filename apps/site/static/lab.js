@@ -102,9 +102,20 @@
     worker.postMessage({ type: 'compute', id: pending.id, expr: request.expr, values: request.values });
   }
 
+  // Python checks the interrupt buffer between its own steps; time spent inside JavaScript (the
+  // Graphviz layout) does not see it, so a stop that has not landed within a second restarts.
   function stop() {
     if (!pending) return;
-    if (buffer) { buffer[0] = 2; return; }  // SIGINT: Python raises KeyboardInterrupt
+    const id = pending.id;
+    if (buffer) {
+      buffer[0] = 2;  // SIGINT: Python raises KeyboardInterrupt
+      setTimeout(() => { if (pending && pending.id === id) restartStopped(); }, 1000);
+      return;
+    }
+    restartStopped();
+  }
+
+  function restartStopped() {
     finish();
     queued = null;
     restartWorker();
