@@ -311,3 +311,24 @@ def test_the_deepest_expression_the_lab_takes_is_answered_in_the_page(browser, s
         value = re.search(r"f = (\S+)", browser.find_element(By.ID, "result").text)[1]
         assert shown_equal(value, want)
         assert not errors(browser)
+
+
+def test_every_preset_answers_and_the_worked_example_gives_the_published_error(browser, served):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    with time_limit(600):
+        visit(browser, served + "index.html", "document.body.getAttribute('data-answered')")
+        presets = browser.find_elements(By.CSS_SELECTOR, "#preset option")[1:]
+        assert len(presets) >= 4
+        seen = False
+        for k in range(len(presets)):
+            n = answered(browser)
+            Select(browser.find_element(By.ID, "preset")).select_by_index(k + 1)
+            wait_answer(browser, n)
+            assert not browser.find_element(By.ID, "error").is_displayed()
+            result = browser.find_element(By.ID, "result").text
+            if "w5" in result:  # Mazur's worked example: E = 0.298371109, ∂E/∂w5 = 0.082167041
+                assert "f = 0.298371" in result and "∂f/∂w5 = 0.082167" in result
+                seen = True
+        assert seen
+        assert not errors(browser)
