@@ -246,6 +246,7 @@ def test_notebook_pages_show_their_pictures(browser, served, site):
         visit(browser, served + "notebooks/index.html", "document.readyState === 'complete'")
         links = browser.find_elements(By.CSS_SELECTOR, ".notebook-list a[href$='.html']")
         assert sorted(a.get_attribute("href").rsplit("/", 1)[1] for a in links) == pages
+        framed = 0
         for page in pages:
             visit(browser, served + "notebooks/" + page, "document.readyState === 'complete'")
             pictures = browser.execute_script(
@@ -253,6 +254,15 @@ def test_notebook_pages_show_their_pictures(browser, served, site):
                 "e.tagName === 'IMG' ? (e.complete && e.naturalWidth > 0) : "
                 "e.getBoundingClientRect().width > 0)")
             assert pictures and all(pictures), page
+            # An explorer output is the site's explorer page on the graph the notebook saved.
+            for frame in browser.find_elements(By.CSS_SELECTOR, "iframe.explorer"):
+                framed += 1
+                browser.switch_to.frame(frame)
+                from selenium.webdriver.support.ui import WebDriverWait
+                WebDriverWait(browser, 60).until(
+                    lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
+                assert browser.find_elements(By.CSS_SELECTOR, "#graph g.value"), page
+                browser.switch_to.default_content()
             download = browser.find_element(By.CSS_SELECTOR, ".download a[download]")
             assert download.get_attribute("href").endswith(page.replace(".html", ".ipynb"))
             nav = [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR,
