@@ -127,14 +127,18 @@
     if (!a.ok) { showError(a.error); document.body.setAttribute('data-stale', '1'); return; }
     document.body.removeAttribute('data-stale');
     showError(linkProblem);
-    writeHash(a.expr, Object.fromEntries(a.values));
+    // The variables in the order the user gave them (a preset's, a link's), new ones after.
+    const given = Object.keys(asked.values);
+    const rank = (name) => (given.includes(name) ? given.indexOf(name) : given.length);
+    const pairs = [...a.values].sort((p, q) => rank(p[0]) - rank(q[0]));
+    writeHash(a.expr, Object.fromEntries(pairs));
     if (document.activeElement !== $('expr') && $('expr').value !== a.expr) $('expr').value = a.expr;
-    valueInputs(a.values, asked.values);
+    valueInputs(pairs, asked.values);
     const r = $('result');
     r.replaceChildren();
     const out = item(r, 'out', `${a.name} = ${a.value}`);
     out.setAttribute('data-label', a.name);
-    for (const [name, g] of a.grads) {
+    for (const [name, g] of [...a.grads].sort((p, q) => rank(p[0]) - rank(q[0]))) {
       const b = item(r, 'grad', `∂${a.name}/∂${name} = ${g}`, 'button');
       b.type = 'button';
       b.setAttribute('data-label', name);
