@@ -14,13 +14,14 @@ from pathlib import Path
 
 from .pages import nav, set_csp
 
-STANDINS = (
-    # (what the saved HTML starts with, the line shown instead)
-    ("<iframe srcdoc=", 'Here the notebook shows the explorer on this graph. On this site the '
-     'explorer runs in <a href="../index.html">the lab</a>: type the expression there.'),
-    ("<iframe", 'Here the notebook shows the live playground, served by the running kernel. On '
-     'this site it is <a href="../playground.html">the playground page</a>.'),
-)
+PLAYGROUND = ('<p class="standin">Here the notebook shows the live playground, served by the '
+              'running kernel. On this site it is <a href="../playground.html">the playground '
+              'page</a>.</p>')
+EXPLORER = ('<iframe class="explorer" src="../explorer.html#data=notebooks/{name}" '
+            'title="the explorer on this graph"></iframe>\n<p class="standin">The explorer on '
+            'this graph, as the notebook shows it: <a href="../explorer.html#data=notebooks/'
+            '{name}">open it in its own page</a>.</p>')
+DATA = re.compile(r'<script type="application/json" id="data">(.*?)</script>', re.S)
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
@@ -37,7 +38,7 @@ def render_notebooks(src: Path, out: Path) -> list[Path]:
     for path in sorted(src.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         title = _title(nb, path.stem)
-        body, _ = exporter.from_notebook_node(_for_the_site(nb))
+        body, _ = exporter.from_notebook_node(_for_the_site(nb, out, path.stem))
         (out / path.name).write_bytes(path.read_bytes())
         page = out / f"{path.stem}.html"
         page.write_text(_page(title, body, path.name), encoding="utf-8")
@@ -48,18 +49,28 @@ def render_notebooks(src: Path, out: Path) -> list[Path]:
     return pages
 
 
-def _for_the_site(nb):
+def _for_the_site(nb, out: Path, stem: str):
+    """The notebook as the site shows it: an explorer output's graph data goes to a file of
+    its own that the site's explorer page reads (the saved page has its script inline, which
+    the site's policy refuses), the live playground becomes a link, widgets keep their text."""
     nb = copy.deepcopy(nb)
     nb.metadata.pop("widgets", None)  # nbconvert would load the widget manager from a CDN
+    graphs = 0
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             data.pop(WIDGET, None)
             markup = "".join(data.get("text/html", "")).lstrip()
-            for start, line in STANDINS:
-                if markup.startswith(start):
-                    output["data"] = {"text/html": f'<p class="standin">{line}</p>'}
-                    break
+            if not markup.startswith("<iframe"):
+                continue
+            found = DATA.search(html.unescape(markup)) if "srcdoc=" in markup else None
+            if found:
+                graphs += 1
+                name = f"{stem}-graph{graphs}.json"
+                (out / name).write_text(found[1], encoding="utf-8")
+                output["data"] = {"text/html": EXPLORER.format(name=name)}
+            else:
+                output["data"] = {"text/html": PLAYGROUND}
     return nb
 
 
@@ -140,6 +151,8 @@ def _styles() -> str:
         ".notebook pre { margin: 0; padding: 0.5em 0.8em; overflow-x: auto; font-size: 14px; }",
         ".output_area { margin-top: 0.3em; }",
         ".output_area table { display: block; overflow-x: auto; }",
+        "iframe.explorer { width: 100%; height: 560px; border: 1px solid var(--line); "
+        "border-radius: 6px; }",
         ".standin { padding: 0.3em 0.6em; border-left: 6px solid var(--sky); "
         "background: var(--panel); }",
         "a { color: var(--blue); }",

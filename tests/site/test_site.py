@@ -173,23 +173,40 @@ def test_lab_errors_are_one_line_and_python_keeps_answering(browser, served):
         assert not errors(browser)
 
 
-def test_stop_restarts_python_and_it_answers_again(browser, served):
+# Graphviz takes minutes over this graph (one value feeding a 150-long chain of products), in
+# WebAssembly and as the dot program alike: a computation the learner will want to stop.
+SLOW = "*".join(["x"] * 150)
+
+
+@pytest.mark.parametrize("isolate", [False, True], ids=["restart", "cross-origin-isolated"])
+def test_stop_ends_a_long_computation_and_python_answers_again(browser, site, isolate):
     from selenium.webdriver.common.by import By
-    with time_limit(600):
-        visit(browser, served + "index.html#expr=x*y&x=2&y=5",
-              "document.body.getAttribute('data-answered')")
-        n = answered(browser)
-        # Ask for the worked example and stop at once (the page is not cross-origin isolated:
-        # the worker is replaced).
-        browser.execute_script("""
-            document.getElementById('expr').value = 'exp(x) + y';
-            document.getElementById('form').requestSubmit();
-            document.getElementById('stop').click();""")
-        assert "Stopped" in browser.find_element(By.ID, "error").text
-        browser.find_element(By.ID, "go").click()
-        wait_answer(browser, n)
-        assert "∂f/∂y = 1" in browser.find_element(By.ID, "result").text
-        assert not errors(browser)
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from apps.site.serve import serve_in_thread
+    server = serve_in_thread(site, prefix="/autograd/", isolate=isolate)
+    try:
+        with time_limit(600):
+            visit(browser, server.url + "index.html#expr=x*y&x=2&y=5",
+                  "document.body.getAttribute('data-answered')")
+            assert browser.execute_script("return crossOriginIsolated") is isolate
+            n = answered(browser)
+            browser.execute_script("location.hash = arguments[0]", "expr=" + SLOW + "&x=1")
+            stop = browser.find_element(By.ID, "stop")
+            WebDriverWait(browser, 30).until(lambda d: stop.is_displayed())
+            stop.click()
+            WebDriverWait(browser, 30).until(
+                lambda d: "Stopped" in d.find_element(By.ID, "error").text)
+            assert answered(browser) == n  # stopped, not answered
+            expr = browser.find_element(By.ID, "expr")
+            expr.clear()
+            expr.send_keys("exp(x) + y\n")
+            wait_answer(browser, n)
+            assert "∂f/∂y = 1" in browser.find_element(By.ID, "result").text
+            assert not errors(browser)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_explorer_page_shows_what_its_opener_sends(browser, served):
@@ -229,6 +246,7 @@ def test_notebook_pages_show_their_pictures(browser, served, site):
         visit(browser, served + "notebooks/index.html", "document.readyState === 'complete'")
         links = browser.find_elements(By.CSS_SELECTOR, ".notebook-list a[href$='.html']")
         assert sorted(a.get_attribute("href").rsplit("/", 1)[1] for a in links) == pages
+        framed = 0
         for page in pages:
             visit(browser, served + "notebooks/" + page, "document.readyState === 'complete'")
             pictures = browser.execute_script(
@@ -236,6 +254,15 @@ def test_notebook_pages_show_their_pictures(browser, served, site):
                 "e.tagName === 'IMG' ? (e.complete && e.naturalWidth > 0) : "
                 "e.getBoundingClientRect().width > 0)")
             assert pictures and all(pictures), page
+            # An explorer output is the site's explorer page on the graph the notebook saved.
+            for frame in browser.find_elements(By.CSS_SELECTOR, "iframe.explorer"):
+                framed += 1
+                browser.switch_to.frame(frame)
+                from selenium.webdriver.support.ui import WebDriverWait
+                WebDriverWait(browser, 60).until(
+                    lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
+                assert browser.find_elements(By.CSS_SELECTOR, "#graph g.value"), page
+                browser.switch_to.default_content()
             download = browser.find_element(By.CSS_SELECTOR, ".download a[download]")
             assert download.get_attribute("href").endswith(page.replace(".html", ".ipynb"))
             nav = [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR,
@@ -293,4 +320,25 @@ def test_the_deepest_expression_the_lab_takes_is_answered_in_the_page(browser, s
         assert not browser.find_element(By.ID, "error").is_displayed()
         value = re.search(r"f = (\S+)", browser.find_element(By.ID, "result").text)[1]
         assert shown_equal(value, want)
+        assert not errors(browser)
+
+
+def test_every_preset_answers_and_the_worked_example_gives_the_published_error(browser, served):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    with time_limit(600):
+        visit(browser, served + "index.html", "document.body.getAttribute('data-answered')")
+        presets = browser.find_elements(By.CSS_SELECTOR, "#preset option")[1:]
+        assert len(presets) >= 4
+        seen = False
+        for k in range(len(presets)):
+            n = answered(browser)
+            Select(browser.find_element(By.ID, "preset")).select_by_index(k + 1)
+            wait_answer(browser, n)
+            assert not browser.find_element(By.ID, "error").is_displayed()
+            result = browser.find_element(By.ID, "result").text
+            if "w5" in result:  # Mazur's worked example: E = 0.298371109, ∂E/∂w5 = 0.082167041
+                assert "f = 0.298371" in result and "∂f/∂w5 = 0.082167" in result
+                seen = True
+        assert seen
         assert not errors(browser)

@@ -102,9 +102,20 @@
     worker.postMessage({ type: 'compute', id: pending.id, expr: request.expr, values: request.values });
   }
 
+  // Python checks the interrupt buffer between its own steps; time spent inside JavaScript (the
+  // Graphviz layout) does not see it, so a stop that has not landed within a second restarts.
   function stop() {
     if (!pending) return;
-    if (buffer) { buffer[0] = 2; return; }  // SIGINT: Python raises KeyboardInterrupt
+    const id = pending.id;
+    if (buffer) {
+      buffer[0] = 2;  // SIGINT: Python raises KeyboardInterrupt
+      setTimeout(() => { if (pending && pending.id === id) restartStopped(); }, 1000);
+      return;
+    }
+    restartStopped();
+  }
+
+  function restartStopped() {
     finish();
     queued = null;
     restartWorker();
@@ -116,14 +127,18 @@
     if (!a.ok) { showError(a.error); document.body.setAttribute('data-stale', '1'); return; }
     document.body.removeAttribute('data-stale');
     showError(linkProblem);
-    writeHash(a.expr, Object.fromEntries(a.values));
+    // The variables in the order the user gave them (a preset's, a link's), new ones after.
+    const given = Object.keys(asked.values);
+    const rank = (name) => (given.includes(name) ? given.indexOf(name) : given.length);
+    const pairs = [...a.values].sort((p, q) => rank(p[0]) - rank(q[0]));
+    writeHash(a.expr, Object.fromEntries(pairs));
     if (document.activeElement !== $('expr') && $('expr').value !== a.expr) $('expr').value = a.expr;
-    valueInputs(a.values, asked.values);
+    valueInputs(pairs, asked.values);
     const r = $('result');
     r.replaceChildren();
     const out = item(r, 'out', `${a.name} = ${a.value}`);
     out.setAttribute('data-label', a.name);
-    for (const [name, g] of a.grads) {
+    for (const [name, g] of [...a.grads].sort((p, q) => rank(p[0]) - rank(q[0]))) {
       const b = item(r, 'grad', `∂${a.name}/∂${name} = ${g}`, 'button');
       b.type = 'button';
       b.setAttribute('data-label', name);
