@@ -874,6 +874,7 @@ def test_malformed_commands_get_typed_errors_over_the_wire_and_training_goes_on(
 
 def test_the_server_honours_the_speed_over_the_wire():
     """At 1 step per second the steps grow about once a second; back at full speed, fast."""
+    needs_tornado()
     from tornado.websocket import websocket_connect
 
     async def frames_until(tab, done):
