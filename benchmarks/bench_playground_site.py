@@ -11,7 +11,9 @@ refreshed at least twice a second. Measured in headless Chromium, in one run:
    measured the same way in the same run.
 
 Both with the page's defaults (200 points, half of them for testing: a batch of 100) and with
-all 200 points in the batch (test fraction 0).
+all 200 points in the batch (test fraction 0). Then relu with the hinge loss, whose graph has an
+exact JavaScript replay: in the site with it (the page's choice, "JS replay" beside steps/s) and
+without it (``playground.html?replay=python``: the Python replay), and served.
 
     python benchmarks/bench_playground_site.py [--site build/site] [--seconds 8] [--rounds 3]
 """
@@ -85,19 +87,32 @@ def rounds(driver, seconds: float, n: int) -> list[tuple[float, float]]:
     return out
 
 
-def measure(driver, url: str, ready: str, seconds: float, n: int) -> dict:
+def relu_hinge(driver) -> None:
+    for id_, value in (("activation", "relu"), ("loss-fn", "hinge")):
+        driver.execute_script(f"const s = document.getElementById('{id_}');"
+                              f"s.value = '{value}'; s.dispatchEvent(new Event('change'));")
+    wait(lambda: driver.execute_script(
+        "return document.getElementById('activation').value === 'relu' &&"
+        " document.getElementById('loss-fn').value === 'hinge'"), 60, "relu and hinge")
+    time.sleep(1.0)  # the new graph compiled (and, in the site, its JavaScript)
+
+
+def measure(driver, url: str, ready: str, seconds: float, n: int,
+            configure=None) -> dict:
     start = time.monotonic()
     driver.get(url)
     wait(lambda: text(driver, "connection") == ready and text(driver, "steps") == "0", 180,
          "the first state")
     loaded = time.monotonic() - start
     driver.execute_script(COUNT_FRAMES)
+    if configure is not None:
+        configure(driver)
     results = {"loaded": loaded}
     for fraction, name in ((0.5, "batch of 100 (page default)"), (0.0, "batch of 200")):
         set_test_fraction(driver, fraction)
         results[name] = rounds(driver, seconds, n)
-    accuracy = text(driver, "accuracy")
-    results["accuracy"] = accuracy
+    results["accuracy"] = text(driver, "accuracy")
+    results["replay"] = text(driver, "replay")
     return results
 
 
@@ -127,7 +142,8 @@ def playground_server():
 
 
 def report(name: str, results: dict) -> None:
-    print(f"\n{name}: first state {results['loaded']:.1f} s after navigation")
+    print(f"\n{name}: first state {results['loaded']:.1f} s after navigation; the page says "
+          f"{results['replay'] or '(no replay named)'}")
     for key, value in results.items():
         if isinstance(value, list):
             sps = [r[0] for r in value]
@@ -154,12 +170,20 @@ def main() -> int:
         folder = build(tmp / "site", notebooks=False)
     try:
         with headless_chromium(Path(tempfile.mkdtemp()) / "profile", window="1400,1000") as d:
+            site, served = "Python in this page", "connected"
             with site_server(folder) as url:
-                report("site (Pyodide in a worker)",
-                       measure(d, url, "Python in this page", args.seconds, args.rounds))
+                report("site (Pyodide in a worker), tanh + cross-entropy",
+                       measure(d, url, site, args.seconds, args.rounds))
+                report("site, relu + hinge, JavaScript replay",
+                       measure(d, url, site, args.seconds, args.rounds, relu_hinge))
+                report("site, relu + hinge, ?replay=python",
+                       measure(d, url + "?replay=python", site, args.seconds, args.rounds,
+                               relu_hinge))
             with playground_server() as url:
-                report("served (python -m nn.playground)",
-                       measure(d, url, "connected", args.seconds, args.rounds))
+                report("served (python -m nn.playground), tanh + cross-entropy",
+                       measure(d, url, served, args.seconds, args.rounds))
+                report("served, relu + hinge",
+                       measure(d, url, served, args.seconds, args.rounds, relu_hinge))
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
