@@ -15,6 +15,11 @@ all 200 points in the batch (test fraction 0). Then relu with the hinge loss, wh
 exact JavaScript replay: in the site with it (the page's choice, "JS replay" beside steps/s) and
 without it (``playground.html?replay=python``: the Python replay), and served.
 
+Before the browser, the step alone in Pyodide under Node (the same wheel and js-replay.js as the
+site's worker, through tests/apps/pyodide_replays.mjs): ms per training step (forward, backward,
+optimizer) with the JavaScript replay and with the Python replay, relu + hinge, at batch sizes
+1, 10, 100 and 200, rounds interleaved.
+
     python benchmarks/bench_playground_site.py [--site build/site] [--seconds 8] [--rounds 3]
 """
 from __future__ import annotations
@@ -116,6 +121,61 @@ def measure(driver, url: str, ready: str, seconds: float, n: int,
     return results
 
 
+NODE_PROGRAM = r"""
+import json, statistics, time, warnings
+warnings.simplefilter("ignore")
+from apps.playground.session import Session
+from apps.playground.settings import Settings
+
+def ms_per_step(javascript, batch, steps):
+    s = Session(Settings(activation="relu", loss="hinge", test_fraction=0.0, batch=batch),
+                javascript=javascript)
+    for _ in range(20):
+        s.step()
+    t = time.perf_counter()
+    for _ in range(steps):
+        s.step()
+    return (time.perf_counter() - t) / steps * 1e3, s.batches.replay
+
+out = {}
+for batch in (1, 10, 100, 200):
+    steps = max(20, 4000 // batch)
+    for _ in range(ROUNDS):
+        for load in (load_replay, None):
+            ms, replay = ms_per_step(load, batch, steps)
+            out.setdefault(f"{batch} {replay}", []).append(ms)
+print("RESULT " + json.dumps(out))
+"""
+
+
+def node_steps(rounds: int) -> None:
+    """ms per step in Pyodide under Node, JavaScript replay against Python replay."""
+    import json
+
+    node = shutil.which("node")
+    if node is None:
+        print("node is not installed: no step timings in Pyodide")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--quiet",
+                        "-w", tmp], check=True)
+        wheel = next(Path(tmp).glob("autograd_scalar-*.whl"))
+        program = Path(tmp) / "program.py"
+        program.write_text(f"ROUNDS = {rounds}\n" + NODE_PROGRAM, encoding="utf-8")
+        done = subprocess.run([node, "--no-warnings", str(ROOT / "tests" / "apps" /
+                                                           "pyodide_replays.mjs"),
+                               str(wheel), str(program)],
+                              capture_output=True, text=True, check=True)
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+    times = json.loads(line[len("RESULT "):])
+    print("\nPyodide under Node, relu + hinge, moons 200 points, MLP(2, [8, 8, 1]): ms per step")
+    for batch in (1, 10, 100, 200):
+        js, py = times[f"{batch} JS"], times[f"{batch} Python"]
+        mj, mp = statistics.median(js), statistics.median(py)
+        print(f"  batch {batch:>3}: JS replay {mj:.3f} ({min(js):.3f}–{max(js):.3f}), "
+              f"Python replay {mp:.3f} ({min(py):.3f}–{max(py):.3f}): {mp / mj:.1f}x")
+
+
 @contextmanager
 def site_server(folder: Path):
     from apps.site.serve import serve_in_thread
@@ -161,6 +221,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    node_steps(args.rounds)
     tmp = None
     folder = args.site
     if folder is None:
