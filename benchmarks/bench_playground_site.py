@@ -18,7 +18,7 @@ without it (``playground.html?replay=python``: the Python replay), and served.
 Before the browser, the step alone in Pyodide under Node (the same wheel and js-replay.js as the
 site's worker, through tests/apps/pyodide_replays.mjs): ms per training step (forward, backward,
 optimizer) with the JavaScript replay and with the Python replay, relu + hinge, at batch sizes
-1, 10, 100 and 200, rounds interleaved.
+1, 2, 10, 100 and 200, rounds interleaved.
 
     python benchmarks/bench_playground_site.py [--site build/site] [--seconds 8] [--rounds 3]
 """
@@ -106,7 +106,7 @@ def measure(driver, url: str, ready: str, seconds: float, n: int,
             configure=None) -> dict:
     start = time.monotonic()
     driver.get(url)
-    wait(lambda: text(driver, "connection") == ready and text(driver, "steps") == "0", 180,
+    wait(lambda: text(driver, "connection") == ready and text(driver, "steps").isdigit(), 180,
          "the first state")
     loaded = time.monotonic() - start
     driver.execute_script(COUNT_FRAMES)
@@ -138,7 +138,7 @@ def ms_per_step(javascript, batch, steps):
     return (time.perf_counter() - t) / steps * 1e3, s.batches.replay
 
 out = {}
-for batch in (1, 10, 100, 200):
+for batch in (1, 2, 10, 100, 200):
     steps = max(20, 4000 // batch)
     for _ in range(ROUNDS):
         for load in (load_replay, None):
@@ -169,7 +169,7 @@ def node_steps(rounds: int) -> None:
     line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
     times = json.loads(line[len("RESULT "):])
     print("\nPyodide under Node, relu + hinge, moons 200 points, MLP(2, [8, 8, 1]): ms per step")
-    for batch in (1, 10, 100, 200):
+    for batch in (1, 2, 10, 100, 200):
         js, py = times[f"{batch} JS"], times[f"{batch} Python"]
         mj, mp = statistics.median(js), statistics.median(py)
         print(f"  batch {batch:>3}: JS replay {mj:.3f} ({min(js):.3f}–{max(js):.3f}), "

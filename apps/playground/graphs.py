@@ -27,6 +27,16 @@ from nn.train import example_graph
 
 from .data import Point
 
+log = logging.getLogger("nn.playground")
+
+Loader = Callable[[str], Callable]
+"""JavaScript source -> ``run(values, X, rows, out, grads, seed)`` (static/js-replay.js)."""
+
+MIN_ROWS = 2
+"""Fewer rows go through the Python replay: one call into JavaScript costs more than replaying one
+row in Python (in Pyodide a step of one row took 0.26 ms through JavaScript, 0.22 ms in Python;
+of two rows 0.27 against 0.32 ms; ``benchmarks/bench_playground_site.py``)."""
+
 
 def example_loss(model: MLP, loss: str, point: Point) -> Value:
     """The loss of ``model`` on one point, built eagerly with ``nn.losses`` and labelled "loss"."""
@@ -41,12 +51,6 @@ def example_loss(model: MLP, loss: str, point: Point) -> Value:
         value = losses.mse([out], [2.0 * point.label - 1.0])
     value.label = "loss"
     return value
-
-
-log = logging.getLogger("nn.playground")
-
-Loader = Callable[[str], Callable]
-"""JavaScript source -> ``run(values, X, rows, out, grads, seed)`` (static/js-replay.js)."""
 
 
 class JavaScriptReplay:
@@ -71,7 +75,10 @@ class JavaScriptReplay:
         return self._rows(rows, float(gradient)) or self.python.batch(rows, gradient)
 
     def _rows(self, rows, seed: float | None) -> list[float] | None:
-        """The rows' root values (None where the JavaScript says Python must redo them)."""
+        """The rows' root values (None where Python must do them: too few rows, or the
+        JavaScript says it cannot finish them)."""
+        if len(rows) < MIN_ROWS:
+            return None
         X = array("d", [v for row in rows for v in row])
         out = array("d", bytes(8 * len(rows)))
         grads = None if seed is None else array("d", [leaf.grad for leaf in self.leaves])
@@ -109,6 +116,10 @@ class Batches:
             log.exception("the JavaScript replay could not be loaded; replaying in Python")
             return
         self.replay = "JS"
+
+    def replay_for(self, rows: int) -> str:
+        """What replays a batch of ``rows`` rows: "JS", "C" or "Python"."""
+        return "Python" if self.replay == "JS" and rows < MIN_ROWS else self.replay
 
     def _target(self, p: Point):
         return 2.0 * p.label - 1.0 if self.loss_fn is losses.mse else p.label

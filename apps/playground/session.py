@@ -199,8 +199,8 @@ class Session:
         layers = neuron_outputs(self.model, *self.grid)
         return {
             "type": "frame", "steps": self.steps, "running": self.running,
-            "sps": round(self.sps, 1), "replay": self.batches.replay, "message": self.message,
-            **self.metrics,
+            "sps": round(self.sps, 1), "message": self.message, **self.metrics,
+            "replay": self.batches.replay_for(min(self.settings.batch, len(self.train))),
             "weights": self._per_neuron(lambda p: finite(p.data)),
             "grads": self._per_neuron(lambda p: finite(p.grad)),
             "maps": [[encode(out) for out in layer] for layer in layers[:-1]],

@@ -161,3 +161,12 @@ def test_inexact_graphs_never_reach_the_loader():
 
 def test_the_frame_names_the_replay():
     assert Session(Settings(points=20)).frame()["replay"] in ("C", "Python")
+
+
+def test_a_batch_of_one_row_is_replayed_in_python():
+    """One row is faster in Python (bench_playground_site.py); the page says which runs."""
+    calls: list = []
+    s = trained(flagging_loader(calls), batch=1)
+    assert s.frame()["replay"] != "JS"
+    assert 1 not in calls  # only the evaluation's maps (every point at once) were offered
+    assert trained(flagging_loader([]), batch=2).frame()["replay"] == "JS"
