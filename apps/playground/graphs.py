@@ -32,10 +32,10 @@ log = logging.getLogger("nn.playground")
 Loader = Callable[[str], Callable]
 """JavaScript source -> ``run(values, X, rows, out, grads, seed)`` (static/js-replay.js)."""
 
-MIN_ROWS = 2
-"""Fewer rows go through the Python replay: one call into JavaScript costs more than replaying one
-row in Python (in Pyodide a step of one row took 0.26 ms through JavaScript, 0.22 ms in Python;
-of two rows 0.27 against 0.32 ms; ``benchmarks/bench_playground_site.py``)."""
+MIN_ROWS = 4
+"""Fewer rows go through the Python replay: a call into JavaScript costs about as much as
+replaying two rows in Python (in Pyodide, steps of 1 to 3 rows took about as long either way,
+steps of 4 rows or more were faster through JavaScript: ``benchmarks/bench_playground_site.py``)."""
 
 
 def example_loss(model: MLP, loss: str, point: Point) -> Value:
