@@ -235,8 +235,20 @@ def cos(a: float) -> float:
     return math.cos(a)
 
 
+def _plain_sum(terms, start):
+    for t in terms:
+        start = start + t
+    return start
+
+
+# The additions of sum and dot, left to right: what every replay (Python, C, JavaScript) runs.
+# Python 3.12+ sums floats with a compensation term (Neumaier), which no replay does, so there
+# the fold is written out; before 3.12, builtins.sum is that fold and about 25% faster on a dot.
+_fold = builtins.sum if builtins.sum([1.0, 1e100, 1.0, -1e100]) == 0.0 else _plain_sum
+
+
 def sum(*xs: float) -> float:  # noqa: A001 - named after its op
-    return builtins.sum(xs, 0.0)
+    return _fold(xs, 0.0)
 
 
 def dot(*args: float) -> float:
@@ -245,7 +257,7 @@ def dot(*args: float) -> float:
         raise TypeError(f"dot: takes n weights, n inputs and a bias (an odd number of inputs), "
                         f"got {len(args)}")
     # operator.mul is about twice as fast as float.__mul__ here, and compile can trace it.
-    return builtins.sum(map(operator.mul, args[:n], args[n:2 * n]), args[2 * n])
+    return _fold(map(operator.mul, args[:n], args[n:2 * n]), args[2 * n])
 
 
 # ---------------------------------------------------------------------------------- partials

@@ -16,6 +16,7 @@ from typing import Callable
 from autograd import NativeFallbackWarning
 from autograd.views.explorer import LayoutSource
 
+from .graphs import Loader
 from .runner import Runner, described, dumps
 from .session import Session
 
@@ -26,11 +27,12 @@ warnings.filterwarnings("ignore", category=NativeFallbackWarning)
 
 class Worker:
     """One run for one page; ``layout`` lays out an example's graph for the explorer (in the
-    page, Graphviz compiled to WebAssembly; by default the ``dot`` program)."""
+    page, Graphviz compiled to WebAssembly; by default the ``dot`` program); ``javascript``
+    compiles a graph's JavaScript replay (the worker's ``loadReplay``; None: Python only)."""
 
-    def __init__(self, layout: LayoutSource | None = None,
-                 session: Session | None = None) -> None:
-        session = session or Session()
+    def __init__(self, layout: LayoutSource | None = None, session: Session | None = None,
+                 javascript: Loader | None = None) -> None:
+        session = session or Session(javascript=javascript)  # a given session keeps its replay
         session.layout = layout
         self.runner = Runner(session)
 

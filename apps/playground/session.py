@@ -17,7 +17,7 @@ from autograd.views.explorer import LayoutSource, explorer_data
 from nn import MLP, optim
 
 from .data import EXTENT, Point, generate
-from .graphs import Batches, example_loss
+from .graphs import Batches, Loader, example_loss
 from .grid import encode, grid, neuron_outputs, surface
 from .settings import MAX_LAYERS, MAX_NEURONS, CommandError, Settings, real, shown, updated
 
@@ -49,9 +49,12 @@ class Session:
     """A training run driven by commands: play, pause, step, reset, set, add, remove, explain."""
 
     def __init__(self, settings: Settings | None = None, grid_size: int = 40,
-                 layout: LayoutSource | None = None) -> None:
+                 layout: LayoutSource | None = None, javascript: Loader | None = None) -> None:
         self.settings = settings or Settings()
         self.layout = layout  # lays out an example's graph (DOT to plain); None: the dot program
+        # Compiles the JavaScript replay (in the site's worker; graphs.JavaScriptReplay); None:
+        # the graph replays in C or Python only.
+        self.javascript = javascript
         self.grid_size = grid_size
         self.grid = grid(grid_size, EXTENT)
         self.running = False
@@ -76,7 +79,7 @@ class Session:
                          seed=s.seed)
         self.params = self.model.parameters()
         self.names = {name: p for name, p in self.model.named_parameters()}
-        self.batches = Batches(self.model, s.loss, s.classes)
+        self.batches = Batches(self.model, s.loss, s.classes, self.javascript)
         self._make_optimizer()
         self._rng = random.Random(s.seed)
         self.steps = 0
@@ -197,6 +200,7 @@ class Session:
         return {
             "type": "frame", "steps": self.steps, "running": self.running,
             "sps": round(self.sps, 1), "message": self.message, **self.metrics,
+            "replay": self.batches.replay_for(min(self.settings.batch, len(self.train))),
             "weights": self._per_neuron(lambda p: finite(p.data)),
             "grads": self._per_neuron(lambda p: finite(p.grad)),
             "maps": [[encode(out) for out in layer] for layer in layers[:-1]],
@@ -278,7 +282,8 @@ class Session:
             self.running = False
             self._new_network()
         elif old.loss != new.loss or old.optimizer != new.optimizer:
-            self.batches = Batches(self.model, new.loss, new.classes)
+            self.batches = Batches(self.model, new.loss, new.classes,
+                                   self.javascript)
             self._make_optimizer()
         else:
             self.optimizer.lr = new.lr

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -182,3 +183,94 @@ def test_a_request_for_another_origin_is_blocked_and_counted(served, refusals, t
         _wait(lambda: any("cdn.elsewhere.example" in r for r in refusals.asked), 60,
               "the proxy to refuse the request")
     assert elsewhere == ["https://cdn.elsewhere.example/pyodide.js"]
+
+
+def _choose(driver, id_: str, value: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    Select(driver.find_element(By.ID, id_)).select_by_value(value)
+
+
+def _relu_hinge_trains(driver, url: str, replay: str) -> None:
+    """Open the playground at ``url``, choose relu with the hinge loss, check which replay the
+    page names, and train moons to 95%."""
+    from selenium.webdriver.common.by import By
+
+    text = lambda id_: driver.find_element(By.ID, id_).text  # noqa: E731
+    driver.get(url)
+    _wait(lambda: text("connection") == "Python in this page", 120, "Python in the worker")
+    assert text("replay") == "(Python replay)"  # tanh and cross-entropy: Math.tanh, log1p
+    _choose(driver, "activation", "relu")  # each change goes to the worker as it is made
+    _choose(driver, "loss-fn", "hinge")
+    _wait(lambda: text("replay") == f"({replay} replay)", 60, f"the {replay} replay")
+    driver.find_element(By.ID, "play").click()
+    _wait(lambda: text("accuracy") not in ("", "–") and float(text("accuracy")) >= 95
+          and int(text("steps")) > 0, 120, "95% accuracy on moons")
+    driver.find_element(By.ID, "pause").click()
+    assert text("replay") == f"({replay} replay)"
+
+
+def test_relu_with_hinge_trains_through_the_javascript_replay(served, refusals, tmp_path):
+    with time_limit(300), chromium_in_a_box(tmp_path, refusals, served) as (driver, elsewhere):
+        _relu_hinge_trains(driver, served + "playground.html", "JS")
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
+        # The page keeps its policy: no eval on the page itself, only in its worker.
+        policy = driver.execute_script(
+            "return document.querySelector('meta[http-equiv=\"Content-Security-Policy\"]')"
+            ".content")
+        assert "'unsafe-eval'" not in policy and "script-src 'self'" in policy
+        # Enforced: a script written into the page is refused and reported. (A script this
+        # test runs through the driver is not held to the policy, so eval there proves nothing.)
+        driver.execute_script(
+            "window.refused = [];"
+            "document.addEventListener('securitypolicyviolation',"
+            "  (e) => window.refused.push(e.effectiveDirective));"
+            "const s = document.createElement('script');"
+            "s.textContent = 'window.inlineRan = true';"
+            "document.body.append(s);")
+        _wait(lambda: driver.execute_script("return window.refused.length"), 30, "a refusal")
+        assert driver.execute_script("return [window.inlineRan === undefined, window.refused]") \
+            == [True, ["script-src-elem"]]
+        # ?replay=python keeps the Python replay for the same run.
+        _relu_hinge_trains(driver, served + "playground.html?replay=python", "Python")
+    assert elsewhere == [], elsewhere
+
+
+@contextlib.contextmanager
+def _served_with_policy(site: Path, policy: str):
+    """The site served as a host that sends ``policy`` as a Content-Security-Policy header on
+    every response (the worker script's included)."""
+    import functools
+
+    from apps.site.serve import make_server
+
+    server = make_server(site, prefix=_fixtures.PREFIX)
+    base = server.RequestHandlerClass
+
+    class WithPolicy(base.func):
+        def end_headers(self) -> None:
+            self.send_header("Content-Security-Policy", policy)
+            super().end_headers()
+
+    server.RequestHandlerClass = functools.partial(WithPolicy, *base.args, **base.keywords)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.url
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("policy,replay", [
+    ("script-src 'self' 'wasm-unsafe-eval'", "Python"),  # no eval in the worker: Python replay
+    ("script-src 'self' 'unsafe-eval'", "JS"),           # what a host must allow for the JS one
+])
+def test_a_host_policy_decides_whether_the_worker_may_compile_javascript(site, refusals, tmp_path,
+                                                                         policy, replay):
+    with _served_with_policy(site, policy) as url, time_limit(300), \
+            chromium_in_a_box(tmp_path, refusals, url) as (driver, elsewhere):
+        _relu_hinge_trains(driver, url + "playground.html", replay)
+    assert elsewhere == [], elsewhere

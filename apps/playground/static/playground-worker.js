@@ -6,7 +6,11 @@
 // apps.playground.browser.Worker runs the same Session through the same Runner as the server.
 // Training runs in slices of about 20 ms with a turn of this worker's event loop between them,
 // so a command from the page (pause!) is taken within about one slice.
+// Where the run's graph has an exact JavaScript replay (relu with the hinge loss), Python hands
+// its source to loadReplay (js-replay.js) and trains through it: bit for bit the same numbers,
+// faster. The page's ?replay=python (passed on in this worker's URL) keeps the Python replay.
 import "./boot.js";
+import { loadReplay } from "./js-replay.js";
 
 let driver = null;     // apps.playground.browser.Worker, once Python has loaded
 const inbox = [];      // commands that came while Python was loading
@@ -73,7 +77,8 @@ async function start() {
     const pyodide = await self.startPython((p) => tell({type: "loading", ...p}));
     tell({type: "loading", what: "starting the playground", done: 1, total: 1});
     const browser = pyodide.pyimport("apps.playground.browser");
-    driver = browser.Worker(self.vizPlain);
+    const python = new URL(self.location.href).searchParams.get("replay") === "python";
+    driver = browser.Worker(self.vizPlain, null, python ? null : loadReplay);
     browser.destroy();
   } catch (err) {
     tell({type: "error", message: `Python could not start in this page: ${lastLine(err)}. Reload to try again.`});

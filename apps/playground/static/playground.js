@@ -41,7 +41,9 @@
 
   // The static site: Python (Pyodide) in a worker; it queues commands while it loads.
   function startWorker() {
-    const worker = new Worker("playground-worker.js", {type: "module"});
+    // ?replay=python: train through the Python replay even where JavaScript would be exact.
+    const replay = new URLSearchParams(location.search).get("replay") === "python" ? "?replay=python" : "";
+    const worker = new Worker(`playground-worker.js${replay}`, {type: "module"});
     sendText = (text) => worker.postMessage(text);
     ready = true;
     $("connection").textContent = "loading Python…";
@@ -323,6 +325,7 @@
     frame = f;
     $("steps").textContent = String(f.steps);
     $("sps").textContent = number(f.sps, 0);
+    $("replay").textContent = f.replay ? `(${f.replay} replay)` : "";
     $("loss").textContent = number(f.train_loss, 4);
     $("test-loss").textContent = number(f.test_loss, 4);
     $("accuracy").textContent = number(f.train_accuracy, 1);
