@@ -376,7 +376,9 @@ def _replayed_step(model: Module, X: list, y: list, batches: Callable[[], Sequen
 
 def _mean(terms: list[float]) -> float:
     """As ``losses`` takes the mean: the sum, times 1/n unless there is one term."""
-    total = sum(terms, 0.0)
+    total = 0.0
+    for t in terms:   # left to right, as the sum op adds (Python 3.12+'s sum() compensates)
+        total += t
     return total if len(terms) == 1 else total * (1.0 / len(terms))
 
 
