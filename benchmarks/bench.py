@@ -662,38 +662,9 @@ def main(argv: list[str] | None = None) -> int:
 #   - compile cost of MLP(2, [64, 64, 1]) x 100 with the L2 term: with an empty library cache
 #     and cached, and how many libraries a new batch size or width builds (none).
 
-def _torch_step(X, y, model: nn.MLP, sizes: list[int]) -> Callable[[], float] | None:
-    """PyTorch's vectorized float64 step (one thread) for ``sizes``, from ``model``'s weights."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(1)
-    it = iter(p.data for p in model.parameters())
-    params = []
-    for nin, nout in zip(sizes, sizes[1:]):
-        rows = [[next(it) for _ in range(nin + 1)] for _ in range(nout)]
-        params += [torch.tensor([r[:-1] for r in rows], dtype=torch.float64, requires_grad=True),
-                   torch.tensor([r[-1] for r in rows], dtype=torch.float64, requires_grad=True)]
-    Xt = torch.tensor(X, dtype=torch.float64)
-    signs = torch.tensor([1.0 if t else -1.0 for t in y], dtype=torch.float64)
-
-    def step() -> float:
-        h = Xt
-        for k in range(0, len(params), 2):
-            h = h @ params[k].T + params[k + 1]
-            if k + 2 < len(params):
-                h = torch.relu(h)
-        loss = torch.relu(1.0 - signs * h[:, 0]).mean() + ALPHA * sum(
-            (p * p).sum() for p in params)
-        for p in params:
-            p.grad = None
-        loss.backward()
-        with torch.no_grad():
-            for p in params:
-                p -= LR * p.grad
-        return loss.item()
-    return step
+def _weights(sizes: list[int]) -> list[float]:
+    """The starting weights every row of a comparison shares, as torch_row reads them."""
+    return [p.data for p in nn.MLP(2, sizes[1:], seed=SEED).parameters()]
 
 
 def _documented_loop(X, y, model: nn.MLP) -> Callable[[], float]:
@@ -740,7 +711,7 @@ def whole_step_rows(quick: bool) -> dict:
     X, y = nn.datasets.make_moons(100, noise=0.1, seed=SEED)
     rows = {"documented loop (native, SGD in C)": _documented_loop(X, y, nn.MLP(2, SIZES[1:],
                                                                                 seed=SEED))}
-    torch_step = _torch_step(X, y, nn.MLP(2, SIZES[1:], seed=SEED), SIZES)
+    torch_step = torch_row(X, y, _weights(SIZES), SIZES)
     if torch_step is not None:
         rows["pytorch"] = torch_step
     counts = {name: (20, 40 if quick else 200) for name in rows}
@@ -752,7 +723,7 @@ def whole_step_rows(quick: bool) -> dict:
     t = time.perf_counter()
     rows["full-batch native replay"] = _documented_loop(X, y, nn.MLP(2, big[1:], seed=SEED))
     out["full_batch_compile_s"] = time.perf_counter() - t
-    torch_step = _torch_step(X, y, nn.MLP(2, big[1:], seed=SEED), big)
+    torch_step = torch_row(X, y, _weights(big), big)
     if torch_step is not None:
         rows["pytorch"] = torch_step
     counts = {name: (2, 3 if quick else 10) for name in rows}

@@ -10,6 +10,7 @@ The parts, each in its own module:
   (``mode="tape"``);
 - ``csource`` and ``native``: the templates as C, compiled once and cached, and the replay that
   walks the graph as arrays in C (``backend="native"``);
+- ``text``: the walk that writes a template's statements in a C-like language (C, JavaScript);
 - ``jssource``: the templates as JavaScript, a self-contained function for a browser or Node
   (``javascript(root)``, which returns source text; it is not a ``Compiled``);
 - ``update``: an optimizer's per-parameter rule traced and run over all its parameters in C,

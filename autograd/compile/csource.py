@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..ops import OPS, Op
+from .text import TemplateText
 from .trace import MATH_FUNCTIONS, MATH_PREDICATES, LoopForm, Template, loop_form, template
 
 UNROLLED = 16  # sum and dot over up to this many terms also get a straight-line function
@@ -46,28 +47,14 @@ class NativeUnavailable(RuntimeError):
 _C_BIN = {"+": "+", "-": "-", "*": "*"}
 
 
-class _CText:
-    """Renders template expressions as C, with ``inp(k)`` and ``out`` for the stand-ins."""
+class _CText(TemplateText):
+    """Template expressions as C."""
 
-    def __init__(self, inp, out: str, fcalls: dict) -> None:
-        self.inp, self.out, self.fcalls = inp, out, fcalls
+    def number(self, x) -> str:
+        return _c_number(x)
 
-    def expr(self, e: tuple) -> str:
+    def operator(self, e: tuple) -> str:
         kind = e[0]
-        if kind == "in":
-            return self.inp(e[1])
-        if kind == "out":
-            return self.out
-        if kind == "g":
-            return "g"
-        if kind == "tmp":
-            return f"t{e[1]}"
-        if kind == "res":
-            return f"r{e[1]}"
-        if kind == "num":
-            return _c_number(e[1])
-        if kind == "neg":
-            return f"(-{self.expr(e[1])})"
         if kind in ("bin", "cmp"):
             a, b = self.expr(e[2]), self.expr(e[3])
             if kind == "cmp" or e[1] in _C_BIN:
@@ -75,8 +62,6 @@ class _CText:
             return f"ag_{'div' if e[1] == '/' else 'pow'}({a}, {b})"
         if kind == "truth":
             return f"({self.expr(e[1])} != 0.0)"
-        if kind == "call":
-            return self.call(e[1], [self.expr(a) for a in e[2]])
         raise ValueError(f"native: unknown expression {e!r}")
 
     def call(self, name: str, args: list[str]) -> str:
@@ -89,24 +74,6 @@ class _CText:
         if key not in self.fcalls:
             raise _NoC(f"F_{key[0]}")
         return f"{self.fcalls[key]}({', '.join(args)})"
-
-    def block(self, stmts: list, ind: str, on_fail: str) -> list[str]:
-        """C lines of template statements; nesting is bounded by an op's branch count."""
-        lines = []
-        for s in stmts:
-            if s[0] == "let":
-                lines.append(f"{ind}const double t{s[1]} = {self.expr(s[2])};")
-            elif s[0] == "res":
-                lines.append(f"{ind}r{s[1]} = {self.expr(s[2])};")
-            elif s[0] == "fail":
-                lines.append(f"{ind}{on_fail}")
-            else:
-                lines.append(f"{ind}if {self.expr(s[1])} {{")
-                lines += self.block(s[2], ind + "    ", on_fail)
-                lines.append(f"{ind}}} else {{")
-                lines += self.block(s[3], ind + "    ", on_fail)
-                lines.append(f"{ind}}}")
-        return lines
 
 
 class _NoC(Exception):
@@ -139,7 +106,7 @@ def _function(head: str, t: Template, text: _CText, finish, start=()) -> list[st
     n_res = _uses_results(t)
     if n_res:
         lines.append(f"    double {', '.join(f'r{k} = NAN' for k in range(n_res))};")
-    lines += text.block(t.stmts, "    ", "ag_err = 1;")
+    lines += text.block(t.stmts, "    ")
     return lines + finish([text.expr(o) for o in t.outs]) + ["}"]
 
 
@@ -522,7 +489,7 @@ class Source:
         res = [f"        double {', '.join(f'r{j} = NAN' for j in range(n_res))};"] if n_res else []
         if kind == "forward":
             text = _CText(lane.format, "NAN", self.fcalls)
-            body = text.block(t.stmts, "        ", "ag_err = 1;")
+            body = text.block(t.stmts, "        ")
             self.lanes.append([
                 f"static void F{k}(double *restrict V, const int *restrict a, int o) {{",
                 "    double y[AG_R];", "    for (int r = 0; r < AG_R; r++) {", *res, *body,
@@ -530,7 +497,7 @@ class Source:
                 "    for (int r = 0; r < AG_R; r++) V[o * AG_R + r] = y[r];", "}"])
             return
         text = _CText(lane.format, "V[o * AG_R + r]", self.fcalls)
-        body = text.block(t.stmts, "        ", "ag_err = 1;")
+        body = text.block(t.stmts, "        ")
         outs = [f"        d[{i}][r] = {text.expr(e)};" for i, e in enumerate(t.outs)]
         adds = [f"    for (int r = 0; r < AG_R; r++) G[a[{i}] * AG_R + r] += d[{i}][r];"
                 for i in range(len(t.outs))]

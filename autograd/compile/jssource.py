@@ -34,6 +34,7 @@ from typing import Sequence
 from ..engine import Value, topological_order
 from ..ops import OPS, Op
 from .replay import needs_grad
+from .text import TemplateText
 from .trace import MATH_PREDICATES, Template, template
 
 __all__ = ["javascript", "JavaScript", "JavaScriptUnsupported"]
@@ -87,30 +88,23 @@ def _number(x) -> str:
     return f"({x!r})" if math.copysign(1.0, x) < 0 else repr(x)
 
 
-class _Text:
+class _Text(TemplateText):
     """Renders template expressions as JavaScript; records what is not exact there."""
 
+    LET = "const"
+    FAIL = "E = 1;"
+    INDENT = "  "
+
     def __init__(self, inp, out: str, fcalls: dict, math_used: set, exact: bool) -> None:
-        self.inp, self.out, self.fcalls, self.math_used = inp, out, fcalls, math_used
-        self.exact = exact
+        super().__init__(inp, out, fcalls)
+        self.math_used, self.exact = math_used, exact
         self.zero: list[tuple] = []  # expressions known to be ±0 in the branch being written
 
-    def expr(self, e: tuple) -> str:
+    def number(self, x) -> str:
+        return _number(x)
+
+    def operator(self, e: tuple) -> str:
         kind = e[0]
-        if kind == "in":
-            return self.inp(e[1])
-        if kind == "out":
-            return self.out
-        if kind == "g":
-            return "g"
-        if kind == "tmp":
-            return f"t{e[1]}"
-        if kind == "res":
-            return f"r{e[1]}"
-        if kind == "num":
-            return _number(e[1])
-        if kind == "neg":
-            return f"(-{self.expr(e[1])})"
         if kind == "cmp":
             return f"({self.expr(e[2])} {_CMP[e[1]]} {self.expr(e[3])})"
         if kind == "truth":
@@ -124,9 +118,14 @@ class _Text:
                     self.inexact("**")
                 return f"pw({a}, {b})"
             return f"({a} {e[1]} {b})"
-        if kind == "call":
-            return self.call(e[1], [self.expr(a) for a in e[2]])
         raise ValueError(f"javascript: unknown expression {e!r}")
+
+    def enter(self, cond: tuple) -> None:
+        is_zero = cond[0] == "cmp" and cond[1] == "==" and cond[3] == ("num", 0)
+        self.zero.append(cond[2] if is_zero else None)
+
+    def leave(self) -> None:
+        self.zero.pop()
 
     def inexact(self, what: str) -> None:
         if self.exact:
@@ -149,28 +148,6 @@ class _Text:
         if key not in self.fcalls:
             raise _NoJS(f"the forward of {key[0]}")
         return f"{self.fcalls[key]}({', '.join(args)})"
-
-    def block(self, stmts: list, ind: str) -> list[str]:
-        """Lines of template statements; nesting is bounded by an op's branch count."""
-        lines = []
-        for s in stmts:
-            if s[0] == "let":
-                lines.append(f"{ind}const t{s[1]} = {self.expr(s[2])};")
-            elif s[0] == "res":
-                lines.append(f"{ind}r{s[1]} = {self.expr(s[2])};")
-            elif s[0] == "fail":
-                lines.append(f"{ind}E = 1;")
-            else:
-                cond = s[1]
-                is_zero = cond[0] == "cmp" and cond[1] == "==" and cond[3] == ("num", 0)
-                lines.append(f"{ind}if {self.expr(cond)} {{")
-                self.zero.append(cond[2] if is_zero else None)
-                lines += self.block(s[2], ind + "  ")
-                self.zero.pop()
-                lines.append(f"{ind}}} else {{")
-                lines += self.block(s[3], ind + "  ")
-                lines.append(f"{ind}}}")
-        return lines
 
 
 class _NoJS(Exception):
