@@ -692,14 +692,12 @@ def _fit_step(X, y, model: nn.MLP) -> Callable[[], float]:
     rows = graph.rows(X, y)[::-1]  # fit adds the examples' gradients last to first
     penalty = autograd.compile(losses.l2(params, ALPHA), backend="native")
     opt = nn.optim.SGD(params, lr=LR)
-    idx = range(len(X))
 
     def step() -> float:
         opt.zero_grad()
         reg = penalty.forward()
         penalty.backward()
-        terms = graph.term.batch(rows, gradient=1.0 / len(rows))
-        graph.outputs(X, idx)  # fit scores accuracy on them
+        terms, _ = graph.train(rows, 1.0 / len(rows))  # and the outputs fit scores
         opt.step()
         return statistics.fmean(terms) + reg
     return step

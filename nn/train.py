@@ -276,10 +276,17 @@ class ExampleGraph:
     scores: autograd.Compiled  # inputs: the example's values (then a one-hot output picker)
     classes: int               # outputs per example
     encode: Callable[[Any, int], list[float]]  # a target -> its leaves' values
+    outs: list[Value]          # the model's output(s), nodes of ``term`` as well as of ``scores``
 
     def rows(self, X: Sequence, y: Sequence) -> list[list[float]]:
         """Per example: its values, then its target's leaf values (the term's inputs)."""
         return [[*x, *self.encode(t, self.classes)] for x, t in zip(X, y)]
+
+    def train(self, rows: Sequence[Sequence[float]], gradient: float) -> tuple[list, list]:
+        """``term.batch`` over ``rows``: each row's loss term and the model's output(s) in it,
+        taken from the same forward (no second pass), in ``outputs``' shape."""
+        terms, kept = self.term.batch(rows, gradient=gradient, keep=self.outs)
+        return terms, [k[0] for k in kept] if self.classes == 1 else kept
 
     def outputs(self, X: list, idx: Sequence[int]) -> list:
         """The model's output(s) for the examples ``idx``, at the leaves' current data."""
@@ -311,10 +318,11 @@ def example_graph(model: Module, loss_fn: Loss, x: Sequence[float],
     ts = [Value(v, label=f"t{i}") for i, v in enumerate(blank, 1)]
     term = autograd.compile(term_of(loss_fn, out, ts), inputs=xs + ts, backend=backend)
     if classes == 1:
-        return ExampleGraph(term, autograd.compile(out, inputs=xs, backend=backend), 1, encode)
+        return ExampleGraph(term, autograd.compile(out, inputs=xs, backend=backend), 1, encode,
+                            [out])
     pick = [Value(0.0, label=f"pick{k}") for k in range(1, classes + 1)]
     scores = autograd.compile(autograd.dot(pick, out), inputs=xs + pick, backend=backend)
-    return ExampleGraph(term, scores, classes, encode)
+    return ExampleGraph(term, scores, classes, encode, list(out))
 
 
 def _check_targets(owner: str, loss_fn: Loss, out, y: list) -> None:
@@ -364,11 +372,12 @@ def _replayed_step(model: Module, X: list, y: list, batches: Callable[[], Sequen
             reg = penalty.forward()
             penalty.backward()
         # The loss is the mean of the terms: each row's gradient is added times 1/n.
-        terms = graph.term.batch([rows[i] for i in reversed(idx)], gradient=1.0 / len(idx))
+        # The outputs come from the same forward, before the update, as eager measures them.
+        terms, outs = graph.train([rows[i] for i in reversed(idx)], 1.0 / len(idx))
         terms.reverse()
+        outs.reverse()
         value = _mean(terms) + reg
         _guard(k, value, model)
-        outs = graph.outputs(X, idx)  # before the update, as eager measures them
         optimizer.step()
         return value, _accuracy(decide, outs, [y[i] for i in idx])
     return step

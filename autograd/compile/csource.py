@@ -240,6 +240,11 @@ static int ag_finite(const double *V, int n) {
     for (; i < n; i++) s0 += 0.0 * V[i];
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)) == 0.0;
 }
+
+/* The values of the nk kslot nodes into K (nodes a caller keeps from each row). */
+static void ag_keep(const double *V, int stride, int nk, const int *kslot, double *K) {
+    for (int i = 0; i < nk; i++) K[i] = V[(size_t)kslot[i] * stride];
+}
 """
 
 _RUNTIME = r"""
@@ -271,13 +276,14 @@ int ag_backward(const ag_graph *g, double seed, int nw, const int *wslot, double
 
 /* Many input rows: the inputs' slots are overwritten per row, every other leaf read from L. */
 int ag_map(const ag_graph *g, const double *L, int rows, int ni, const int *islot,
-           const double *X, double *Y) {
+           const double *X, double *Y, int nk, const int *kslot, double *K) {
     ag_err = 0;
     for (int k = 0; k < g->nl; k++) g->V[g->lslot[k]] = L[k];
     for (int r = 0; r < rows && !ag_err; r++) {
         for (int j = 0; j < ni; j++) g->V[islot[j]] = X[(size_t)r * ni + j];
         ag_run_forward(g);
         Y[r] = g->V[g->root];
+        ag_keep(g->V, 1, nk, kslot, K + (size_t)r * nk);
     }
     return ag_err;
 }
@@ -285,13 +291,15 @@ int ag_map(const ag_graph *g, const double *L, int rows, int ni, const int *islo
 /* Forward and backward per row; the gradients of the wslot leaves are added into GW row by
    row, in the order that calling backward once per row would add them into .grad. */
 int ag_batch(const ag_graph *g, const double *L, int rows, int ni, const int *islot,
-             const double *X, double *Y, double seed, int nw, const int *wslot, double *GW) {
+             const double *X, double *Y, double seed, int nw, const int *wslot, double *GW,
+             int nk, const int *kslot, double *K) {
     ag_err = 0;
     for (int k = 0; k < g->nl; k++) g->V[g->lslot[k]] = L[k];
     for (int r = 0; r < rows && !ag_err; r++) {
         for (int j = 0; j < ni; j++) g->V[islot[j]] = X[(size_t)r * ni + j];
         ag_run_forward(g);
         Y[r] = g->V[g->root];
+        ag_keep(g->V, 1, nk, kslot, K + (size_t)r * nk);
         ag_run_backward(g, seed);
         for (int j = 0; j < nw; j++) GW[j] += g->G[wslot[j]];
     }
@@ -305,10 +313,10 @@ _ROWS = r"""
    in every lane, the rows' inputs one row per lane (the last rows, if fewer than AG_R, copied
    into the spare lanes, which are then ignored). With GW, backward too, and each row's
    gradients of the wslot leaves added into GW row after row, in the order ag_batch adds
-   them. V gets the last row's values. */
+   them. V gets the last row's values; K each row's values of the kslot nodes. */
 int ag_rows(const ag_graph *g, const double *L, int rows, int ni, const int *islot,
             const double *X, double *Y, double seed, int nw, const int *wslot, double *GW,
-            double *VR, double *GR) {
+            int nk, const int *kslot, double *K, double *VR, double *GR) {
     const int n = g->n;
     ag_err = 0;
     /* Each node's lanes of GR go back to 0 once its partials are added (and the leaves' once
@@ -326,7 +334,10 @@ int ag_rows(const ag_graph *g, const double *L, int rows, int ni, const int *isl
             for (int j = 0; j < ni; j++) VR[(size_t)islot[j] * AG_R + r] = x[j];
         }
         ag_walk_forward_rows(g->fprog, g->fprog + g->nf, VR);
-        for (int r = 0; r < live; r++) Y[r0 + r] = VR[(size_t)g->root * AG_R + r];
+        for (int r = 0; r < live; r++) {
+            Y[r0 + r] = VR[(size_t)g->root * AG_R + r];
+            ag_keep(VR + r, AG_R, nk, kslot, K + (size_t)(r0 + r) * nk);
+        }
         if (GW == NULL) continue;
         for (int r = 0; r < AG_R; r++) GR[(size_t)g->root * AG_R + r] = seed;
         int fin = -1;

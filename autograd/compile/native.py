@@ -44,6 +44,12 @@ class _Graph(ctypes.Structure):
                 ("V", _DBL), ("G", _DBL), ("fcb", _FCB), ("bcb", _BCB)]
 
 
+def _addresses(kept: tuple) -> tuple:
+    """``_kept``'s count and buffers as ctypes arguments."""
+    nk, slots, K = kept
+    return nk, slots and slots.buffer_info()[0], K and K.buffer_info()[0]
+
+
 def _ptr(buf: array, kind=_INT):
     return ctypes.cast(buf.buffer_info()[0], kind)
 
@@ -190,8 +196,8 @@ class NativeCompiled(Compiled):
     def _bind(self, lib: ctypes.CDLL) -> None:
         p, d, i = ctypes.c_void_p, ctypes.c_double, ctypes.c_int
         for name, args in [("ag_forward", [p, p]), ("ag_backward", [p, d, i, p, p]),
-                           ("ag_map", [p, p, i, i, p, p, p]),
-                           ("ag_batch", [p, p, i, i, p, p, p, d, i, p, p])]:
+                           ("ag_map", [p, p, i, i, p, p, p, i, p, p]),
+                           ("ag_batch", [p, p, i, i, p, p, p, d, i, p, p, i, p, p])]:
             fn = function(lib, name)
             fn.argtypes, fn.restype = args, ctypes.c_int
             setattr(self, "_c" + name[2:], fn)
@@ -237,28 +243,33 @@ class NativeCompiled(Compiled):
             for leaf, g in zip(self._wanted[done:], GW[done:]):
                 leaf.grad += g
 
-    def map(self, rows) -> list[float]:
+    def map(self, rows, keep: Sequence[Value] = ()):
+        slots = self._slots(keep)
         X, n = self._pack_rows(rows)
         Y = _zeros(n)
+        kept = self._kept(slots, n)
         self._sync(data_edits())
         self._errors.clear()
         self._read = None  # V now holds the last row's values
         if self._side_by_side():
             failed = self._c_rows(self._ref, self._L, n, len(self.inputs),
                                   self._islot.buffer_info()[0], X.buffer_info()[0],
-                                  Y.buffer_info()[0], 0.0, 0, None, None, *self._rows_buffers())
+                                  Y.buffer_info()[0], 0.0, 0, None, None, *_addresses(kept),
+                                  *self._rows_buffers())
         else:
             failed = self._c_map(self._ref, self._L, n, len(self.inputs),
                                  self._islot.buffer_info()[0], X.buffer_info()[0],
-                                 Y.buffer_info()[0])
+                                 Y.buffer_info()[0], *_addresses(kept))
         if failed or self._errors:
-            return super().map(rows)
-        return Y.tolist()[:n]
+            return super().map(rows, keep)
+        return self._result(Y, n, slots, kept)
 
-    def batch(self, rows, gradient: float = 1.0) -> list[float]:
+    def batch(self, rows, gradient: float = 1.0, keep: Sequence[Value] = ()):
         seed = self._seed_for_batch(gradient)
+        slots = self._slots(keep)
         X, n = self._pack_rows(rows)
         Y = _zeros(n)
+        kept = self._kept(slots, n)
         GW = self._param_grads()
         self._sync(data_edits())
         self._errors.clear()
@@ -268,13 +279,31 @@ class NativeCompiled(Compiled):
         extra = self._rows_buffers() if lanes else ()
         if run(self._ref, self._L, n, len(self.inputs), self._islot.buffer_info()[0],
                X.buffer_info()[0], Y.buffer_info()[0], seed, len(self._params),
-               self._pslot.buffer_info()[0], GW.buffer_info()[0], *extra) or self._errors:
-            return super().batch(rows, gradient)
+               self._pslot.buffer_info()[0], GW.buffer_info()[0], *_addresses(kept),
+               *extra) or self._errors:
+            return super().batch(rows, gradient, keep)
         if self._read_slot is None or self._io.ag_write_slot(
                 self._params, _GRAD, GW.buffer_info()[0], 0.0) < 0:
             for leaf, g in zip(self._params, GW):
                 leaf.grad = g
-        return Y.tolist()[:n]
+        return self._result(Y, n, slots, kept)
+
+    @staticmethod
+    def _kept(slots: list[int] | None, n: int) -> tuple:
+        """ag_map/ag_batch/ag_rows's last three arguments: how many nodes to keep from each
+        row, their slots, and the buffer for their values (row after row)."""
+        if slots is None:
+            return 0, None, None
+        return len(slots), array("i", slots), _zeros(n * len(slots))
+
+    @staticmethod
+    def _result(Y: array, n: int, slots: list[int] | None, kept: tuple):
+        roots = Y.tolist()[:n]
+        if slots is None:
+            return roots
+        nk, _, K = kept
+        flat = K.tolist()
+        return roots, [flat[i:i + nk] for i in range(0, n * nk, nk)]
 
     def _side_by_side(self) -> bool:
         """Whether rows go side by side: loads the rows library the first time."""
@@ -286,7 +315,7 @@ class NativeCompiled(Compiled):
                 self._lanes = -1
                 return False
             p, d, i = ctypes.c_void_p, ctypes.c_double, ctypes.c_int
-            rows.argtypes, rows.restype = [p, p, i, i, p, p, p, d, i, p, p, p, p], i
+            rows.argtypes, rows.restype = [p, p, i, i, p, p, p, d, i, p, p, i, p, p, p, p], i
             lanes.argtypes, lanes.restype = [], i
             self._c_rows, self._rows_lib, self._lanes = rows, lib, lanes()
         return self._lanes > 0

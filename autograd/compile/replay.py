@@ -92,29 +92,45 @@ class Compiled:
     # Many examples through one per-example graph: the leaves named ``inputs`` at compile time
     # take each row's numbers in turn; every other leaf keeps its data.
 
-    def map(self, rows) -> list[float]:
-        """The root's value for each row of input values (one number per compiled input)."""
-        return self._each_row(rows, None)
+    def map(self, rows, keep: Sequence[Value] = ()):
+        """The root's value for each row of input values (one number per compiled input).
 
-    def batch(self, rows, gradient: float = 1.0) -> list[float]:
+        With ``keep`` (nodes of this graph), returns ``(roots, kept)``: ``kept[i]`` lists those
+        nodes' values in row i, as the same replay computed them (no second pass)."""
+        return self._each_row(rows, None, self._slots(keep))
+
+    def batch(self, rows, gradient: float = 1.0, keep: Sequence[Value] = ()):
         """Forward and backward for each row: returns the root's values and adds the sum over
-        rows of ∂root/∂leaf × gradient into the ``grad`` of every leaf but the inputs."""
-        return self._each_row(rows, self._seed_for_batch(gradient))
+        rows of ∂root/∂leaf × gradient into the ``grad`` of every leaf but the inputs.
+        ``keep`` as in ``map``."""
+        return self._each_row(rows, self._seed_for_batch(gradient), self._slots(keep))
 
-    def _each_row(self, rows, seed: float | None) -> list[float]:
+    def _slots(self, keep: Sequence[Value]) -> list[int] | None:
+        """The slots of the nodes ``keep`` names (None for none), checked before any row runs."""
+        return [self._slot(n) for n in keep] if keep else None
+
+    def _slot(self, node: Value) -> int:
+        try:
+            return self._index[node]
+        except (KeyError, TypeError):
+            raise KeyError(f"compile: {node!r} is not a node of the compiled graph") from None
+
+    def _each_row(self, rows, seed: float | None, keep: list[int] | None = None):
         # The inputs take each row's numbers in turn (and are given back their own after);
         # with a seed, backward runs after each row's forward.
         rows = self._rows(rows)
         saved = [(x.data, x.grad) for x in self.inputs]
         try:
-            out = []
+            out, kept = [], []
             for row in rows:
                 for x, v in zip(self.inputs, row):
                     x.data = v
                 out.append(self.forward())
+                if keep is not None:
+                    kept.append([self._values[s] for s in keep])
                 if seed is not None:
                     self._run_backward(seed)
-            return out
+            return out if keep is None else (out, kept)
         finally:
             for x, (d, g) in zip(self.inputs, saved):
                 x.data, x.grad = d, g
@@ -153,10 +169,7 @@ class Compiled:
 
     def value(self, node: Value) -> float:
         """The value ``node`` had in the last ``forward()`` (its data at compile time before)."""
-        try:
-            return self._values[self._index[node]]
-        except (KeyError, TypeError):
-            raise KeyError(f"compile: {node!r} is not a node of the compiled graph") from None
+        return self._values[self._slot(node)]
 
     def values(self, nodes: Sequence[Value]) -> list[float]:
         """``value`` for each of ``nodes``."""

@@ -892,6 +892,56 @@ def test_rows_side_by_side_equal_eager_row_after_row_bit_for_bit(n, monkeypatch)
     assert list(map(_bits, got_grads)) == list(map(_bits, want_grads))
 
 
+
+@pytest.mark.parametrize("backend", ["native", "one row at a time", "python"])
+@pytest.mark.parametrize("n", [1, 5, 9])
+def test_map_and_batch_keep_the_values_of_nodes_from_the_same_pass(backend, n, monkeypatch):
+    """keep= gives each row's values of some nodes, equal bit for bit to a forward per row, in
+    every path: rows side by side, one row at a time in C, the Python replay."""
+    if backend == "one row at a time":  # what a graph with an op called back in Python takes
+        monkeypatch.setattr(native_module.NativeCompiled, "_side_by_side", lambda self: False)
+        backend = "native"
+    loss, xs, params, rows = _mlp_rows(n, n)
+    out = loss.parents[0].parents[0].parents[1].parents[1]  # relu(1 - y·out): the MLP's out
+    hidden = out.parents[0]
+    keep = [out, hidden, xs[0]]
+    want = []
+    for row in rows:
+        for x, v in zip(xs, row):
+            x.data = v
+        fresh = autograd.compile(loss, backend="python")
+        fresh.forward()
+        want.append(list(map(_bits, fresh.values(keep))))
+    for x, v in zip(xs, [0.0, 0.0, 1.0]):
+        x.data = v
+    graph = autograd.compile(loss, backend=backend, inputs=xs)
+    roots, kept = graph.map(rows, keep=keep)
+    assert roots == graph.map(rows) and [list(map(_bits, k)) for k in kept] == want
+    plain = graph.batch(rows, gradient=0.5)
+    grads = [p.grad for p in params]
+    for p in params:
+        p.grad = 0.0
+    roots, kept = graph.batch(rows, gradient=0.5, keep=keep)
+    assert roots == plain and [p.grad for p in params] == grads
+    assert [list(map(_bits, k)) for k in kept] == want
+
+
+def test_keep_names_a_node_not_in_the_graph_before_any_row_runs():
+    loss, xs, params, rows = _mlp_rows(1, 3)
+    graph = autograd.compile(loss, backend="native", inputs=xs)
+    with pytest.raises(KeyError, match="not a node of the compiled graph"):
+        graph.batch(rows, keep=[Value(1.0)])
+    assert all(p.grad == 0.0 for p in params)
+
+
+def test_keep_survives_the_python_redo_of_a_flagged_row():
+    x, w = Value(1.0), Value(1.0)
+    prod = x * w
+    graph = autograd.compile(prod.log(), backend="native", inputs=[x])
+    assert graph.batch([[1.0], [2.0]], keep=[prod]) == ([0.0, math.log(2.0)], [[1.0], [2.0]])
+    with pytest.raises(ValueError, match="log"):
+        graph.batch([[1.0], [-1.0]], keep=[prod])
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(instruction, min_size=1, max_size=20), points,
        st.lists(points, min_size=1, max_size=7))
