@@ -193,12 +193,21 @@ static AG_COLD int ag_finite_at(const double *V, const int *a, int n, int o) {
 /* Rows side by side: AG_R rows at once, lane r of slot s at s * AG_R + r. */
 #define AG_R 4
 /* Whether every value of every lane is finite, found at the first node that asks: *fin is
-   -1 until then (VR and its size in ag_fin_at). */
+   -1 until then. The leaves other than the inputs hold the same numbers in every row: they are
+   checked once per call (ag_fin_leaves), and per AG_R rows only the lanes of the ag_fin_ns
+   slots that change from row to row (the inputs and the op nodes, g->rslot). */
 static _Thread_local const double *ag_fin_V;
-static _Thread_local int ag_fin_n;
-static int ag_finite(const double *V, int n);
+static _Thread_local const int *ag_fin_slots;
+static _Thread_local int ag_fin_ns, ag_fin_leaves;
 static AG_COLD int ag_fin_lanes(int *fin) {
-    if (*fin < 0) *fin = ag_finite(ag_fin_V, ag_fin_n);
+    if (*fin < 0) {
+        double s[AG_R] = {0.0};
+        for (int i = 0; i < ag_fin_ns; i++)
+            for (int r = 0; r < AG_R; r++) s[r] += 0.0 * ag_fin_V[(size_t)ag_fin_slots[i] * AG_R + r];
+        int zero = 1;
+        for (int r = 0; r < AG_R; r++) zero &= s[r] == 0.0;
+        *fin = ag_fin_leaves && zero;
+    }
     return *fin;
 }
 /* Whether a node's upstream gradient is 0 in every lane. */
@@ -226,6 +235,8 @@ typedef struct {
     double *V, *G;
     ag_fcb fcb;
     ag_bcb bcb;
+    int nr;
+    const int *rslot;  /* the slots that change from row to row in ag_rows: inputs, op nodes */
 } ag_graph;
 
 /* Whether every value is finite: 0·v is ±0 for a finite v and NaN otherwise (eight sums in
@@ -323,7 +334,9 @@ int ag_rows(const ag_graph *g, const double *L, int rows, int ni, const int *isl
        added into GW), so GR is cleared once per call, not once per AG_R rows. */
     if (GW != NULL) memset(GR, 0, sizeof(double) * (size_t)n * AG_R);
     ag_fin_V = VR;
-    ag_fin_n = n * AG_R;
+    ag_fin_slots = g->rslot;
+    ag_fin_ns = g->nr;
+    ag_fin_leaves = ag_finite(L, g->nl);
     for (int k = 0; k < g->nl; k++)
         for (int r = 0; r < AG_R; r++) VR[(size_t)g->lslot[k] * AG_R + r] = L[k];
     int live = 0;

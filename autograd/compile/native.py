@@ -41,7 +41,8 @@ class _Graph(ctypes.Structure):
     _fields_ = [("nl", ctypes.c_int), ("root", ctypes.c_int), ("n", ctypes.c_int),
                 ("nf", ctypes.c_int), ("nb", ctypes.c_int),
                 ("fprog", _INT), ("bprog", _INT), ("lslot", _INT),
-                ("V", _DBL), ("G", _DBL), ("fcb", _FCB), ("bcb", _BCB)]
+                ("V", _DBL), ("G", _DBL), ("fcb", _FCB), ("bcb", _BCB),
+                ("nr", ctypes.c_int), ("rslot", _INT)]
 
 
 def _addresses(kept: tuple) -> tuple:
@@ -149,10 +150,13 @@ class NativeCompiled(Compiled):
         self._vars = [leaf for leaf in self.leaves if not isinstance(leaf, Constant)]
         consts = [leaf for leaf in self.leaves if isinstance(leaf, Constant)]
         self._lslot = array("i", [index[leaf] for leaf in self._vars + consts])
+        # The slots whose numbers change from row to row in map() and batch().
+        ops = [i for i, node in enumerate(order) if node.operation is not None]
+        self._rslot = array("i", ops + [index[x] for x in self.inputs]) or array("i", [0])
         self._graph = _Graph(len(self.leaves), len(order) - 1, len(order), len(tables.fprog),
                              len(tables.bprog), _ptr(tables.fprog), _ptr(tables.bprog),
                              _ptr(self._lslot), _ptr(self._V, _DBL), _ptr(self._G, _DBL),
-                             *self._cbs)
+                             *self._cbs, len(self._rslot), _ptr(self._rslot))
         self._ref = ctypes.byref(self._graph)
         # Rows side by side (map, batch) where every node has C code: the library and the
         # buffers are made at the first use.

@@ -926,6 +926,20 @@ def test_map_and_batch_keep_the_values_of_nodes_from_the_same_pass(backend, n, m
     assert [list(map(_bits, k)) for k in kept] == want
 
 
+
+@pytest.mark.parametrize("bad", [math.inf, math.nan])
+def test_rows_skip_a_zero_gradient_only_where_every_lane_is_finite(bad):
+    """w·x gets g = 0 in every row (z is 0); eager still adds g·x, NaN where x is not finite:
+    rows side by side may skip the node only when its numbers are finite in every lane."""
+    w, x, z = Value(2.0), Value(1.0), Value(0.0)
+    graph = autograd.compile((w * x) * z, backend="native", inputs=[x, z])
+    rows = [[1.0, 0.0], [2.0, 0.0], [bad, 0.0], [3.0, 0.0], [1.0, 0.0], [2.0, 0.0]]
+    graph.batch(rows)
+    assert math.isnan(w.grad)
+    w.grad = 0.0
+    graph.batch(rows[:2] + rows[3:])
+    assert w.grad == 0.0 and math.copysign(1.0, w.grad) == 1.0
+
 def test_keep_names_a_node_not_in_the_graph_before_any_row_runs():
     loss, xs, params, rows = _mlp_rows(1, 3)
     graph = autograd.compile(loss, backend="native", inputs=xs)
