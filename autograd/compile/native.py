@@ -307,6 +307,8 @@ class NativeCompiled(Compiled):
             return roots
         nk, _, K = kept
         flat = K.tolist()
+        if nk == 1:
+            return roots, [[v] for v in flat[:n]]
         return roots, [flat[i:i + nk] for i in range(0, n * nk, nk)]
 
     def _side_by_side(self) -> bool:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numbers
 import operator
+from itertools import chain
 from typing import Sequence
 
 from ..engine import Constant, Value, data_edits, data_of
@@ -149,6 +150,11 @@ class Compiled:
         """The rows as lists of floats, each as long as ``inputs``."""
         self._need_inputs()
         k = len(self.inputs)
+        rows = rows if type(rows) is list else list(rows)
+        # Lists of floats of the right length (the common case) are used as they are.
+        if all(type(row) is list and len(row) == k for row in rows) and all(
+                map(_is_float, chain.from_iterable(rows))):
+            return rows
         out = []
         for r, row in enumerate(rows):
             row = list(row)
