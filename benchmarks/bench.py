@@ -549,8 +549,10 @@ def cpu_share(step: Callable[[], float], n: int = 200) -> float:
 
 
 def scaling_table(quick: bool) -> list[dict]:
-    """ms per step of MLP(2, [w, w, 1]) on moons of each batch size: eager, native, PyTorch
-    and JAX float64 (interleaved rounds per cell; "not installed" where a peer is missing)."""
+    """ms per step of MLP(2, [w, w, 1]) on moons of each batch size: eager, native (the
+    full-batch graph replayed), native rows (fit(compile="native")'s step: one example's graph
+    over the rows), PyTorch and JAX float64 (interleaved rounds per cell; "not installed" where
+    a peer is missing)."""
     widths, batches = (SCALING_WIDTHS[:2], SCALING_BATCHES[:1]) if quick else (
         SCALING_WIDTHS, SCALING_BATCHES)
     table = []
@@ -563,6 +565,7 @@ def scaling_table(quick: bool) -> list[dict]:
             t = time.perf_counter()
             rows["native"], _ = compiled_row(X, y, nn.MLP(2, sizes[1:], seed=SEED), "native")
             native_compile = time.perf_counter() - t
+            rows["native rows"] = _fit_step(X, y, nn.MLP(2, sizes[1:], seed=SEED))
             peers = {"pytorch": torch_row(X, y, weights, sizes),
                      "jax f64": jax_row(X, y, weights, "float64", sizes)}
             rows.update({k: v for k, v in peers.items() if v is not None})
@@ -572,7 +575,7 @@ def scaling_table(quick: bool) -> list[dict]:
                            for k in rows if k != "eager"})
             result = timed_rounds(rows, counts, 2 if quick else 3)
             cell = {"width": width, "batch": batch, "native_compile_s": native_compile}
-            for name in ("eager", "native", "pytorch", "jax f64"):
+            for name in ("eager", "native", "native rows", "pytorch", "jax f64"):
                 cell[name] = result[name]["median_ms"] if name in result else "not installed"
             table.append(cell)
     return table
@@ -592,11 +595,11 @@ def print_jax_and_scaling(report: dict) -> None:
             if name in steps:
                 print(f"  {name} / jax f64: {steps[name]['median_ms'] / jax64:.2f}x")
     print("scaling, ms per step of MLP(2, [w, w, 1]) on moons:")
-    print(f"{'w':>4}{'batch':>7}{'eager':>14}{'native':>14}{'pytorch':>14}{'jax f64':>14}"
-          f"{'native compile s':>18}")
+    print(f"{'w':>4}{'batch':>7}{'eager':>14}{'native':>14}{'native rows':>14}{'pytorch':>14}"
+          f"{'jax f64':>14}{'native compile s':>18}")
     for c in report["scaling"]:
         cells = [f"{c[k]:>14.3f}" if isinstance(c[k], float) else f"{c[k]:>14}"
-                 for k in ("eager", "native", "pytorch", "jax f64")]
+                 for k in ("eager", "native", "native rows", "pytorch", "jax f64")]
         print(f"{c['width']:>4}{c['batch']:>7}{''.join(cells)}{c['native_compile_s']:>18.2f}")
 
 

@@ -296,6 +296,12 @@ def test_benchmark_rows_compute_the_same_step():
     hand = bench.handwritten_row(X, y, weights)
     for _ in range(3):
         assert close(hand(), eager_step(), 1e-9)
+    # fit's step (one example's graph over the rows, the outputs kept from the same pass)
+    X, y, model = moons_setup()
+    eager_step = bench.eager_row(X, y, model)
+    fit_step = bench._fit_step(X, y, nn.MLP(2, [16, 16, 1], seed=bench.SEED))
+    for _ in range(3):
+        assert close(fit_step(), eager_step(), 1e-12)
 
 
 def test_branching_partials_are_traced_not_called():
