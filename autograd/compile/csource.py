@@ -41,7 +41,11 @@ CFLAGS = ["-O2", "-fno-fast-math", "-ffp-contract=off", "-fPIC", "-shared"]
 # the flags are part of a library's key, so the flags must name what the library needs. The
 # widest set this processor has (as Linux reports it on x86-64), else none. Results stay bit
 # for bit the same: wider registers add and multiply the same numbers, and -ffp-contract=off
-# keeps the fused multiply-adds of these sets out.
+# keeps the fused multiply-adds of these sets out. (Not one library with a version of each
+# function per set, chosen at run time by target_clones: GCC cannot copy the walks, whose
+# tables of label addresses are static, and ag_rows cloned alone, its walks left in SSE2, ran
+# slower than before.) AVX-512 is the five sets of x86-64-v4, named one by one: compilers before
+# GCC 11 and Clang 12 do not know the name.
 _ISA_FLAGS = [({"avx512f", "avx512vl", "avx512dq", "avx512bw", "avx512cd"},
                ("-mavx512f", "-mavx512vl", "-mavx512dq", "-mavx512bw", "-mavx512cd")),
               ({"avx2"}, ("-mavx2",))]
