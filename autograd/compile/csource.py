@@ -17,9 +17,11 @@ a few pointers to buffers allocated once, so the per-call cost of ctypes does no
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import math
 import os
+import platform
 import shlex
 import shutil
 import stat
@@ -34,6 +36,19 @@ from .trace import MATH_FUNCTIONS, MATH_PREDICATES, LoopForm, Template, loop_for
 
 UNROLLED = 16  # sum and dot over up to this many terms also get a straight-line function
 CFLAGS = ["-O2", "-fno-fast-math", "-ffp-contract=off", "-fPIC", "-shared"]
+# The rows library's lane loops run faster built for the wider vectors of AVX2 or AVX-512, as
+# -march=native would. Not -march=native itself: a cache may be shared between machines, and
+# the flags are part of a library's key, so the flags must name what the library needs. The
+# widest set this processor has (as Linux reports it on x86-64), else none. Results stay bit
+# for bit the same: wider registers add and multiply the same numbers, and -ffp-contract=off
+# keeps the fused multiply-adds of these sets out. (Not one library with a version of each
+# function per set, chosen at run time by target_clones: GCC cannot copy the walks, whose
+# tables of label addresses are static, and ag_rows cloned alone, its walks left in SSE2, ran
+# slower than before.) AVX-512 is the five sets of x86-64-v4, named one by one: compilers before
+# GCC 11 and Clang 12 do not know the name.
+_ISA_FLAGS = [({"avx512f", "avx512vl", "avx512dq", "avx512bw", "avx512cd"},
+               ("-mavx512f", "-mavx512vl", "-mavx512dq", "-mavx512bw", "-mavx512cd")),
+              ({"avx2"}, ("-mavx2",))]
 CACHE_ENV = "AUTOGRAD_SCALAR_CACHE"
 
 
@@ -190,8 +205,15 @@ static AG_COLD int ag_finite_at(const double *V, const int *a, int n, int o) {
     for (int i = 0; i < n; i++) s += 0.0 * V[a[i]];
     return s == 0.0;
 }
-/* Rows side by side: AG_R rows at once, lane r of slot s at s * AG_R + r. */
+/* Rows side by side: AG_R rows at once, lane r of slot s at s * AG_R + r. The compiler
+   vectorises the loops over the lanes: four doubles are two SSE2 registers. Where the library
+   is built for AVX2 or AVX-512 (isa_flags() in csource.py), eight are two 256-bit registers or
+   one 512-bit one, and run faster; eight with SSE2 alone run slower (too few registers). */
+#if defined(__AVX2__)
+#define AG_R 8
+#else
 #define AG_R 4
+#endif
 /* Whether every value of every lane is finite, found at the first node that asks: *fin is
    -1 until then. The leaves other than the inputs hold the same numbers in every row: they are
    checked once per call (ag_fin_leaves), and per AG_R rows only the lanes of the ag_fin_ns
@@ -714,6 +736,20 @@ def compiler() -> list[str]:
         raise NativeUnavailable(f"native: no C compiler ({(cmd or ['cc'])[0]!r} not found; "
                                 f"set CC)")
     return cmd
+
+
+@functools.cache
+def isa_flags() -> tuple[str, ...]:
+    """The compiler flags for this machine's widest vector instructions (see _ISA_FLAGS)."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return ()
+    try:
+        with open("/proc/cpuinfo") as f:
+            have = next((set(line.split(":", 1)[1].split()) for line in f
+                         if line.startswith("flags")), set())
+    except (OSError, IndexError):
+        return ()
+    return next((flags for needs, flags in _ISA_FLAGS if needs <= have), ())
 
 
 def load(code: str, flags: Sequence[str] = (), kind=ctypes.CDLL,

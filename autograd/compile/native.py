@@ -21,7 +21,7 @@ from array import array
 from itertools import chain
 from typing import Sequence
 
-from .csource import NativeUnavailable, Source, function, load
+from .csource import NativeUnavailable, Source, function, isa_flags, load
 from .trace import traceable
 from ..engine import DATA_SLOT, Constant, Value, data_edits
 from .leafio import helpers, slot_mover
@@ -315,7 +315,7 @@ class NativeCompiled(Compiled):
         """Whether rows go side by side: loads the rows library the first time."""
         if self._lanes is None:
             try:
-                lib = load(self._keep.source.rows_code())
+                lib = load(self._keep.source.rows_code(), isa_flags())
                 rows, lanes = function(lib, "ag_rows"), function(lib, "ag_lanes")
             except NativeUnavailable:
                 self._lanes = -1
