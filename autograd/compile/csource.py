@@ -224,8 +224,10 @@ static _Thread_local int ag_fin_ns, ag_fin_leaves;
 static AG_COLD int ag_fin_lanes(int *fin) {
     if (*fin < 0) {
         double s[AG_R] = {0.0};
-        for (int i = 0; i < ag_fin_ns; i++)
-            for (int r = 0; r < AG_R; r++) s[r] += 0.0 * ag_fin_V[(size_t)ag_fin_slots[i] * AG_R + r];
+        for (int i = 0; i < ag_fin_ns; i++) {
+            const double *v = ag_fin_V + (size_t)ag_fin_slots[i] * AG_R;
+            for (int r = 0; r < AG_R; r++) s[r] += 0.0 * v[r];
+        }
         int zero = 1;
         for (int r = 0; r < AG_R; r++) zero &= s[r] == 0.0;
         *fin = ag_fin_leaves && zero;

@@ -940,6 +940,16 @@ def test_rows_skip_a_zero_gradient_only_where_every_lane_is_finite(bad):
     graph.batch(rows[:2] + rows[3:])
     assert w.grad == 0.0 and math.copysign(1.0, w.grad) == 1.0
 
+
+def test_rows_without_the_vector_flags_where_the_compiler_refuses_them(monkeypatch):
+    """A compiler that does not take this machine's vector flags still gets rows side by
+    side, built without them (four lanes), with the same numbers."""
+    loss, xs, params, rows = _mlp_rows(2, 9)
+    want = autograd.compile(loss, backend="native", inputs=xs).map(rows)
+    monkeypatch.setattr(native_module, "isa_flags", lambda: ("-mno-such-flag-anywhere",))
+    graph = autograd.compile(loss, backend="native", inputs=xs)
+    assert graph.map(rows) == want and graph._lanes == 4
+
 def test_keep_names_a_node_not_in_the_graph_before_any_row_runs():
     loss, xs, params, rows = _mlp_rows(1, 3)
     graph = autograd.compile(loss, backend="native", inputs=xs)
