@@ -234,6 +234,9 @@ static AG_COLD int ag_fin_lanes(int *fin) {
     }
     return *fin;
 }
+/* What a wide backward (a dot whose weights are summed over the rows straight away) needs:
+   the sums, the rows' inputs laid out row by row (and which group they are), the rows. */
+typedef struct { double *S, *XT; int live, xid; } ag_ctx;
 /* Whether a node's upstream gradient is 0 in every lane. */
 static inline int ag_zero_lanes(const double *g) {
     int z = 1;
@@ -259,8 +262,10 @@ typedef struct {
     double *V, *G;
     ag_fcb fcb;
     ag_bcb bcb;
-    int nr;
-    const int *rslot;  /* the slots that change from row to row in ag_rows: inputs, op nodes */
+    int nr, nrb;
+    const int *rslot;   /* the slots that change from row to row in ag_rows: inputs, op nodes */
+    const int *rbprog;  /* ag_rows's backward program: bprog with its wide records */
+    double *S, *XT;     /* the wide records' sums over the rows, and their inputs row by row */
 } ag_graph;
 
 /* Whether every value is finite: 0·v is ±0 for a finite v and NaN otherwise (eight sums in
@@ -357,6 +362,12 @@ int ag_rows(const ag_graph *g, const double *L, int rows, int ni, const int *isl
     /* Each node's lanes of GR go back to 0 once its partials are added (and the leaves' once
        added into GW), so GR is cleared once per call, not once per AG_R rows. */
     if (GW != NULL) memset(GR, 0, sizeof(double) * (size_t)n * AG_R);
+    /* A leaf summed by a wide record (its wslot entry is -1 - its index in S) starts from GW's
+       number. + 0.0 makes a -0.0 the +0.0 that adding lanes would make of it; after that the
+       sum is never -0.0, so adding a -0.0 where the lanes would add +0.0, or nothing where a
+       node is skipped, leaves it as the lanes do. */
+    for (int j = 0; j < nw; j++)
+        if (wslot[j] < 0) g->S[-1 - wslot[j]] = GW[j] + 0.0;
     ag_fin_V = VR;
     ag_fin_slots = g->rslot;
     ag_fin_ns = g->nr;
@@ -378,8 +389,10 @@ int ag_rows(const ag_graph *g, const double *L, int rows, int ni, const int *isl
         if (GW == NULL) continue;
         for (int r = 0; r < AG_R; r++) GR[(size_t)g->root * AG_R + r] = seed;
         int fin = -1;
-        ag_walk_backward_rows(g->bprog, g->bprog + g->nb, VR, GR, &fin);
-        for (int j = 0; j < nw; j++) {  /* rows in order for each leaf */
+        ag_ctx c = {g->S, g->XT, live, -1};
+        ag_walk_backward_rows(g->rbprog, g->rbprog + g->nrb, VR, GR, &fin, &c);
+        /* Rows in order for each other leaf (the ones summed by wide records come last). */
+        for (int j = 0; j < nw && wslot[j] >= 0; j++) {
             double *lanes = GR + (size_t)wslot[j] * AG_R;
             double sum = GW[j];
             if (live == AG_R) {  /* a fixed count: the additions written out */
@@ -391,6 +404,8 @@ int ag_rows(const ag_graph *g, const double *L, int rows, int ni, const int *isl
             for (int r = 0; r < AG_R; r++) lanes[r] = 0.0;
         }
     }
+    for (int j = 0; j < nw && GW != NULL; j++)
+        if (wslot[j] < 0) GW[j] = g->S[-1 - wslot[j]];
     if (live > 0)
         for (int s = 0; s < n; s++) g->V[s] = VR[(size_t)s * AG_R + live - 1];
     return ag_err;
@@ -447,6 +462,22 @@ class Source:
                     self.lane_alias[kind][k] = (kinds[(id(op), None)], n)
                 else:
                     self._add_lanes(op, n, kind, k)
+        # And for a looped op of two groups (dot: weights, inputs), a second backward for
+        # ag_rows: "wide", for records whose first group and tails are parameters summed over
+        # the rows straight away (see wide_kind and _wide_lanes).
+        self.wide: dict[int, int] = {}
+        for op in loops.values():
+            kl = self.bkinds[(id(op), None)]
+            code = self._wide_lanes(loop_form(op), len(self.sizes) + len(self.wide)) \
+                if kl >= 0 else None
+            if code is not None:
+                self.wide[kl] = len(self.sizes) + len(self.wide)
+                self.lanes.append(code)
+
+    def wide_kind(self, kind: int) -> int | None:
+        """The wide backward kind for records of backward ``kind`` (a looped op or one of its
+        sizes), None if it has none."""
+        return self.wide.get(self.lane_alias["partials"].get(kind, (kind,))[0])
 
     def forward_kind(self, op: Op, n: int) -> int:
         """The C function number for ``op``'s forward with ``n`` inputs, -1 to call back."""
@@ -597,6 +628,69 @@ class Source:
                       f"{at} += {text.expr(e)}; }}")
         return fn + ["}"]
 
+    def _wide_lanes(self, form: LoopForm, k: int) -> list[str] | None:
+        """The wide backward of a two-group loop: the second group's gradients into its lanes
+        as usual; the first group's and the tails' into their sums over the rows (``c->S``
+        from ``base``), row after row, as adding the lanes after would, but for a run of
+        parameters at once. The second group's numbers are first laid out row by row in
+        ``c->XT`` (once for consecutive records that share them: ``xid`` names the group),
+        so that each row's products for the whole first group are one vectorisable loop.
+        None where the first group's or a tail's partial reads anything but g and the second
+        group's input at the same position."""
+        if form.groups != 2:
+            return None
+        grp, tails = form.groups, form.tails
+
+        def lanes(what: tuple) -> str:
+            at = f"{what[1]} * m + j" if what[0] == "grp" else f"{grp} * m + {what[1]}"
+            return f"V[a[{at}] * AG_R + r]"
+
+        def only_x(what: tuple) -> str:
+            if what != ("grp", 1):
+                raise _NoC("wide")
+            return "x[j]"
+
+        def nothing(what: tuple) -> str:
+            raise _NoC("wide")
+        try:
+            w = _CText(only_x, "AG_NONE", self.fcalls).expr(form.per_group[0])
+            ts = [_CText(nothing, "AG_NONE", self.fcalls).expr(e) for e in form.per_tail]
+            xs = _CText(lanes, "V[o * AG_R + r]", self.fcalls).expr(form.per_group[1])
+        except _NoC:
+            return None
+        if "AG_NONE" in w + "".join(ts):
+            return None
+        fn = [f"AG_OP void B{k}(const double *restrict V, double *restrict G, "
+              f"const int *restrict a, int o, int *fin, int n, int base, int xid, ag_ctx *c) {{",
+              "    double gs[AG_R];",
+              "    for (int r = 0; r < AG_R; r++) { gs[r] = G[o * AG_R + r]; "
+              "G[o * AG_R + r] = 0.0; }"]
+        if form.selects is not None:
+            fn.append("    if (ag_zero_lanes(gs) && ag_fin_lanes(fin)) return;")
+        fn += [f"    const int m = (n - {tails}) / {grp};",
+               "    for (int j = 0; j < m; j++)",
+               f"        for (int r = 0; r < AG_R; r++) {{ const double g = gs[r]; "
+               f"G[a[m + j] * AG_R + r] += {xs}; }}",
+               "    if (c->xid != xid) {  /* the second group's numbers, row by row */",
+               "        for (int j = 0; j < m; j++)",
+               "            for (int r = 0; r < AG_R; r++) c->XT[r * m + j] = "
+               "V[a[m + j] * AG_R + r];",
+               "        c->xid = xid;", "    }",
+               "    double *restrict S = c->S + base;",
+               "    for (int r = 0; r < c->live; r++) {  /* rows in order */",
+               "        const double g = gs[r];",
+               f"        ag_wide{k}(S, c->XT + r * m, g, m);"]
+        fn += [f"        S[m + {t}] += {e};" for t, e in enumerate(ts)]
+        # One row's terms for the whole first group: its own function, so that the compiler
+        # knows S and x apart (restrict), AG_R at a time (a fixed count it vectorises).
+        row = [f"static void ag_wide{k}(double *restrict S, const double *restrict x, "
+               f"const double g, const int m) {{",
+               "    int j = 0;", "    for (; j + AG_R <= m; j += AG_R)",
+               f"        for (int i = 0; i < AG_R; i++) S[j + i] += "
+               f"{w.replace('x[j]', 'x[j + i]')};",
+               f"    for (; j < m; j++) S[j] += {w};", "}"]
+        return row + fn + ["    }", "}"]
+
     def _needs(self, t: Template) -> None:
         """Math wrappers and value-argument forwards that ``t`` calls, written first."""
         stack: list = [t.outs, t.stmts]
@@ -656,14 +750,18 @@ class Source:
                        self.fkinds.values(), self.sizes, "F{0}(V, pc + 3, pc[1], pc[2]);",
                        self.lane_alias["forward"])
         lines += _walk("static void ag_walk_backward_rows(const int *pc, const int *end, "
-                       "const double *V, double *G, int *fin)", "B{0}(V, G, pc + 2, pc[1], fin);",
-                       "ag_err = 1;", self.bkinds.values(), self.sizes,
-                       "B{0}(V, G, pc + 3, pc[1], fin, pc[2]);", self.lane_alias["partials"])
+                       "const double *V, double *G, int *fin, ag_ctx *c)",
+                       "B{0}(V, G, pc + 2, pc[1], fin);", "ag_err = 1;",
+                       [*self.bkinds.values(), *self.wide.values()],
+                       self.sizes + [None] * len(self.wide),
+                       "B{0}(V, G, pc + 3, pc[1], fin, pc[2]);", self.lane_alias["partials"],
+                       {k: f"B{k}(V, G, pc + 5, pc[1], fin, pc[2], pc[3], pc[4], c); "
+                           f"pc += 5 + pc[2];" for k in self.wide.values()})
         return "\n".join(lines) + _GRAPH + _ROWS
 
 
 def _walk(head: str, case: str, default: str, kinds, sizes: list, loop: str,
-          alias: dict | None = None) -> list[str]:
+          alias: dict | None = None, own: dict | None = None) -> list[str]:
     """A walk over a program's records, one piece of code per kind.
 
     Each piece steps over its record by its kind's fixed size: read from the record instead,
@@ -673,7 +771,8 @@ def _walk(head: str, case: str, default: str, kinds, sizes: list, loop: str,
     predicted from that piece's history, where a switch's one shared jump mispredicts after
     every data-dependent branch (a skipped node, a relu's sign); elsewhere it is a switch.
     A loop kind (size None) reads its number of inputs from its record, ``loop`` its code;
-    ``alias`` maps a kind to (a loop kind, its fixed size): its records run that loop.
+    ``alias`` maps a kind to (a loop kind, its fixed size): its records run that loop; ``own``
+    maps a kind to its own step (the wide records: [kind, out, n, base, xid, a_0 ..]).
     """
     alias = alias or {}
     known = sorted(set(kinds) - {-1})
@@ -689,6 +788,7 @@ def _walk(head: str, case: str, default: str, kinds, sizes: list, loop: str,
         # The loop's code with its input count fixed, over a record of fixed size.
         step[k] = (f"{loop.format(kl).replace('pc + 3', 'pc + 2').replace('pc[2]', str(n))} "
                    f"pc += {2 + n};")
+    step.update(own or {})
     lines += [f"L{k}: {step[k]} AG_NEXT;" for k in known]
     lines += [f"Lcb: {default} pc += 4 + pc[2]; AG_NEXT;", "#undef AG_NEXT", "#else",
               "    while (pc < end) {", "        switch (pc[0]) {"]

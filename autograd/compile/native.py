@@ -18,6 +18,7 @@ import math
 import struct
 import weakref
 from array import array
+from collections import Counter
 from itertools import chain
 from typing import Sequence
 
@@ -42,7 +43,8 @@ class _Graph(ctypes.Structure):
                 ("nf", ctypes.c_int), ("nb", ctypes.c_int),
                 ("fprog", _INT), ("bprog", _INT), ("lslot", _INT),
                 ("V", _DBL), ("G", _DBL), ("fcb", _FCB), ("bcb", _BCB),
-                ("nr", ctypes.c_int), ("rslot", _INT)]
+                ("nr", ctypes.c_int), ("nrb", ctypes.c_int), ("rslot", _INT), ("rbprog", _INT),
+                ("S", _DBL), ("XT", _DBL)]
 
 
 def _addresses(kept: tuple) -> tuple:
@@ -85,8 +87,32 @@ class _Tables:
         loops = src.loops
         self.fprog = array("i", chain.from_iterable(
             _record(kinds[k][0], i, k, ps, loops) for i, k, ps in records))
+        self.backward = [(kinds[k][1], i, k, ps) for i, k, ps in reversed(records) if needs[i]]
         self.bprog = array("i", chain.from_iterable(
-            _record(kinds[k][1], i, k, ps, loops) for i, k, ps in reversed(records) if needs[i]))
+            _record(kind, i, k, ps, loops) for kind, i, k, ps in self.backward))
+
+    def rows_bprog(self, params: list[int]) -> tuple[array, dict[int, int], int]:
+        """ag_rows's backward program; the leaves its wide records sum over the rows, each
+        with its index in those sums; and the widest such record's group. A record is wide
+        where its op has a wide kind (dot) and its weights and tails are among ``params``
+        (slots) and used nowhere else in the backward, so that each gets exactly its one
+        term per row."""
+        uses = Counter(chain.from_iterable(ps for *_, ps in self.backward))
+        once = {p for p in params if uses[p] == 1}
+        src, out, sums, groups, widest = self.source, [], {}, {}, 0
+        for kind, i, k, ps in self.backward:
+            wide = src.wide_kind(kind) if kind >= 0 else None
+            m = (len(ps) - 1) // 2
+            summed = ps[:m] + ps[2 * m:]
+            if wide is not None and m and all(p in once for p in summed):
+                base = len(sums)
+                sums.update((p, base + j) for j, p in enumerate(summed))
+                xid = groups.setdefault(tuple(ps[m:2 * m]), len(groups))
+                out.append((wide, i, len(ps), base, xid, *ps))
+                widest = max(widest, m)
+            else:
+                out.append(_record(kind, i, k, ps, src.loops))
+        return array("i", chain.from_iterable(out)), sums, widest
 
 
 def _record(kind: int, out: int, k: int, inputs: list[int], loops) -> tuple[int, ...]:
@@ -161,7 +187,8 @@ class NativeCompiled(Compiled):
         self._graph = _Graph(len(self.leaves), len(order) - 1, len(order), len(tables.fprog),
                              len(tables.bprog), _ptr(tables.fprog), _ptr(tables.bprog),
                              _ptr(self._lslot), _ptr(self._V, _DBL), _ptr(self._G, _DBL),
-                             *self._cbs, len(self._rslot), _ptr(self._rslot))
+                             *self._cbs, len(self._rslot), len(tables.bprog),
+                             _ptr(self._rslot), _ptr(tables.bprog))
         self._ref = ctypes.byref(self._graph)
         # Rows side by side (map, batch) where every node has C code: the library and the
         # buffers are made at the first use.
@@ -279,21 +306,22 @@ class NativeCompiled(Compiled):
         X, n = self._pack_rows(rows)
         Y = _zeros(n)
         kept = self._kept(slots, n)
-        GW = self._param_grads()
+        lanes = self._side_by_side()
+        params, wslot = (self._rparams, self._rwslot) if lanes else (self._params, self._pslot)
+        GW = self._param_grads(params)
         self._sync(data_edits())
         self._errors.clear()
         self._read = None
-        lanes = self._side_by_side()
         run = self._c_rows if lanes else self._c_batch
         extra = self._rows_buffers() if lanes else ()
         if run(self._ref, self._L, n, len(self.inputs), self._islot.buffer_info()[0],
-               X.buffer_info()[0], Y.buffer_info()[0], seed, len(self._params),
-               self._pslot.buffer_info()[0], GW.buffer_info()[0], *_addresses(kept),
+               X.buffer_info()[0], Y.buffer_info()[0], seed, len(params),
+               wslot.buffer_info()[0], GW.buffer_info()[0], *_addresses(kept),
                *extra) or self._errors:
             return super().batch(rows, gradient, keep)
         if self._read_slot is None or self._io.ag_write_slot(
-                self._params, _GRAD, GW.buffer_info()[0], 0.0) < 0:
-            for leaf, g in zip(self._params, GW):
+                params, _GRAD, GW.buffer_info()[0], 0.0) < 0:
+            for leaf, g in zip(params, GW):
                 leaf.grad = g
         return self._result(Y, n, slots, kept)
 
@@ -335,6 +363,19 @@ class NativeCompiled(Compiled):
             rows.argtypes, rows.restype = [p, p, i, i, p, p, p, d, i, p, p, i, p, p, p, p], i
             lanes.argtypes, lanes.restype = [], i
             self._c_rows, self._rows_lib, self._lanes = rows, lib, lanes()
+            # ag_rows's own backward program, its sums and its inputs row by row; a leaf it
+            # sums is marked -1 - its index in the sums in wslot.
+            self._rbprog, sums, widest = self._keep.rows_bprog(list(self._pslot))
+            self._S, self._XT = _zeros(len(sums)), _zeros(widest * self._lanes)
+            g = self._graph
+            g.nrb, g.rbprog = len(self._rbprog), _ptr(self._rbprog)
+            g.S, g.XT = _ptr(self._S, _DBL), _ptr(self._XT, _DBL)
+            # The parameters summed by wide records last: ag_rows's pass over the others
+            # stops at the first of them.
+            order = sorted(range(len(self._pslot)), key=lambda j: self._pslot[j] in sums)
+            self._rparams = [self._params[j] for j in order]
+            self._rwslot = array("i", [-1 - sums[s] if s in sums else s
+                                       for s in (self._pslot[j] for j in order)])
         return self._lanes > 0
 
     def _rows_buffers(self) -> tuple[int, int]:
@@ -346,12 +387,12 @@ class NativeCompiled(Compiled):
             self._VR, self._GR = _zeros(n), _zeros(n)
         return _aligned(self._VR), _aligned(self._GR)
 
-    def _param_grads(self) -> array:
+    def _param_grads(self, params: list[Value]) -> array:
         """The parameters' grads as floats, for batch() to add into."""
-        GW = _zeros(len(self._params))
-        if self._read_slot is None or self._read_slot(self._params, _GRAD,
-                                                      GW.buffer_info()[0]) != len(self._params):
-            GW = array("d", [leaf.grad for leaf in self._params]) or _zeros(0)
+        GW = _zeros(len(params))
+        if self._read_slot is None or self._read_slot(params, _GRAD,
+                                                      GW.buffer_info()[0]) != len(params):
+            GW = array("d", [leaf.grad for leaf in params]) or _zeros(0)
         return GW
 
     def _pack_rows(self, rows) -> tuple[array, int]:

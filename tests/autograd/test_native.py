@@ -950,6 +950,42 @@ def test_rows_without_the_vector_flags_where_the_compiler_refuses_them(monkeypat
     graph = autograd.compile(loss, backend="native", inputs=xs)
     assert graph.map(rows) == want and graph._lanes == 4
 
+
+@pytest.mark.parametrize("start", [0.0, -0.0, 2.5])
+def test_wide_dots_sum_their_weights_over_the_rows_as_eager_does(start):
+    """A dot whose weights and bias are used once (a neuron's) has its weights' gradients
+    summed over the rows straight away, a row's whole group at once: bit for bit what eager
+    adds with one backward per row, through blocks whose gradient is 0 in every row (the node
+    skipped), -0.0 products (a column of signed zeros), a grad that starts at -0.0, and a last
+    block that is not full."""
+    w = [Value(v) for v in (0.5, -1.5, 3.0, 0.0, -2.0, 1.0)]
+    b = Value(0.25)
+    x = [Value(0.0) for _ in w]
+    z = Value(0.0)
+    root = autograd.dot(w, x, b) * z
+    rows = []
+    for k in range(29):
+        zero_block = 8 <= k < 16          # a whole block of rows with g = 0 (and finite)
+        zk = 0.0 if zero_block or k % 4 == 0 else (k % 5) - 2.0
+        # the last column's products g·x are all -0.0: its weight's sum must end +0.0
+        rows.append([(-0.0 if (k + i) % 3 == 0 else (k - i) / 7) for i in range(5)]
+                    + [0.0 if zk < 0 else -0.0, zk])
+    want = []
+    for p in w + [b]:
+        p.grad = start
+    for row in rows:                      # eager: the graph built and walked once per row
+        xs = [Value(v) for v in row[:-1]]
+        loss = autograd.dot(w, xs, b) * row[-1]
+        loss.backward(0.5)
+        want.append(_bits(loss.data))
+    want_grads = [_bits(p.grad) for p in w + [b]]
+    for p in w + [b]:
+        p.grad = start
+    graph = autograd.compile(root, backend="native", inputs=x + [z])
+    assert list(map(_bits, graph.batch(rows, gradient=0.5))) == want
+    assert [_bits(p.grad) for p in w + [b]] == want_grads
+    assert graph._lanes > 1 and sum(s < 0 for s in graph._rwslot) == len(w) + 1
+
 def test_keep_names_a_node_not_in_the_graph_before_any_row_runs():
     loss, xs, params, rows = _mlp_rows(1, 3)
     graph = autograd.compile(loss, backend="native", inputs=xs)
