@@ -465,18 +465,17 @@ class Source:
         # And for a looped op of two groups (dot: weights, inputs), a second backward for
         # ag_rows: "wide", for records whose first group and tails are parameters summed over
         # the rows straight away (see wide_kind and _wide_lanes).
-        self.wide: dict[int, int] = {}
+        self.wide: dict[int, tuple[int, int]] = {}  # loop kind -> (wide kind, its tails)
         for op in loops.values():
-            kl = self.bkinds[(id(op), None)]
-            code = self._wide_lanes(loop_form(op), len(self.sizes) + len(self.wide)) \
-                if kl >= 0 else None
+            kl, form = self.bkinds[(id(op), None)], loop_form(op)
+            code = self._wide_lanes(form, len(self.sizes) + len(self.wide)) if kl >= 0 else None
             if code is not None:
-                self.wide[kl] = len(self.sizes) + len(self.wide)
+                self.wide[kl] = (len(self.sizes) + len(self.wide), form.tails)
                 self.lanes.append(code)
 
-    def wide_kind(self, kind: int) -> int | None:
+    def wide_kind(self, kind: int) -> tuple[int, int] | None:
         """The wide backward kind for records of backward ``kind`` (a looped op or one of its
-        sizes), None if it has none."""
+        sizes) and its number of tails, None if it has none."""
         return self.wide.get(self.lane_alias["partials"].get(kind, (kind,))[0])
 
     def forward_kind(self, op: Op, n: int) -> int:
@@ -752,11 +751,11 @@ class Source:
         lines += _walk("static void ag_walk_backward_rows(const int *pc, const int *end, "
                        "const double *V, double *G, int *fin, ag_ctx *c)",
                        "B{0}(V, G, pc + 2, pc[1], fin);", "ag_err = 1;",
-                       [*self.bkinds.values(), *self.wide.values()],
+                       [*self.bkinds.values(), *(k for k, _ in self.wide.values())],
                        self.sizes + [None] * len(self.wide),
                        "B{0}(V, G, pc + 3, pc[1], fin, pc[2]);", self.lane_alias["partials"],
                        {k: f"B{k}(V, G, pc + 5, pc[1], fin, pc[2], pc[3], pc[4], c); "
-                           f"pc += 5 + pc[2];" for k in self.wide.values()})
+                           f"pc += 5 + pc[2];" for k, _ in self.wide.values()})
         return "\n".join(lines) + _GRAPH + _ROWS
 
 

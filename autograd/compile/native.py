@@ -102,13 +102,13 @@ class _Tables:
         src, out, sums, groups, widest = self.source, [], {}, {}, 0
         for kind, i, k, ps in self.backward:
             wide = src.wide_kind(kind) if kind >= 0 else None
-            m = (len(ps) - 1) // 2
+            m = (len(ps) - wide[1]) // 2 if wide else 0
             summed = ps[:m] + ps[2 * m:]
-            if wide is not None and m and all(p in once for p in summed):
+            if m and all(p in once for p in summed):
                 base = len(sums)
                 sums.update((p, base + j) for j, p in enumerate(summed))
                 xid = groups.setdefault(tuple(ps[m:2 * m]), len(groups))
-                out.append((wide, i, len(ps), base, xid, *ps))
+                out.append((wide[0], i, len(ps), base, xid, *ps))
                 widest = max(widest, m)
             else:
                 out.append(_record(kind, i, k, ps, src.loops))
