@@ -676,18 +676,27 @@ class Source:
                "V[a[m + j] * AG_R + r];",
                "        c->xid = xid;", "    }",
                "    double *restrict S = c->S + base;",
+               f"    ag_wide{k}(S, c->XT, gs, c->live, m);",
                "    for (int r = 0; r < c->live; r++) {  /* rows in order */",
-               "        const double g = gs[r];",
-               f"        ag_wide{k}(S, c->XT + r * m, g, m);"]
+               "        const double g = gs[r];"]
         fn += [f"        S[m + {t}] += {e};" for t, e in enumerate(ts)]
-        # One row's terms for the whole first group: its own function, so that the compiler
-        # knows S and x apart (restrict), AG_R at a time (a fixed count it vectorises).
-        row = [f"static void ag_wide{k}(double *restrict S, const double *restrict x, "
-               f"const double g, const int m) {{",
-               "    int j = 0;", "    for (; j + AG_R <= m; j += AG_R)",
-               f"        for (int i = 0; i < AG_R; i++) S[j + i] += "
-               f"{w.replace('x[j]', 'x[j + i]')};",
-               f"    for (; j < m; j++) S[j] += {w};", "}"]
+        # The first group's sums, AG_R of them at a time held in registers while the rows'
+        # terms are added in row order: its own function, so that the compiler knows S, XT
+        # and gs apart (restrict), with fixed counts it vectorises.
+        x = "XT[r * m + j + i]"
+        row = [f"static void ag_wide{k}(double *restrict S, const double *restrict XT, "
+               f"const double *restrict gs, const int live, const int m) {{",
+               "    int j = 0;", "    for (; j + AG_R <= m; j += AG_R) {",
+               "        double acc[AG_R];",
+               "        for (int i = 0; i < AG_R; i++) acc[i] = S[j + i];",
+               "        for (int r = 0; r < live; r++) {", "            const double g = gs[r];",
+               f"            for (int i = 0; i < AG_R; i++) acc[i] += {w.replace('x[j]', x)};",
+               "        }",
+               "        for (int i = 0; i < AG_R; i++) S[j + i] = acc[i];", "    }",
+               "    for (; j < m; j++)",
+               "        for (int r = 0; r < live; r++) {",
+               f"            const double g = gs[r]; S[j] += {w.replace('x[j]', 'XT[r * m + j]')};",
+               "        }", "}"]
         return row + fn + ["    }", "}"]
 
     def _needs(self, t: Template) -> None:
