@@ -28,7 +28,7 @@ import stat
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from ..ops import OPS, Op
 from .text import TemplateText
@@ -89,6 +89,24 @@ class _CText(TemplateText):
         if key not in self.fcalls:
             raise _NoC(f"F_{key[0]}")
         return f"{self.fcalls[key]}({', '.join(args)})"
+
+
+def _lane_input(groups: int) -> Callable[[tuple], str]:
+    """A loop form's input (("grp", g): input j of group g; ("tail", t)) in lane r of V."""
+    def inp(what: tuple) -> str:
+        at = f"{what[1]} * m + j" if what[0] == "grp" else f"{groups} * m + {what[1]}"
+        return f"V[a[{at}] * AG_R + r]"
+    return inp
+
+
+def _lanes_backward_head(head: str, form: LoopForm) -> list[str]:
+    """The start of a looped op's backward over AG_R lanes: each lane's upstream gradient
+    taken into gs (and its slot cleared), the return where it may be skipped, m."""
+    fn = [head, "    double gs[AG_R];",
+          "    for (int r = 0; r < AG_R; r++) { gs[r] = G[o * AG_R + r]; G[o * AG_R + r] = 0.0; }"]
+    if form.selects is not None:
+        fn.append("    if (ag_zero_lanes(gs) && ag_fin_lanes(fin)) return;")
+    return fn + [f"    const int m = (n - {form.tails}) / {form.groups};"]
 
 
 class _NoC(Exception):
@@ -590,10 +608,7 @@ class Source:
 
     def _loop_lanes(self, form: LoopForm, kind: str, k: int) -> list[str]:
         grp, tails = form.groups, form.tails
-
-        def inp(what: tuple) -> str:
-            at = f"{what[1]} * m + j" if what[0] == "grp" else f"{grp} * m + {what[1]}"
-            return f"V[a[{at}] * AG_R + r]"
+        inp = _lane_input(grp)
         if kind == "forward":
             text = _CText(inp, "NAN", self.fcalls)
             body = [f"            const double t{s} = {text.expr(e)};"
@@ -608,14 +623,8 @@ class Source:
                     f"            tcs[r] = t{len(form.block) - 1};", "        }", "    }",
                     "    for (int r = 0; r < AG_R; r++) V[o * AG_R + r] = tcs[r];", "}"]
         text = _CText(inp, "V[o * AG_R + r]", self.fcalls)
-        fn = [f"AG_OP void B{k}(const double *restrict V, double *restrict G, "
-              f"const int *restrict a, int o, int *fin, int n) {{",
-              "    double gs[AG_R];",
-              "    for (int r = 0; r < AG_R; r++) { gs[r] = G[o * AG_R + r]; "
-              "G[o * AG_R + r] = 0.0; }"]
-        if form.selects is not None:
-            fn.append("    if (ag_zero_lanes(gs) && ag_fin_lanes(fin)) return;")
-        fn.append(f"    const int m = (n - {tails}) / {grp};")
+        fn = _lanes_backward_head(f"AG_OP void B{k}(const double *restrict V, double *restrict G, "
+                                  f"const int *restrict a, int o, int *fin, int n) {{", form)
         for g, e in enumerate(form.per_group):
             at = inp(("grp", g)).replace("V[", "G[", 1)
             fn += ["    for (int j = 0; j < m; j++)",
@@ -638,36 +647,29 @@ class Source:
         group's input at the same position."""
         if form.groups != 2:
             return None
-        grp, tails = form.groups, form.tails
 
-        def lanes(what: tuple) -> str:
-            at = f"{what[1]} * m + j" if what[0] == "grp" else f"{grp} * m + {what[1]}"
-            return f"V[a[{at}] * AG_R + r]"
-
-        def only_x(what: tuple) -> str:
-            if what != ("grp", 1):
-                raise _NoC("wide")
-            return "x[j]"
+        def first(x: str) -> str:
+            """The first group's partial, reading the second group's input as ``x``."""
+            def only_x(what: tuple) -> str:
+                if what != ("grp", 1):
+                    raise _NoC("wide")
+                return x
+            return _CText(only_x, "AG_NONE", self.fcalls).expr(form.per_group[0])
 
         def nothing(what: tuple) -> str:
             raise _NoC("wide")
         try:
-            w = _CText(only_x, "AG_NONE", self.fcalls).expr(form.per_group[0])
+            w, w_tail = first("XT[r * m + j + i]"), first("XT[r * m + j]")
             ts = [_CText(nothing, "AG_NONE", self.fcalls).expr(e) for e in form.per_tail]
-            xs = _CText(lanes, "V[o * AG_R + r]", self.fcalls).expr(form.per_group[1])
+            xs = _CText(_lane_input(2), "V[o * AG_R + r]", self.fcalls).expr(form.per_group[1])
         except _NoC:
             return None
         if "AG_NONE" in w + "".join(ts):
             return None
-        fn = [f"AG_OP void B{k}(const double *restrict V, double *restrict G, "
-              f"const int *restrict a, int o, int *fin, int n, int base, int xid, ag_ctx *c) {{",
-              "    double gs[AG_R];",
-              "    for (int r = 0; r < AG_R; r++) { gs[r] = G[o * AG_R + r]; "
-              "G[o * AG_R + r] = 0.0; }"]
-        if form.selects is not None:
-            fn.append("    if (ag_zero_lanes(gs) && ag_fin_lanes(fin)) return;")
-        fn += [f"    const int m = (n - {tails}) / {grp};",
-               "    for (int j = 0; j < m; j++)",
+        fn = _lanes_backward_head(
+            f"AG_OP void B{k}(const double *restrict V, double *restrict G, const int *restrict "
+            f"a, int o, int *fin, int n, int base, int xid, ag_ctx *c) {{", form)
+        fn += ["    for (int j = 0; j < m; j++)",
                f"        for (int r = 0; r < AG_R; r++) {{ const double g = gs[r]; "
                f"G[a[m + j] * AG_R + r] += {xs}; }}",
                "    if (c->xid != xid) {  /* the second group's numbers, row by row */",
@@ -683,19 +685,18 @@ class Source:
         # The first group's sums, AG_R of them at a time held in registers while the rows'
         # terms are added in row order: its own function, so that the compiler knows S, XT
         # and gs apart (restrict), with fixed counts it vectorises.
-        x = "XT[r * m + j + i]"
         row = [f"static void ag_wide{k}(double *restrict S, const double *restrict XT, "
                f"const double *restrict gs, const int live, const int m) {{",
                "    int j = 0;", "    for (; j + AG_R <= m; j += AG_R) {",
                "        double acc[AG_R];",
                "        for (int i = 0; i < AG_R; i++) acc[i] = S[j + i];",
                "        for (int r = 0; r < live; r++) {", "            const double g = gs[r];",
-               f"            for (int i = 0; i < AG_R; i++) acc[i] += {w.replace('x[j]', x)};",
+               f"            for (int i = 0; i < AG_R; i++) acc[i] += {w};",
                "        }",
                "        for (int i = 0; i < AG_R; i++) S[j + i] = acc[i];", "    }",
                "    for (; j < m; j++)",
                "        for (int r = 0; r < live; r++) {",
-               f"            const double g = gs[r]; S[j] += {w.replace('x[j]', 'XT[r * m + j]')};",
+               f"            const double g = gs[r]; S[j] += {w_tail};",
                "        }", "}"]
         return row + fn + ["    }", "}"]
 
