@@ -285,8 +285,8 @@ class ExampleGraph:
     def train(self, rows: Sequence[Sequence[float]], gradient: float) -> tuple[list, list]:
         """``term.batch`` over ``rows``: each row's loss term and the model's output(s) in it,
         taken from the same forward (no second pass), in ``outputs``' shape."""
-        terms, kept = self.term.batch(rows, gradient=gradient, keep=self.outs)
-        return terms, [k[0] for k in kept] if self.classes == 1 else kept
+        keep = self.outs[0] if self.classes == 1 else self.outs
+        return self.term.batch(rows, gradient=gradient, keep=keep)
 
     def outputs(self, X: list, idx: Sequence[int]) -> list:
         """The model's output(s) for the examples ``idx``, at the leaves' current data."""

@@ -2,7 +2,8 @@
 
 ``ag_read_slot`` and ``ag_write_slot`` read and write the ``data`` or ``grad`` slot of every
 node of a list (the engine's ``DATA_SLOT`` and ``Value.grad``): a replay reads its parameters,
-and an optimizer writes them back, without a Python loop over them.
+and an optimizer writes them back, without a Python loop over them. ``ag_pack_rows`` packs the
+rows of ``map()`` and ``batch()`` (a list of lists of floats) into one C array.
 
 A replay in C reads every leaf's data before a forward and adds into every leaf's ``grad``
 after a backward: a few hundred Python-level steps per call, which cost more than the C walks
@@ -31,14 +32,21 @@ _CODE = r"""
 #include <Python.h>
 #include <structmember.h>
 
-/* The floats of a list into out[0 .. n-1]; returns the number read (less if one is no float). */
-Py_ssize_t ag_unpack(PyObject *list, double *out) {
-    if (!PyList_Check(list)) return 0;
-    Py_ssize_t n = PyList_GET_SIZE(list);
+/* Rows for map() and batch(): a list of n lists of k floats into out, row after row (as
+   array("d", chain.from_iterable(rows)) would, without a Python step per number). Returns the
+   number of rows packed: fewer where a row is not a list of k floats (Python then converts,
+   checks and packs them, with its messages). */
+Py_ssize_t ag_pack_rows(PyObject *rows, Py_ssize_t k, double *out) {
+    if (!PyList_CheckExact(rows)) return 0;
+    Py_ssize_t n = PyList_GET_SIZE(rows);
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *x = PyList_GET_ITEM(list, i);
-        if (!PyFloat_Check(x)) return i;
-        out[i] = PyFloat_AS_DOUBLE(x);
+        PyObject *row = PyList_GET_ITEM(rows, i);
+        if (!PyList_CheckExact(row) || PyList_GET_SIZE(row) != k) return i;
+        for (Py_ssize_t j = 0; j < k; j++) {
+            PyObject *x = PyList_GET_ITEM(row, j);
+            if (!PyFloat_Check(x)) return i;
+            out[i * k + j] = PyFloat_AS_DOUBLE(x);
+        }
     }
     return n;
 }
@@ -95,9 +103,9 @@ Py_ssize_t ag_write_slot(PyObject *list, PyObject *slot, const double *in, doubl
 
 @functools.lru_cache(maxsize=None)
 def helpers() -> ctypes.PyDLL | None:
-    """The library with ``ag_unpack`` and ``ag_add_into``, or None where it cannot be built
-    (not CPython, a build without the interpreter lock, no headers, no compiler); built or
-    loaded once per process."""
+    """The library with ``ag_pack_rows``, ``ag_add_into`` and the slot movers, or None where
+    it cannot be built (not CPython, a build without the interpreter lock, no headers, no
+    compiler); built or loaded once per process."""
     include = sysconfig.get_paths().get("include")
     if (sys.implementation.name != "cpython" or sysconfig.get_config_var("Py_GIL_DISABLED")
             or not include or type(Value.__dict__.get("grad")).__name__ != "member_descriptor"):
@@ -108,12 +116,12 @@ def helpers() -> ctypes.PyDLL | None:
         # graphs' libraries, one per interpreter rather than one per set of ops.
         lib = load(_CODE, [f"-I{include}", f"-DAG_PY={sys.hexversion}"], ctypes.PyDLL,
                    "python")
-        unpack, add_into = function(lib, "ag_unpack"), function(lib, "ag_add_into")
+        pack, add_into = function(lib, "ag_pack_rows"), function(lib, "ag_add_into")
         read, write = function(lib, "ag_read_slot"), function(lib, "ag_write_slot")
     except NativeUnavailable:
         return None
     size, p, obj = ctypes.c_ssize_t, ctypes.c_void_p, ctypes.py_object
-    unpack.argtypes, unpack.restype = [obj, p], size
+    pack.argtypes, pack.restype = [obj, size, p], size
     add_into.argtypes, add_into.restype = [obj, obj, p], size
     read.argtypes, read.restype = [obj, obj, p], size
     write.argtypes, write.restype = [obj, obj, p, ctypes.c_double], size

@@ -279,7 +279,7 @@ class NativeCompiled(Compiled):
             for leaf, g in zip(self._wanted[done:], GW[done:]):
                 leaf.grad += g
 
-    def map(self, rows, keep: Sequence[Value] = ()):
+    def map(self, rows, keep: Sequence[Value] | Value = ()):
         slots = self._slots(keep)
         X, n = self._pack_rows(rows)
         Y = _zeros(n)
@@ -298,9 +298,9 @@ class NativeCompiled(Compiled):
                                  Y.buffer_info()[0], *_addresses(kept))
         if failed or self._errors:
             return super().map(rows, keep)
-        return self._result(Y, n, slots, kept)
+        return self._result(Y, n, slots, kept, isinstance(keep, Value))
 
-    def batch(self, rows, gradient: float = 1.0, keep: Sequence[Value] = ()):
+    def batch(self, rows, gradient: float = 1.0, keep: Sequence[Value] | Value = ()):
         seed = self._seed_for_batch(gradient)
         slots = self._slots(keep)
         X, n = self._pack_rows(rows)
@@ -323,7 +323,7 @@ class NativeCompiled(Compiled):
                 params, _GRAD, GW.buffer_info()[0], 0.0) < 0:
             for leaf, g in zip(params, GW):
                 leaf.grad = g
-        return self._result(Y, n, slots, kept)
+        return self._result(Y, n, slots, kept, isinstance(keep, Value))
 
     @staticmethod
     def _kept(slots: list[int] | None, n: int) -> tuple:
@@ -334,12 +334,16 @@ class NativeCompiled(Compiled):
         return len(slots), array("i", slots), _zeros(n * len(slots))
 
     @staticmethod
-    def _result(Y: array, n: int, slots: list[int] | None, kept: tuple):
+    def _result(Y: array, n: int, slots: list[int] | None, kept: tuple, one: bool):
+        """The roots, and with ``slots`` the kept values: per row a list, or with ``one`` (a
+        node kept, not in a list) a number."""
         roots = Y.tolist()[:n]
         if slots is None:
             return roots
         nk, _, K = kept
         flat = K.tolist()
+        if one:
+            return roots, flat[:n]
         if nk == 1:
             return roots, [[v] for v in flat[:n]]
         return roots, [flat[i:i + nk] for i in range(0, n * nk, nk)]
@@ -396,5 +400,12 @@ class NativeCompiled(Compiled):
         return GW
 
     def _pack_rows(self, rows) -> tuple[array, int]:
+        """The rows as one array of floats, row after row, and their number: by leafio's C
+        code where they are a list of lists of floats, else checked and converted first."""
+        k = len(self.inputs)
+        if self._io is not None and type(rows) is list and k:
+            X = _zeros(len(rows) * k)
+            if self._io.ag_pack_rows(rows, k, X.buffer_info()[0]) == len(rows):
+                return X, len(rows)
         rows = self._rows(rows)
         return array("d", chain.from_iterable(rows)) or _zeros(0), len(rows)

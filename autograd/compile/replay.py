@@ -38,6 +38,14 @@ op_and_parents = operator.attrgetter("operation", "parents")
 _is_float = float.__instancecheck__
 
 
+def _shaped(keep, result):
+    """map's or batch's result for one node kept (not in a list): its value per row."""
+    if isinstance(keep, Value):
+        roots, kept = result
+        return roots, [k[0] for k in kept]
+    return result
+
+
 def needs_grad(order: list[Value], index: dict | None = None) -> list[bool]:
     """Per node: whether a non-Constant leaf lies behind it (the graph layer's ``dependents``
     of those leaves, as flags in ``order``)."""
@@ -93,21 +101,25 @@ class Compiled:
     # Many examples through one per-example graph: the leaves named ``inputs`` at compile time
     # take each row's numbers in turn; every other leaf keeps its data.
 
-    def map(self, rows, keep: Sequence[Value] = ()):
+    def map(self, rows, keep: Sequence[Value] | Value = ()):
         """The root's value for each row of input values (one number per compiled input).
 
         With ``keep`` (nodes of this graph), returns ``(roots, kept)``: ``kept[i]`` lists those
-        nodes' values in row i, as the same replay computed them (no second pass)."""
-        return self._each_row(rows, None, self._slots(keep))
+        nodes' values in row i, as the same replay computed them (no second pass); with one
+        node as ``keep`` (not in a list), ``kept[i]`` is its value in row i."""
+        return _shaped(keep, self._each_row(rows, None, self._slots(keep)))
 
-    def batch(self, rows, gradient: float = 1.0, keep: Sequence[Value] = ()):
+    def batch(self, rows, gradient: float = 1.0, keep: Sequence[Value] | Value = ()):
         """Forward and backward for each row: returns the root's values and adds the sum over
         rows of ∂root/∂leaf × gradient into the ``grad`` of every leaf but the inputs.
         ``keep`` as in ``map``."""
-        return self._each_row(rows, self._seed_for_batch(gradient), self._slots(keep))
+        return _shaped(keep, self._each_row(rows, self._seed_for_batch(gradient),
+                                            self._slots(keep)))
 
-    def _slots(self, keep: Sequence[Value]) -> list[int] | None:
+    def _slots(self, keep: Sequence[Value] | Value) -> list[int] | None:
         """The slots of the nodes ``keep`` names (None for none), checked before any row runs."""
+        if isinstance(keep, Value):
+            return [self._slot(keep)]
         return [self._slot(n) for n in keep] if keep else None
 
     def _slot(self, node: Value) -> int:

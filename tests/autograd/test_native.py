@@ -746,7 +746,7 @@ def test_a_library_without_the_replay_functions_is_unavailable_and_auto_falls_ba
 
 
 def test_a_leaf_mover_library_without_its_functions_means_no_helpers(monkeypatch, tmp_path):
-    """leafio's library planted without ag_unpack: helpers() is None, the leaves are moved in
+    """leafio's library planted without its functions: helpers() is None, the leaves are moved in
     Python, and the replay is still right."""
     leafio.helpers.cache_clear()
     try:
@@ -924,6 +924,59 @@ def test_map_and_batch_keep_the_values_of_nodes_from_the_same_pass(backend, n, m
     roots, kept = graph.batch(rows, gradient=0.5, keep=keep)
     assert roots == plain and [p.grad for p in params] == grads
     assert [list(map(_bits, k)) for k in kept] == want
+    # One node, not in a list: its value itself per row.
+    for p in params:
+        p.grad = 0.0
+    roots, kept = graph.batch(rows, gradient=0.5, keep=out)
+    assert roots == plain and [p.grad for p in params] == grads
+    assert list(map(_bits, kept)) == [k[0] for k in want]
+    roots, kept = graph.map(rows, keep=hidden)
+    assert roots == plain and list(map(_bits, kept)) == [k[1] for k in want]
+
+
+@pytest.mark.parametrize("rows", [
+    [[0.5, -1.0, 1.0], [2.0, 0.25, -1.0]],                  # lists of floats: packed in C
+    [[0.5, -1, 1], [2, 0.25, -1.0]],                        # ints: converted in Python
+    [(0.5, -1.0, 1.0), [2.0, 0.25, -1.0]],                  # a tuple row
+    ([0.5, -1.0, 1.0], [2.0, 0.25, -1.0]),                  # a tuple of rows
+    [[0.5, -1.0, 1.0], [2.0, 0.25, -1.0]][::-1][::-1],
+    [[type("F", (float,), {})(0.5), -1.0, 1.0], [2.0, 0.25, -1.0]],  # a float subclass
+])
+def test_rows_of_any_real_numbers_give_what_lists_of_floats_give(rows):
+    """map and batch take rows as lists of floats (packed by leafio's C code where it is built)
+    or any sequence of real numbers (converted in Python): the same numbers either way."""
+    loss, xs, params, _ = _mlp_rows(2, 2)
+    graph = autograd.compile(loss, backend="native", inputs=xs)
+    floats = [[float(v) for v in row] for row in rows]
+    assert graph.map(rows) == graph.map(floats)
+    roots = graph.batch(rows, gradient=0.5)
+    grads = [p.grad for p in params]
+    for p in params:
+        p.grad = 0.0
+    assert graph.batch(floats, gradient=0.5) == roots and [p.grad for p in params] == grads
+
+
+def test_lists_of_floats_are_packed_without_a_python_step_per_number(monkeypatch):
+    if leafio.helpers() is None:
+        pytest.skip("no Python headers: leafio builds no library here")
+    loss, xs, params, rows = _mlp_rows(3, 9)
+    graph = autograd.compile(loss, backend="native", inputs=xs)
+    want = graph.map(rows)
+    monkeypatch.setattr(native_module.NativeCompiled, "_rows", None)  # would raise if called
+    assert graph.map(rows) == want
+
+
+@pytest.mark.parametrize("bad, match", [
+    ([[0.5, -1.0, 1.0], [2.0, 0.25]], "row 1 has 2 values, expected 3"),
+    ([[0.5, -1.0, 1.0], [2.0, True, 1.0]], "row 1"),
+    ([[0.5, -1.0, 1.0], [2.0, "x", 1.0]], "row 1"),
+])
+def test_a_bad_row_is_named_whichever_packer_meets_it(bad, match):
+    loss, xs, params, _ = _mlp_rows(2, 2)
+    graph = autograd.compile(loss, backend="native", inputs=xs)
+    with pytest.raises((TypeError, ValueError), match=match):
+        graph.batch(bad)
+    assert all(p.grad == 0.0 for p in params)
 
 
 
