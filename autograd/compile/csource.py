@@ -294,6 +294,8 @@ typedef struct {
     const int *rslot;   /* the slots that change from row to row in ag_rows: inputs, op nodes */
     const int *rbprog;  /* ag_rows's backward program: bprog with its wide records */
     double *S, *XT;     /* the wide records' sums over the rows, and their inputs row by row */
+    int nrf;
+    const int *rfprog;  /* ag_rows's forward program: fprog with its group records */
 } ag_graph;
 
 /* Whether every value is finite: 0·v is ±0 for a finite v and NaN otherwise (eight sums in
@@ -400,8 +402,10 @@ int ag_rows(const ag_graph *g, const double *L, int rows, int ni, const int *isl
     ag_fin_slots = g->rslot;
     ag_fin_ns = g->nr;
     ag_fin_leaves = ag_finite(L, g->nl);
-    for (int k = 0; k < g->nl; k++)
+    for (int k = 0; k < g->nl; k++) {  /* V: each leaf's one number, for group records */
+        g->V[g->lslot[k]] = L[k];
         for (int r = 0; r < AG_R; r++) VR[(size_t)g->lslot[k] * AG_R + r] = L[k];
+    }
     int live = 0;
     for (int r0 = 0; r0 < rows && !ag_err; r0 += AG_R) {
         live = rows - r0 < AG_R ? rows - r0 : AG_R;
@@ -409,7 +413,7 @@ int ag_rows(const ag_graph *g, const double *L, int rows, int ni, const int *isl
             const double *x = X + (size_t)(r0 + (r < live ? r : live - 1)) * ni;
             for (int j = 0; j < ni; j++) VR[(size_t)islot[j] * AG_R + r] = x[j];
         }
-        ag_walk_forward_rows(g->fprog, g->fprog + g->nf, VR);
+        ag_walk_forward_rows(g->rfprog, g->rfprog + g->nrf, VR, g->V);
         for (int r = 0; r < live; r++) {
             Y[r0 + r] = VR[(size_t)g->root * AG_R + r];
             ag_keep(VR + r, AG_R, nk, kslot, K + (size_t)(r0 + r) * nk);
@@ -500,11 +504,25 @@ class Source:
             if code is not None:
                 self.wide[kl] = (len(self.sizes) + len(self.wide), form.tails)
                 self.lanes.append(code)
+        # And its forward for ag_rows over several records at once that share their second
+        # group (a layer's dots read the same inputs): see _group_lanes.
+        self.groups: dict[int, tuple[int, int]] = {}  # loop kind -> (group kind, its tails)
+        for op in loops.values():
+            kl, form = self.fkinds[(id(op), None)], loop_form(op)
+            if kl >= 0 and form.groups == 2:
+                gk = len(self.sizes) + len(self.wide) + len(self.groups)
+                self.groups[kl] = (gk, form.tails)
+                self.lanes.append(self._group_lanes(form, gk))
 
     def wide_kind(self, kind: int) -> tuple[int, int] | None:
         """The wide backward kind for records of backward ``kind`` (a looped op or one of its
         sizes) and its number of tails, None if it has none."""
         return self.wide.get(self.lane_alias["partials"].get(kind, (kind,))[0])
+
+    def group_kind(self, kind: int) -> tuple[int, int] | None:
+        """The group forward kind for records of forward ``kind`` (a looped op of two groups,
+        or one of its sizes) and its number of tails, None if it has none."""
+        return self.groups.get(self.lane_alias["forward"].get(kind, (kind,))[0])
 
     def forward_kind(self, op: Op, n: int) -> int:
         """The C function number for ``op``'s forward with ``n`` inputs, -1 to call back."""
@@ -646,6 +664,52 @@ class Source:
                       f"{at} += {text.expr(e)}; }}")
         return fn + ["}"]
 
+    def _group_lanes(self, form: LoopForm, k: int) -> list[str]:
+        """The forward of K records of a two-group loop that read the same second group and
+        whose first group and tails are leaves with the same number in every row (the dots of
+        a layer: one record [kind, K, n, out_0 .. out_{K-1}, then each record's n inputs]),
+        four records at a time: each record's chain of additions is its own, in its own order
+        (bit for bit what one record at a time computes), but four chains run side by side, so
+        that an addition need not wait for the one before it; the shared inputs are loaded
+        once for the four, and the leaves' numbers once for all lanes, from VS (one number
+        per slot) rather than from their lanes."""
+        grp, tails = form.groups, form.tails
+
+        def text(d: int) -> _CText:
+            def inp(what: tuple) -> str:
+                if what == ("grp", 1):
+                    return "V[x[j] * AG_R + r]"
+                at = f"{what[1]} * m + j" if what[0] == "grp" else f"{grp} * m + {what[1]}"
+                return f"VS[a{d}[{at.replace('0 * m + ', '')}]]"
+            return _CText(inp, "NAN", self.fcalls)
+        self._needs(_Exprs([form.init, *form.block]))
+
+        def chains(count: int, ind: str) -> list[str]:
+            """``count`` records from record d: their chains, then their outputs."""
+            lines = [f"{ind}const int *restrict a{d} = a + (size_t)(d + {d}) * n;"
+                     for d in range(count)]
+            lines.append(f"{ind}double {', '.join(f'c{d}[AG_R]' for d in range(count))};")
+            lines.append(f"{ind}for (int r = 0; r < AG_R; r++) {{ " + " ".join(
+                f"c{d}[r] = {text(d).expr(form.init)};" for d in range(count)) + " }")
+            lines += [f"{ind}for (int j = 0; j < m; j++)", f"{ind}    for (int r = 0; r < AG_R; "
+                      f"r++) {{"]
+            for d in range(count):
+                steps = " ".join(f"const double t{i} = {text(d).expr(e)};"
+                                 for i, e in enumerate(form.block))
+                lines.append(f"{ind}        {{ const double tc = c{d}[r]; {steps} "
+                             f"c{d}[r] = t{len(form.block) - 1}; }}")
+            lines.append(f"{ind}    }}")
+            lines += [f"{ind}for (int r = 0; r < AG_R; r++) V[o[d + {d}] * AG_R + r] = "
+                      f"c{d}[r];" for d in range(count)]
+            return lines
+        return [f"static void G{k}(double *restrict V, const double *restrict VS, "
+                f"const int *restrict p) {{",
+                "    const int K = p[0], n = p[1];", f"    const int m = (n - {tails}) / {grp};",
+                "    const int *restrict o = p + 2, *restrict a = p + 2 + K;",
+                "    const int *restrict x = a + m;  /* the shared group: the first record's */",
+                "    int d = 0;", "    for (; d + 4 <= K; d += 4) {", *chains(4, "        "),
+                "    }", "    for (; d < K; d++) {", *chains(1, "        "), "    }", "}"]
+
     def _wide_lanes(self, form: LoopForm, k: int) -> list[str] | None:
         """The wide backward of a two-group loop: the second group's gradients into its lanes
         as usual; the first group's and the tails' into their sums over the rows (``c->S``
@@ -764,10 +828,14 @@ class Source:
         lines = [_PRELUDE] + [f"AG_MATH({f})" for f in sorted(self.math)]
         for part in self.value_parts + self.lanes:
             lines += part
+        extra = [None] * (len(self.wide) + len(self.groups))
         lines += _walk("static void ag_walk_forward_rows(const int *pc, const int *end, "
-                       "double *V)", "F{0}(V, pc + 2, pc[1]);", "ag_err = 1;",
-                       self.fkinds.values(), self.sizes, "F{0}(V, pc + 3, pc[1], pc[2]);",
-                       self.lane_alias["forward"])
+                       "double *V, const double *VS)", "F{0}(V, pc + 2, pc[1]);", "ag_err = 1;",
+                       [*self.fkinds.values(), *(k for k, _ in self.groups.values())],
+                       self.sizes + extra, "F{0}(V, pc + 3, pc[1], pc[2]);",
+                       self.lane_alias["forward"],
+                       {k: f"G{k}(V, VS, pc + 1); pc += 3 + pc[1] + pc[1] * pc[2];"
+                        for k, _ in self.groups.values()})
         lines += _walk("static void ag_walk_backward_rows(const int *pc, const int *end, "
                        "const double *V, double *G, int *fin, ag_ctx *c)",
                        "B{0}(V, G, pc + 2, pc[1], fin);", "ag_err = 1;",

@@ -44,7 +44,7 @@ class _Graph(ctypes.Structure):
                 ("fprog", _INT), ("bprog", _INT), ("lslot", _INT),
                 ("V", _DBL), ("G", _DBL), ("fcb", _FCB), ("bcb", _BCB),
                 ("nr", ctypes.c_int), ("nrb", ctypes.c_int), ("rslot", _INT), ("rbprog", _INT),
-                ("S", _DBL), ("XT", _DBL)]
+                ("S", _DBL), ("XT", _DBL), ("nrf", ctypes.c_int), ("rfprog", _INT)]
 
 
 def _addresses(kept: tuple) -> tuple:
@@ -85,11 +85,44 @@ class _Tables:
                       if kinds[k][0] < 0 or (kinds[k][1] < 0 and needs[i])}
         records = [(i, k, list(map(slot, ps))) for k, (i, _, ps) in enumerate(nodes)]
         loops = src.loops
+        self.forward = [(kinds[k][0], i, k, ps) for i, k, ps in records]
         self.fprog = array("i", chain.from_iterable(
-            _record(kinds[k][0], i, k, ps, loops) for i, k, ps in records))
+            _record(kind, i, k, ps, loops) for kind, i, k, ps in self.forward))
         self.backward = [(kinds[k][1], i, k, ps) for i, k, ps in reversed(records) if needs[i]]
         self.bprog = array("i", chain.from_iterable(
             _record(kind, i, k, ps, loops) for kind, i, k, ps in self.backward))
+
+    def rows_fprog(self, constant: set[int]) -> array:
+        """ag_rows's forward program: fprog, with the records of a two-group loop (dot) that
+        read the same second group, and whose first group and tails are among the slots
+        ``constant`` (leaves that are not inputs: a layer's neurons), gathered into one group
+        record at the first one's place. A record joins a group only if every input it reads
+        is ready there (a leaf, or computed before it), so moving it earlier changes no
+        value."""
+        at = {i: pos for pos, (_, i, _, _) in enumerate(self.forward)}
+        src, groups, open_ = self.source, {}, {}
+        for pos, (kind, _, _, ps) in enumerate(self.forward):
+            g = src.group_kind(kind) if kind >= 0 else None
+            m = (len(ps) - g[1]) // 2 if g else 0
+            if not m or not all(p in constant for p in ps[:m] + ps[2 * m:]):
+                continue
+            key = (g[0], len(ps), tuple(ps[m:2 * m]))
+            first = open_.get(key)
+            if first is not None and all(at.get(p, -1) < first for p in ps):
+                groups[first].append(pos)
+            else:
+                open_[key], groups[pos] = pos, [pos]
+        joined = {pos for members in groups.values() for pos in members[1:]}
+        out = []
+        for pos, (kind, i, k, ps) in enumerate(self.forward):
+            members = groups.get(pos, ())
+            if len(members) > 1:
+                recs = [self.forward[q] for q in members]
+                out.append((src.group_kind(kind)[0], len(recs), len(ps),
+                            *(r[1] for r in recs), *chain.from_iterable(r[3] for r in recs)))
+            elif pos not in joined:
+                out.append(_record(kind, i, k, ps, src.loops))
+        return array("i", chain.from_iterable(out))
 
     def rows_bprog(self, params: list[int]) -> tuple[array, dict[int, int], int]:
         """ag_rows's backward program; the leaves its wide records sum over the rows, each
@@ -188,7 +221,8 @@ class NativeCompiled(Compiled):
                              len(tables.bprog), _ptr(tables.fprog), _ptr(tables.bprog),
                              _ptr(self._lslot), _ptr(self._V, _DBL), _ptr(self._G, _DBL),
                              *self._cbs, len(self._rslot), len(tables.bprog),
-                             _ptr(self._rslot), _ptr(tables.bprog))
+                             _ptr(self._rslot), _ptr(tables.bprog), None, None,
+                             len(tables.fprog), _ptr(tables.fprog))
         self._ref = ctypes.byref(self._graph)
         # Rows side by side (map, batch) where every node has C code: the library and the
         # buffers are made at the first use.
@@ -371,7 +405,9 @@ class NativeCompiled(Compiled):
             # sums is marked -1 - its index in the sums in wslot.
             self._rbprog, sums, widest = self._keep.rows_bprog(list(self._pslot))
             self._S, self._XT = _zeros(len(sums)), _zeros(widest * self._lanes)
+            self._rfprog = self._keep.rows_fprog(set(self._lslot) - set(self._islot))
             g = self._graph
+            g.nrf, g.rfprog = len(self._rfprog), _ptr(self._rfprog)
             g.nrb, g.rbprog = len(self._rbprog), _ptr(self._rbprog)
             g.S, g.XT = _ptr(self._S, _DBL), _ptr(self._XT, _DBL)
             # The parameters summed by wide records last: ag_rows's pass over the others

@@ -1039,6 +1039,51 @@ def test_wide_dots_sum_their_weights_over_the_rows_as_eager_does(start):
     assert [_bits(p.grad) for p in w + [b]] == want_grads
     assert graph._lanes > 1 and sum(s < 0 for s in graph._rwslot) == len(w) + 1
 
+def _layer(xs, z):
+    """Dots that read the same inputs xs, as a layer's neurons do, and some that must not be
+    gathered with them: one whose weight is an input, one whose weight is another dot's
+    output, one of another width; their sum times z (0 in some rows: skipped blocks)."""
+    import random
+    rng = random.Random(7)
+    ws = [[Value(rng.uniform(-2, 2)) for _ in xs] for _ in range(6)]
+    bs = [Value(rng.uniform(-1, 1)) for _ in range(6)]
+    outs = [autograd.dot(w, xs, b) for w, b in zip(ws, bs)]
+    outs.insert(2, autograd.dot([xs[0]] + ws[0][1:], xs, bs[0]))   # a weight that is an input
+    outs.insert(4, autograd.dot([outs[0]] + ws[1][1:], xs, bs[1]))  # one that is a dot's output
+    outs.append(autograd.dot(ws[2][:2], xs[:2], bs[2]))             # another width
+    return autograd.sum([o.relu() for o in outs]) * z, ws, bs
+
+
+def test_a_layers_dots_run_four_at_a_time_bit_for_bit_as_eager():
+    """ag_rows's forward gathers the dots that read the same inputs into group records (four
+    chains side by side, weights read once for all lanes): each row's loss and the summed
+    gradients are what eager computes row after row, bit for bit."""
+    import random
+    rng = random.Random(3)
+    xs, z = [Value(0.0) for _ in range(5)], Value(0.0)
+    root, ws, bs = _layer(xs, z)
+    params = [p for w in ws for p in w] + bs
+    rows = [[rng.choice([0.0, -0.0, 1e300, rng.uniform(-3, 3)]) for _ in xs]
+            + [rng.choice([0.0, 1.0, -0.5])] for _ in range(21)]
+    want = []
+    for row in rows:
+        for v, x in zip(row, xs + [z]):
+            x.data = v
+        fresh = autograd.compile(root, backend="python")
+        want.append(_bits(fresh.forward()))
+        fresh.backward(0.5)
+    want_grads = [_bits(p.grad) for p in params]
+    for p in params:
+        p.grad = 0.0
+    graph = autograd.compile(root, backend="native", inputs=xs + [z])
+    assert list(map(_bits, graph.batch(rows, gradient=0.5))) == want
+    assert [_bits(p.grad) for p in params] == want_grads
+    groups = [k for k, _ in graph._keep.source.groups.values()]
+    prog = list(graph._rfprog)
+    assert graph._lanes > 1 and prog[0] in groups and prog[1] == 6  # the six dots of the layer
+    assert len(prog) < len(graph._keep.fprog)
+
+
 def test_keep_names_a_node_not_in_the_graph_before_any_row_runs():
     loss, xs, params, rows = _mlp_rows(1, 3)
     graph = autograd.compile(loss, backend="native", inputs=xs)
