@@ -83,20 +83,29 @@ Py_ssize_t ag_read_slot(PyObject *list, PyObject *slot, double *out) {
     return n;
 }
 
-/* Each object's slot set to a new float: in[i], or x for all where in is NULL (as
-   ``obj.slot = float`` would). Returns the number written, -1 without memory. */
+/* Each object's slot set to a new float: in[i], or where in is NULL one float x shared by
+   all (as ``obj.slot = 0.0`` in a loop shares the constant). Returns the number written, -1
+   without memory. */
 Py_ssize_t ag_write_slot(PyObject *list, PyObject *slot, const double *in, double x) {
     if (!PyList_Check(list)) return 0;
     Py_ssize_t off = ((PyMemberDescrObject *)slot)->d_member->offset;
     Py_ssize_t n = PyList_GET_SIZE(list);
+    PyObject *same = in ? NULL : PyFloat_FromDouble(x);
+    if (in == NULL && same == NULL) return -1;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject **p = (PyObject **)((char *)PyList_GET_ITEM(list, i) + off);
         PyObject *old = *p;
-        PyObject *v = PyFloat_FromDouble(in ? in[i] : x);
-        if (v == NULL) return -1;
+        PyObject *v = same;
+        if (in) {
+            v = PyFloat_FromDouble(in[i]);
+            if (v == NULL) return -1;
+        } else {
+            Py_INCREF(v);
+        }
         *p = v;
         Py_XDECREF(old);
     }
+    Py_XDECREF(same);
     return n;
 }
 """
