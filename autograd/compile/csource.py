@@ -504,15 +504,16 @@ class Source:
             if code is not None:
                 self.wide[kl] = (len(self.sizes) + len(self.wide), form.tails)
                 self.lanes.append(code)
-        # And its forward for ag_rows over several records at once that share their second
-        # group (a layer's dots read the same inputs): see _group_lanes.
+        # And its forward over several records at once that share their second group (a
+        # layer's dots read the same inputs), one row and rows side by side: see _group.
         self.groups: dict[int, tuple[int, int]] = {}  # loop kind -> (group kind, its tails)
         for op in loops.values():
             kl, form = self.fkinds[(id(op), None)], loop_form(op)
             if kl >= 0 and form.groups == 2:
                 gk = len(self.sizes) + len(self.wide) + len(self.groups)
                 self.groups[kl] = (gk, form.tails)
-                self.lanes.append(self._group_lanes(form, gk))
+                self.parts.append(self._group(form, gk, lanes=False))
+                self.lanes.append(self._group(form, gk, lanes=True))
 
     def wide_kind(self, kind: int) -> tuple[int, int] | None:
         """The wide backward kind for records of backward ``kind`` (a looped op or one of its
@@ -664,23 +665,24 @@ class Source:
                       f"{at} += {text.expr(e)}; }}")
         return fn + ["}"]
 
-    def _group_lanes(self, form: LoopForm, k: int) -> list[str]:
-        """The forward of K records of a two-group loop that read the same second group and
-        whose first group and tails are leaves with the same number in every row (the dots of
-        a layer: one record [kind, K, n, out_0 .. out_{K-1}, then each record's n inputs]),
-        four records at a time: each record's chain of additions is its own, in its own order
-        (bit for bit what one record at a time computes), but four chains run side by side, so
-        that an addition need not wait for the one before it; the shared inputs are loaded
-        once for the four, and the leaves' numbers once for all lanes, from VS (one number
-        per slot) rather than from their lanes."""
-        grp, tails = form.groups, form.tails
+    def _group(self, form: LoopForm, k: int, lanes: bool) -> list[str]:
+        """The forward of K records of a two-group loop that read the same second group (the
+        dots of a layer: one record [kind, K, n, out_0 .. out_{K-1}, then each record's n
+        inputs]), four records at a time: each record's chain of additions is its own, in its
+        own order (bit for bit what one record at a time computes), but four chains run side
+        by side, so that an addition need not wait for the one before it, and the shared
+        inputs are loaded once for the four. One row (H{k}: numbers in V), or AG_R rows side by
+        side (G{k}: lanes in V), where the first group and the tails are leaves with the same
+        number in every row, read once for all lanes from VS (one number per slot)."""
+        grp, tails, r = form.groups, form.tails, "[r]" if lanes else ""
+        each = "for (int r = 0; r < AG_R; r++) " if lanes else ""
 
         def text(d: int) -> _CText:
             def inp(what: tuple) -> str:
                 if what == ("grp", 1):
-                    return "V[x[j] * AG_R + r]"
+                    return "V[x[j] * AG_R + r]" if lanes else "V[x[j]]"
                 at = f"{what[1]} * m + j" if what[0] == "grp" else f"{grp} * m + {what[1]}"
-                return f"VS[a{d}[{at.replace('0 * m + ', '')}]]"
+                return f"{'VS' if lanes else 'V'}[a{d}[{at.replace('0 * m + ', '')}]]"
             return _CText(inp, "NAN", self.fcalls)
         self._needs(_Exprs([form.init, *form.block]))
 
@@ -688,23 +690,25 @@ class Source:
             """``count`` records from record d: their chains, then their outputs."""
             lines = [f"{ind}const int *restrict a{d} = a + (size_t)(d + {d}) * n;"
                      for d in range(count)]
-            lines.append(f"{ind}double {', '.join(f'c{d}[AG_R]' for d in range(count))};")
-            lines.append(f"{ind}for (int r = 0; r < AG_R; r++) {{ " + " ".join(
-                f"c{d}[r] = {text(d).expr(form.init)};" for d in range(count)) + " }")
-            lines += [f"{ind}for (int j = 0; j < m; j++)", f"{ind}    for (int r = 0; r < AG_R; "
-                      f"r++) {{"]
+            size = "[AG_R]" if lanes else ""
+            lines.append(f"{ind}double {', '.join(f'c{d}{size}' for d in range(count))};")
+            lines.append(f"{ind}{each}{{ " + " ".join(
+                f"c{d}{r} = {text(d).expr(form.init)};" for d in range(count)) + " }")
+            lines += [f"{ind}for (int j = 0; j < m; j++) {{", f"{ind}    {each}{{"]
             for d in range(count):
                 steps = " ".join(f"const double t{i} = {text(d).expr(e)};"
                                  for i, e in enumerate(form.block))
-                lines.append(f"{ind}        {{ const double tc = c{d}[r]; {steps} "
-                             f"c{d}[r] = t{len(form.block) - 1}; }}")
-            lines.append(f"{ind}    }}")
-            lines += [f"{ind}for (int r = 0; r < AG_R; r++) V[o[d + {d}] * AG_R + r] = "
-                      f"c{d}[r];" for d in range(count)]
+                lines.append(f"{ind}        {{ const double tc = c{d}{r}; {steps} "
+                             f"c{d}{r} = t{len(form.block) - 1}; }}")
+            lines += [f"{ind}    }}", f"{ind}}}"]
+            at = " * AG_R + r" if lanes else ""
+            lines += [f"{ind}{each}V[o[d + {d}]{at}] = c{d}{r};" for d in range(count)]
             return lines
-        return [f"static void G{k}(double *restrict V, const double *restrict VS, "
-                f"const int *restrict p) {{",
-                "    const int K = p[0], n = p[1];", f"    const int m = (n - {tails}) / {grp};",
+        head = (f"static void G{k}(double *restrict V, const double *restrict VS, "
+                f"const int *restrict p) {{" if lanes else
+                f"static void H{k}(double *restrict V, const int *restrict p) {{")
+        return [head, "    const int K = p[0], n = p[1];",
+                f"    const int m = (n - {tails}) / {grp};",
                 "    const int *restrict o = p + 2, *restrict a = p + 2 + K;",
                 "    const int *restrict x = a + m;  /* the shared group: the first record's */",
                 "    int d = 0;", "    for (; d + 4 <= K; d += 4) {", *chains(4, "        "),
@@ -811,9 +815,14 @@ class Source:
         lines = [_PRELUDE] + [f"AG_MATH({f})" for f in sorted(self.math)]
         for part in self.parts:
             lines += part
+        groups = [k for k, _ in self.groups.values()]
         lines += _walk("static void ag_walk_forward(const int *pc, const int *end, double *V, "
                        "ag_fcb cb)", "V[pc[1]] = f{0}(V, pc + 2);", "V[pc[1]] = cb(pc[3]);",
-                       self.fkinds.values(), self.sizes, "V[pc[1]] = f{0}(V, pc + 3, pc[2]);")
+                       [*self.fkinds.values(), *groups],
+                       self.sizes + [None] * (len(self.wide) + len(groups)),
+                       "V[pc[1]] = f{0}(V, pc + 3, pc[2]);", None,
+                       {k: f"H{k}(V, pc + 1); pc += 3 + pc[1] + pc[1] * pc[2];"
+                        for k in groups})
         lines += _walk("static void ag_walk_backward(const int *pc, const int *end, "
                        "const double *V, double *G, int fin, ag_bcb cb)",
                        "b{0}(V, G, pc + 2, pc[1], fin);",

@@ -86,32 +86,39 @@ class _Tables:
         records = [(i, k, list(map(slot, ps))) for k, (i, _, ps) in enumerate(nodes)]
         loops = src.loops
         self.forward = [(kinds[k][0], i, k, ps) for i, k, ps in records]
-        self.fprog = array("i", chain.from_iterable(
-            _record(kind, i, k, ps, loops) for kind, i, k, ps in self.forward))
+        self.fprog = self._grouped(lambda ps, m: True)
         self.backward = [(kinds[k][1], i, k, ps) for i, k, ps in reversed(records) if needs[i]]
         self.bprog = array("i", chain.from_iterable(
             _record(kind, i, k, ps, loops) for kind, i, k, ps in self.backward))
 
     def rows_fprog(self, constant: set[int]) -> array:
-        """ag_rows's forward program: fprog, with the records of a two-group loop (dot) that
-        read the same second group, and whose first group and tails are among the slots
-        ``constant`` (leaves that are not inputs: a layer's neurons), gathered into one group
-        record at the first one's place. A record joins a group only if every input it reads
-        is ready there (a leaf, or computed before it), so moving it earlier changes no
-        value."""
+        """ag_rows's forward program: grouped as fprog is, but only records whose first group
+        and tails are among the slots ``constant`` (leaves that are not inputs: the same
+        number in every row, read once for all lanes)."""
+        return self._grouped(
+            lambda ps, m: all(p in constant for p in ps[:m] + ps[2 * m:]))
+
+    def _grouped(self, joins) -> array:
+        """The forward program: the records in order, but those of a two-group loop (dot) that
+        read the same second group (a layer's neurons) and for which ``joins(inputs, m)``
+        holds gathered into one group record at the first one's place. A record joins a
+        group only if every input it reads is ready there (a leaf, or computed before it),
+        so moving it earlier changes no value."""
         at = {i: pos for pos, (_, i, _, _) in enumerate(self.forward)}
         src, groups, open_ = self.source, {}, {}
         for pos, (kind, _, _, ps) in enumerate(self.forward):
             g = src.group_kind(kind) if kind >= 0 else None
             m = (len(ps) - g[1]) // 2 if g else 0
-            if not m or not all(p in constant for p in ps[:m] + ps[2 * m:]):
+            if not m or not joins(ps, m):
                 continue
-            key = (g[0], len(ps), tuple(ps[m:2 * m]))
-            first = open_.get(key)
-            if first is not None and all(at.get(p, -1) < first for p in ps):
+            # The first group of its kind where every input is ready, else a new one.
+            firsts = open_.setdefault((g[0], len(ps), tuple(ps[m:2 * m])), [])
+            first = next((f for f in firsts if all(at.get(p, -1) < f for p in ps)), None)
+            if first is not None:
                 groups[first].append(pos)
             else:
-                open_[key], groups[pos] = pos, [pos]
+                firsts.append(pos)
+                groups[pos] = [pos]
         joined = {pos for members in groups.values() for pos in members[1:]}
         out = []
         for pos, (kind, i, k, ps) in enumerate(self.forward):

@@ -1055,9 +1055,10 @@ def _layer(xs, z):
 
 
 def test_a_layers_dots_run_four_at_a_time_bit_for_bit_as_eager():
-    """ag_rows's forward gathers the dots that read the same inputs into group records (four
-    chains side by side, weights read once for all lanes): each row's loss and the summed
-    gradients are what eager computes row after row, bit for bit."""
+    """The forward programs gather the dots that read the same inputs into group records
+    (four chains side by side; in ag_rows the weights read once for all lanes): each row's
+    loss and the summed gradients are what eager computes row after row, bit for bit, rows
+    side by side and one row at a time."""
     import random
     rng = random.Random(3)
     xs, z = [Value(0.0) for _ in range(5)], Value(0.0)
@@ -1081,7 +1082,18 @@ def test_a_layers_dots_run_four_at_a_time_bit_for_bit_as_eager():
     groups = [k for k, _ in graph._keep.source.groups.values()]
     prog = list(graph._rfprog)
     assert graph._lanes > 1 and prog[0] in groups and prog[1] == 6  # the six dots of the layer
-    assert len(prog) < len(graph._keep.fprog)
+    # One row at a time (forward, backward): every dot that reads xs joins, whatever its
+    # weights are, but the one whose weight is another dot's output (not ready at the first).
+    one = autograd.compile(root, backend="native")
+    assert one._keep.fprog[0] in groups and one._keep.fprog[1] == 7
+    for p in params:
+        p.grad = 0.0
+    for row, loss in zip(rows, want):
+        for v, x in zip(row, xs + [z]):
+            x.data = v
+        assert _bits(one.forward()) == loss
+        one.backward(0.5)
+    assert [_bits(p.grad) for p in params] == want_grads
 
 
 def test_keep_names_a_node_not_in_the_graph_before_any_row_runs():
