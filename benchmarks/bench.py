@@ -715,8 +715,14 @@ def whole_step_rows(quick: bool) -> dict:
     torch_step = torch_row(X, y, _weights(SIZES), SIZES)
     if torch_step is not None:
         rows["pytorch"] = torch_step
+    jax_step = jax_row(X, y, _weights(SIZES), "float64")
+    if jax_step is not None:
+        rows["jax f64"] = jax_step
     counts = {name: (20, 40 if quick else 200) for name in rows}
     out["demo"] = timed_rounds(rows, counts, 2 if quick else 5)
+    if "jax f64" in out["demo"]:
+        for r in out["demo"].values():
+            r["ratio_to_jax_f64"] = r["median_ms"] / out["demo"]["jax f64"]["median_ms"]
     big = [2, 64, 64, 1]
     X, y = nn.datasets.make_moons(1000, noise=0.1, seed=SEED)
     rows = {"fit step (rows side by side, SGD in C)": _fit_step(X, y, nn.MLP(2, big[1:],
@@ -734,7 +740,27 @@ def whole_step_rows(quick: bool) -> dict:
             for r in table.values():
                 r["ratio_to_pytorch"] = r["median_ms"] / table["pytorch"]["median_ms"]
     out["compile"] = _compile_cost()
+    out["targets"] = whole_step_targets(out)
     return out
+
+
+def whole_step_targets(out: dict) -> dict:
+    """The whole-step issue's targets, from the same-run ratios (absent where a peer is not
+    installed)."""
+    loop = "documented loop (native, SGD in C)"
+    fit = "fit step (rows side by side, SGD in C)"
+    c = out["compile"]
+    targets = {"compile [64,64,1] x 100 <= 3 s (empty cache)": c["cold_s"] <= 3.0,
+               "a new batch size builds no library": c["batch_1000_builds"] == 0}
+    if "ratio_to_jax_f64" in out["demo"][loop]:
+        targets["demo, documented loop <= 1.0x jax f64"] = (
+            out["demo"][loop]["ratio_to_jax_f64"] <= 1.0)
+        targets["demo, documented loop <= 0.5x jax f64 (the goal)"] = (
+            out["demo"][loop]["ratio_to_jax_f64"] <= 0.5)
+    if "ratio_to_pytorch" in out["64x64 x 1000"][fit]:
+        targets["[64,64,1] x 1,000 fit step <= 2x pytorch"] = (
+            out["64x64 x 1000"][fit]["ratio_to_pytorch"] <= 2.0)
+    return targets
 
 
 def _compile_cost() -> dict:
@@ -776,12 +802,16 @@ def print_whole_step(report: dict) -> None:
         for name, r in report[title].items():
             lo, hi = r["round_medians_ms"]
             ratio = f"{r['ratio_to_pytorch']:.2f}x" if "ratio_to_pytorch" in r else "-"
-            print(f"  {name:<42}{r['median_ms']:>9.3f} ms  ({lo:.3f}-{hi:.3f}){ratio:>9}")
+            jax = f"{r['ratio_to_jax_f64']:.2f}x jax" if "ratio_to_jax_f64" in r else ""
+            print(f"  {name:<42}{r['median_ms']:>9.3f} ms  ({lo:.3f}-{hi:.3f}){ratio:>9}"
+                  f"{jax:>11}")
     c = report["compile"]
     print(f"compile [64,64,1] x 100 + L2: {c['cold_s']:.2f} s cold ({c['cold_builds']} "
           f"libraries), {c['cached_s']:.2f} s cached; x 1,000 {c['batch_1000_s']:.2f} s "
           f"({c['batch_1000_builds']} built); [32,32,1] {c['width_32_s']:.2f} s "
           f"({c['width_32_builds']} built)")
+    for name, ok in report["targets"].items():
+        print(f"  [{'x' if ok else ' '}] {name}")
 
 
 if __name__ == "__main__":
