@@ -692,15 +692,18 @@ class Source:
                      for d in range(count)]
             size = "[AG_R]" if lanes else ""
             lines.append(f"{ind}double {', '.join(f'c{d}{size}' for d in range(count))};")
-            lines.append(f"{ind}{each}{{ " + " ".join(
-                f"c{d}{r} = {text(d).expr(form.init)};" for d in range(count)) + " }")
-            lines += [f"{ind}for (int j = 0; j < m; j++) {{", f"{ind}    {each}{{"]
+            starts = " ".join(f"c{d}{r} = {text(d).expr(form.init)};" for d in range(count))
+            lines.append(f"{ind}{each}{{ {starts} }}" if lanes else f"{ind}{starts}")
+            lines.append(f"{ind}for (int j = 0; j < m; j++) {{")
+            if lanes:
+                lines.append(f"{ind}    {each}{{")
+            inner = ind + ("        " if lanes else "    ")
             for d in range(count):
                 steps = " ".join(f"const double t{i} = {text(d).expr(e)};"
                                  for i, e in enumerate(form.block))
-                lines.append(f"{ind}        {{ const double tc = c{d}{r}; {steps} "
+                lines.append(f"{inner}{{ const double tc = c{d}{r}; {steps} "
                              f"c{d}{r} = t{len(form.block) - 1}; }}")
-            lines += [f"{ind}    }}", f"{ind}}}"]
+            lines += [f"{ind}    }}", f"{ind}}}"] if lanes else [f"{ind}}}"]
             at = " * AG_R + r" if lanes else ""
             lines += [f"{ind}{each}V[o[d + {d}]{at}] = c{d}{r};" for d in range(count)]
             return lines
