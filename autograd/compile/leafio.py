@@ -13,7 +13,9 @@ elsewhere ``helpers()`` is None and the replay does them in Python, with the sam
 
 ``grad`` is written through its slot, found from ``Value.grad``'s member descriptor, and only
 where it holds a float: ``old + g`` in C is the float addition ``leaf.grad += g`` performs. Any
-other ``grad`` (an int, a Fraction) stops the C loop, and Python adds the rest.
+other ``grad`` (an int, a Fraction) stops the C loop, and Python adds the rest. A float that
+only its slot holds is given its new number in place (no one else can see it change); one held
+anywhere else is replaced by a new float, as Python's assignment would.
 """
 from __future__ import annotations
 
@@ -51,6 +53,23 @@ Py_ssize_t ag_pack_rows(PyObject *rows, Py_ssize_t k, double *out) {
     return n;
 }
 
+/* *p becomes a float of value v. The float there now is changed in place where nothing else
+   holds it (a float, its reference count 1: no one can see the change, so it is the same as
+   putting a new float there), which spares an allocation and a free per number; else a new
+   float replaces it. Returns 0, -1 without memory. */
+static int ag_set(PyObject **p, double v) {
+    PyObject *old = *p;
+    if (old != NULL && Py_REFCNT(old) == 1 && PyFloat_CheckExact(old)) {
+        ((PyFloatObject *)old)->ob_fval = v;
+        return 0;
+    }
+    PyObject *f = PyFloat_FromDouble(v);
+    if (f == NULL) return -1;
+    *p = f;
+    Py_XDECREF(old);
+    return 0;
+}
+
 /* For each object of the list, its float slot (the member ``slot`` describes) += add[i].
    Returns the number done: it stops at a slot that holds no float, for Python to go on. */
 Py_ssize_t ag_add_into(PyObject *list, PyObject *slot, const double *add) {
@@ -59,12 +78,8 @@ Py_ssize_t ag_add_into(PyObject *list, PyObject *slot, const double *add) {
     Py_ssize_t n = PyList_GET_SIZE(list);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject **p = (PyObject **)((char *)PyList_GET_ITEM(list, i) + off);
-        PyObject *old = *p;
-        if (old == NULL || !PyFloat_CheckExact(old)) return i;
-        PyObject *sum = PyFloat_FromDouble(PyFloat_AS_DOUBLE(old) + add[i]);
-        if (sum == NULL) return -1;
-        *p = sum;
-        Py_DECREF(old);
+        if (*p == NULL || !PyFloat_CheckExact(*p)) return i;
+        if (ag_set(p, PyFloat_AS_DOUBLE(*p) + add[i])) return -1;
     }
     return n;
 }
@@ -83,29 +98,16 @@ Py_ssize_t ag_read_slot(PyObject *list, PyObject *slot, double *out) {
     return n;
 }
 
-/* Each object's slot set to a new float: in[i], or where in is NULL one float x shared by
-   all (as ``obj.slot = 0.0`` in a loop shares the constant). Returns the number written, -1
-   without memory. */
+/* Each object's slot set to a float: in[i], or x for all where in is NULL (as
+   ``obj.slot = float`` would). Returns the number written, -1 without memory. */
 Py_ssize_t ag_write_slot(PyObject *list, PyObject *slot, const double *in, double x) {
     if (!PyList_Check(list)) return 0;
     Py_ssize_t off = ((PyMemberDescrObject *)slot)->d_member->offset;
     Py_ssize_t n = PyList_GET_SIZE(list);
-    PyObject *same = in ? NULL : PyFloat_FromDouble(x);
-    if (in == NULL && same == NULL) return -1;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject **p = (PyObject **)((char *)PyList_GET_ITEM(list, i) + off);
-        PyObject *old = *p;
-        PyObject *v = same;
-        if (in) {
-            v = PyFloat_FromDouble(in[i]);
-            if (v == NULL) return -1;
-        } else {
-            Py_INCREF(v);
-        }
-        *p = v;
-        Py_XDECREF(old);
+        if (ag_set(p, in ? in[i] : x)) return -1;
     }
-    Py_XDECREF(same);
     return n;
 }
 """

@@ -357,6 +357,31 @@ def test_leaf_numbers_moved_in_c_or_in_python_are_the_same(monkeypatch):
     assert [struct.pack("<d", g) for g in in_c] == [struct.pack("<d", g) for g in in_python]
 
 
+def test_numbers_held_elsewhere_keep_their_values_when_c_writes_the_slots():
+    """leafio changes a float in place only where nothing else holds it: a grad or a data
+    read before backward, zero_grad or the optimizer's step (and one shared by two leaves)
+    keeps its value, and the leaves get theirs."""
+    if leafio.helpers() is None:
+        pytest.skip("no Python headers: only the Python path exists here")
+    w = [Value(0.5), Value(-1.5)]
+    graph = autograd.compile(autograd.dot(w, [2.0, 3.0], 1.0) * 1.0, backend="native")
+    opt = nn.optim.SGD(w, lr=0.5)
+    graph.backward()
+    assert [p.grad for p in w] == [2.0, 3.0]
+    grads, data = [p.grad for p in w], [p.data for p in w]
+    graph.backward()  # adds in C: the floats held above are not the ones changed
+    opt.step()
+    assert grads == [2.0, 3.0] and data == [0.5, -1.5]
+    assert [p.grad for p in w] == [4.0, 6.0] and [p.data for p in w] == [-1.5, -4.5]
+    held = w[0].grad
+    opt.zero_grad()
+    assert held == 4.0 and [p.grad for p in w] == [0.0, 0.0]
+    shared = 7.25 * 2.0
+    w[0].grad = w[1].grad = shared
+    graph.backward()
+    assert shared == 14.5 and [p.grad for p in w] == [16.5, 17.5]
+
+
 def test_without_python_headers_the_leaves_are_moved_in_python(monkeypatch, tmp_path):
     """No Python.h where the interpreter says its headers are: no helper library, and the
     native replay still trains, equal to eager."""
