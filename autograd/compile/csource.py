@@ -668,13 +668,15 @@ class Source:
     def _group(self, form: LoopForm, k: int, lanes: bool) -> list[str]:
         """The forward of K records of a two-group loop that read the same second group (the
         dots of a layer: one record [kind, K, n, out_0 .. out_{K-1}, then each record's n
-        inputs]), four records at a time: each record's chain of additions is its own, in its
-        own order (bit for bit what one record at a time computes), but four chains run side
-        by side, so that an addition need not wait for the one before it, and the shared
-        inputs are loaded once for the four. One row (H{k}: numbers in V), or AG_R rows side by
-        side (G{k}: lanes in V), where the first group and the tails are leaves with the same
-        number in every row, read once for all lanes from VS (one number per slot)."""
+        inputs]), several records at a time: each record's chain of additions is its own, in
+        its own order (bit for bit what one record at a time computes), but the chains run side
+        by side, so that an addition need not wait for the one before it, and the shared inputs
+        are loaded once for them all. One row (H{k}: numbers in V, eight chains), or AG_R rows
+        side by side (G{k}: lanes in V, four chains of AG_R lanes), where the first group and
+        the tails are leaves with the same number in every row, read once for all lanes from
+        VS (one number per slot)."""
         grp, tails, r = form.groups, form.tails, "[r]" if lanes else ""
+        at_once = 4 if lanes else 8  # chains in registers: AG_R lanes each, or one number
         each = "for (int r = 0; r < AG_R; r++) " if lanes else ""
 
         def text(d: int) -> _CText:
@@ -714,7 +716,8 @@ class Source:
                 f"    const int m = (n - {tails}) / {grp};",
                 "    const int *restrict o = p + 2, *restrict a = p + 2 + K;",
                 "    const int *restrict x = a + m;  /* the shared group: the first record's */",
-                "    int d = 0;", "    for (; d + 4 <= K; d += 4) {", *chains(4, "        "),
+                "    int d = 0;", f"    for (; d + {at_once} <= K; d += {at_once}) {{",
+                *chains(at_once, "        "),
                 "    }", "    for (; d < K; d++) {", *chains(1, "        "), "    }", "}"]
 
     def _wide_lanes(self, form: LoopForm, k: int) -> list[str] | None:

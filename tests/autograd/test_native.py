@@ -1070,8 +1070,8 @@ def _layer(xs, z):
     output, one of another width; their sum times z (0 in some rows: skipped blocks)."""
     import random
     rng = random.Random(7)
-    ws = [[Value(rng.uniform(-2, 2)) for _ in xs] for _ in range(6)]
-    bs = [Value(rng.uniform(-1, 1)) for _ in range(6)]
+    ws = [[Value(rng.uniform(-2, 2)) for _ in xs] for _ in range(10)]
+    bs = [Value(rng.uniform(-1, 1)) for _ in range(10)]
     outs = [autograd.dot(w, xs, b) for w, b in zip(ws, bs)]
     outs.insert(2, autograd.dot([xs[0]] + ws[0][1:], xs, bs[0]))   # a weight that is an input
     outs.insert(4, autograd.dot([outs[0]] + ws[1][1:], xs, bs[1]))  # one that is a dot's output
@@ -1079,9 +1079,9 @@ def _layer(xs, z):
     return autograd.sum([o.relu() for o in outs]) * z, ws, bs
 
 
-def test_a_layers_dots_run_four_at_a_time_bit_for_bit_as_eager():
+def test_a_layers_dots_run_side_by_side_bit_for_bit_as_eager():
     """The forward programs gather the dots that read the same inputs into group records
-    (four chains side by side; in ag_rows the weights read once for all lanes): each row's
+    (chains side by side; in ag_rows the weights read once for all lanes): each row's
     loss and the summed gradients are what eager computes row after row, bit for bit, rows
     side by side and one row at a time."""
     import random
@@ -1106,11 +1106,11 @@ def test_a_layers_dots_run_four_at_a_time_bit_for_bit_as_eager():
     assert [_bits(p.grad) for p in params] == want_grads
     groups = [k for k, _ in graph._keep.source.groups.values()]
     prog = list(graph._rfprog)
-    assert graph._lanes > 1 and prog[0] in groups and prog[1] == 6  # the six dots of the layer
+    assert graph._lanes > 1 and prog[0] in groups and prog[1] == 10  # the layer's ten dots
     # One row at a time (forward, backward): every dot that reads xs joins, whatever its
     # weights are, but the one whose weight is another dot's output (not ready at the first).
     one = autograd.compile(root, backend="native")
-    assert one._keep.fprog[0] in groups and one._keep.fprog[1] == 7
+    assert one._keep.fprog[0] in groups and one._keep.fprog[1] == 11
     for p in params:
         p.grad = 0.0
     for row, loss in zip(rows, want):
