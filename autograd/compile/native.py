@@ -111,9 +111,12 @@ class _Tables:
             m = (len(ps) - g[1]) // 2 if g else 0
             if not m or not joins(ps, m):
                 continue
-            # The first group of its kind where every input is ready, else a new one.
+            # The earliest group of its kind where every input is ready, else the latest (where
+            # any is ready: a later place has more computed before it), else a new one; two
+            # looks, so that a chain of dots each reading the last builds in linear time.
             firsts = open_.setdefault((g[0], len(ps), tuple(ps[m:2 * m])), [])
-            first = next((f for f in firsts if all(at.get(p, -1) < f for p in ps)), None)
+            first = next((f for f in dict.fromkeys(firsts[:1] + firsts[-1:])
+                          if all(at.get(p, -1) < f for p in ps)), None)
             if first is not None:
                 groups[first].append(pos)
             else:
