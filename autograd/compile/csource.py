@@ -824,8 +824,7 @@ class Source:
         groups = [k for k, _ in self.groups.values()]
         lines += _walk("static void ag_walk_forward(const int *pc, const int *end, double *V, "
                        "ag_fcb cb)", "V[pc[1]] = f{0}(V, pc + 2);", "V[pc[1]] = cb(pc[3]);",
-                       [*self.fkinds.values(), *groups],
-                       self.sizes + [None] * (len(self.wide) + len(groups)),
+                       [*self.fkinds.values(), *groups], self.sizes,
                        "V[pc[1]] = f{0}(V, pc + 3, pc[2]);", None,
                        {k: f"H{k}(V, pc + 1); pc += 3 + pc[1] + pc[1] * pc[2];"
                         for k in groups})
@@ -843,11 +842,10 @@ class Source:
         lines = [_PRELUDE] + [f"AG_MATH({f})" for f in sorted(self.math)]
         for part in self.value_parts + self.lanes:
             lines += part
-        extra = [None] * (len(self.wide) + len(self.groups))
         lines += _walk("static void ag_walk_forward_rows(const int *pc, const int *end, "
                        "double *V, const double *VS)", "F{0}(V, pc + 2, pc[1]);", "ag_err = 1;",
                        [*self.fkinds.values(), *(k for k, _ in self.groups.values())],
-                       self.sizes + extra, "F{0}(V, pc + 3, pc[1], pc[2]);",
+                       self.sizes, "F{0}(V, pc + 3, pc[1], pc[2]);",
                        self.lane_alias["forward"],
                        {k: f"G{k}(V, VS, pc + 1); pc += 3 + pc[1] + pc[1] * pc[2];"
                         for k, _ in self.groups.values()})
@@ -855,7 +853,7 @@ class Source:
                        "const double *V, double *G, int *fin, ag_ctx *c)",
                        "B{0}(V, G, pc + 2, pc[1], fin);", "ag_err = 1;",
                        [*self.bkinds.values(), *(k for k, _ in self.wide.values())],
-                       self.sizes + [None] * len(self.wide),
+                       self.sizes,
                        "B{0}(V, G, pc + 3, pc[1], fin, pc[2]);", self.lane_alias["partials"],
                        {k: f"B{k}(V, G, pc + 5, pc[1], fin, pc[2], pc[3], pc[4], c); "
                            f"pc += 5 + pc[2];" for k, _ in self.wide.values()})
@@ -874,9 +872,10 @@ def _walk(head: str, case: str, default: str, kinds, sizes: list, loop: str,
     every data-dependent branch (a skipped node, a relu's sign); elsewhere it is a switch.
     A loop kind (size None) reads its number of inputs from its record, ``loop`` its code;
     ``alias`` maps a kind to (a loop kind, its fixed size): its records run that loop; ``own``
-    maps a kind to its own step (the wide records: [kind, out, n, base, xid, a_0 ..]).
+    maps a kind to its own step, whatever ``sizes`` holds (the wide records: [kind, out, n,
+    base, xid, a_0 ..]; the group records: [kind, K, n, out_0 .. out_{K-1}, then the inputs]).
     """
-    alias = alias or {}
+    alias, own = alias or {}, own or {}
     known = sorted(set(kinds) - {-1})
     table = ", ".join(["&&Lcb"] + [f"&&L{k}" if k in known else "&&Lcb"
                                    for k in range(max(known, default=-1) + 1)])
@@ -885,12 +884,12 @@ def _walk(head: str, case: str, default: str, kinds, sizes: list, loop: str,
              "#define AG_NEXT if (pc >= end) return; goto *next[pc[0] + 1]",
              "    AG_NEXT;"]
     step = {k: (f"{case.format(k)} pc += {2 + sizes[k]};" if sizes[k] is not None else
-                f"{loop.format(k)} pc += 3 + pc[2];") for k in known}
+                f"{loop.format(k)} pc += 3 + pc[2];") for k in known if k not in own}
     for k, (kl, n) in alias.items():
         # The loop's code with its input count fixed, over a record of fixed size.
         step[k] = (f"{loop.format(kl).replace('pc + 3', 'pc + 2').replace('pc[2]', str(n))} "
                    f"pc += {2 + n};")
-    step.update(own or {})
+    step.update(own)
     lines += [f"L{k}: {step[k]} AG_NEXT;" for k in known]
     lines += [f"Lcb: {default} pc += 4 + pc[2]; AG_NEXT;", "#undef AG_NEXT", "#else",
               "    while (pc < end) {", "        switch (pc[0]) {"]
